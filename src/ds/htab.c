@@ -151,7 +151,7 @@ bool htab_find(struct htab *h, uint64_t hash, htab_eq_fn eq, const void *key, st
     return false;
 }
 
-void htab_insert(struct htab *h, uint64_t hash, struct htab_node *n) {
+void htab_insert(struct htab *h, uint64_t hash, struct htab_node *n, struct htab_pos *pos) {
     if (h->table[0] == NULL) resize_to(h, INITIAL_EXP);
     step(h);
     if (!htab_rehashing(h) && h->used[0] >= bsize(h, 0)) resize_to(h, exp_for(h->used[0] + 1));
@@ -160,6 +160,10 @@ void htab_insert(struct htab *h, uint64_t hash, struct htab_node *n) {
     n->next = h->table[t][b];
     h->table[t][b] = n;
     h->used[t]++;
+    if (pos) {
+        pos->link = &h->table[t][b];
+        pos->t = t;
+    }
 }
 
 void htab_shrink_if_needed(struct htab *h) {

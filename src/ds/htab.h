@@ -73,8 +73,8 @@ int htab_rehash_us(struct htab *h, int64_t us);
 /* Find the node equal to key (eq), whose hash is `hash`. */
 bool htab_find(struct htab *h, uint64_t hash, htab_eq_fn eq, const void *key, struct htab_pos *pos);
 
-/* Insert a node whose key is not in the table. */
-void htab_insert(struct htab *h, uint64_t hash, struct htab_node *n);
+/* Insert a node whose key is not in the table; *pos (if not NULL) locates it. */
+void htab_insert(struct htab *h, uint64_t hash, struct htab_node *n, struct htab_pos *pos);
 /* Unlink the node at pos (the caller frees it). May start a shrink. */
 void htab_remove_at(struct htab *h, const struct htab_pos *pos);
 /* Put `n` in place of the node at pos (same key, e.g. after a realloc). */

@@ -33,7 +33,7 @@ static struct item *find(struct htab *h, uint64_t k) {
 static void add(struct htab *h, uint64_t k) {
     struct item *it = xcalloc(1, sizeof(*it));
     it->key = k;
-    htab_insert(h, h64(k), &it->node);
+    htab_insert(h, h64(k), &it->node, NULL);
 }
 
 static bool del(struct htab *h, uint64_t k) {

@@ -1,0 +1,38 @@
+/*
+ * net/conn.c - plain socket transport.
+ */
+#include "net/conn.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+static ssize_t plain_read(struct conn *c, void *buf, size_t len) {
+    ssize_t n;
+    do {
+        n = read(c->io.fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static ssize_t plain_writev(struct conn *c, const struct iovec *iov, int n) {
+    ssize_t w;
+    do {
+        w = (n == 1) ? write(c->io.fd, iov[0].iov_base, iov[0].iov_len) : writev(c->io.fd, iov, n);
+    } while (w < 0 && errno == EINTR);
+    return w;
+}
+
+static void plain_close(struct conn *c) {
+    if (c->io.fd >= 0) close(c->io.fd);
+    c->io.fd = -1;
+}
+
+static const struct conn_ops plain_ops = {plain_read, plain_writev, plain_close};
+
+void conn_init_plain(struct conn *c, int fd, bool unix_socket) {
+    c->io.fd = fd;
+    c->io.events = 0;
+    c->io.fn = NULL;
+    c->ops = &plain_ops;
+    c->unix_socket = unix_socket ? 1 : 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * net/listener.h - listening sockets shared by all workers.
+ *
+ * A listener's fd is registered in every worker's loop with EPOLLEXCLUSIVE,
+ * so one worker (mostly) is woken per incoming connection and accepts it;
+ * the connection then belongs to that worker. Supports TCP over IPv4/IPv6
+ * and UNIX domain sockets.
+ *
+ * Thread context: open/close from the main thread; the accept callback runs
+ * on the accepting worker.
+ */
+#ifndef STASH_NET_LISTENER_H
+#define STASH_NET_LISTENER_H
+
+#include "base/common.h"
+#include "net/worker.h"
+
+enum listener_kind { LISTENER_TCP = 0, LISTENER_UNIX = 1 };
+
+struct listener;
+/* A new connection on the current worker; the callee owns fd. `tag` is
+ * the value given to listener_attach (e.g. which protocol this port is). */
+typedef void (*listener_accept_fn)(int fd, enum listener_kind kind, int tag);
+
+/* Bind and listen on addr:port ("*" or "" for all, "-" prefix: optional as
+ * in redis.conf). On failure returns an error and writes a message to err. */
+int listener_open_tcp(const char *addr, int port, int backlog, struct listener **out, char *err,
+                      size_t errlen);
+int listener_open_unix(const char *path, int perm, int backlog, struct listener **out, char *err,
+                       size_t errlen);
+/* Register on every worker loop; call after worker_setup, before start. */
+void listener_attach(struct listener *ls, listener_accept_fn fn, int tag);
+/* Unregister from all workers (call with workers stopped) and close. */
+void listener_close(struct listener **ls);
+/* The port actually bound (useful with port 0). */
+int listener_port(const struct listener *ls);
+
+/* "ip:port" of a socket's peer or local side, "[v6]:port" for IPv6 as
+ * Redis writes it. Returns the length. */
+int net_peer_name(int fd, char *buf, size_t cap, bool local);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * store/store_internal.h - structures shared by the store's own files
+ * (store.c, watch.c, expire.c, evict.c, lazyfree.c) and its unit tests.
+ * Nothing outside src/store/ and tests/unit/store/ includes it.
+ */
+#ifndef STASH_STORE_INTERNAL_H
+#define STASH_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct watch_table;
+
+/* One slot of one database. Guarded by the slot's stripe lock; `count` and
+ * `vcount` mirror the table sizes for lock-free readers (DBSIZE, INFO). */
+struct slot_table {
+    struct htab keys;
+    struct entry **vol; /* keys with an expiry, for sampling */
+    uint32_t nvol, capvol;
+    _Atomic uint64_t count;
+    _Atomic uint64_t vcount;
+};
+
+struct dbslots {
+    _Atomic(struct slot_table *) slots[STORE_SLOTS];
+    _Atomic int64_t avg_ttl;
+};
+
+struct stripe {
+    pthread_mutex_t mu;
+    struct watch_table *watch; /* watched keys of this stripe, or NULL */
+    uint32_t nwatch;           /* keys in `watch` */
+    _Atomic uint64_t voldbs;   /* hint: bit d (d < 63) / bit 63 (d >= 63): db may have
+                                  keys with an expiry in this stripe */
+} CACHE_ALIGNED;
+
+extern struct stripe store_stripes[STORE_STRIPES];
+extern _Atomic(struct dbslots *) *store_dbs;
+extern int store_ndbs;
+extern struct store_hooks store_hooks_;
+
+static inline struct dbslots *dbslots_get(int db) {
+    return atomic_load_explicit(&store_dbs[db], memory_order_acquire);
+}
+static inline struct slot_table *slot_get(int db, uint16_t slot) {
+    return atomic_load_explicit(&dbslots_get(db)->slots[slot], memory_order_acquire);
+}
+
+uint64_t store_hash_key(const char *p, size_t n);
+bool store_entry_eq(const struct htab_node *n, const void *key);
+
+/* Delete an expired entry at ref, counting and reporting it. [stripe-locked] */
+void store_delete_expired(struct store_ref *ref);
+/* Delete an entry chosen for eviction. [stripe-locked] */
+void store_delete_evicted(struct store_ref *ref);
+/* A ref for an entry known to be in st (re-finds its position). */
+bool store_ref_of(int db, struct slot_table *st, struct entry *e, struct store_ref *ref);
+
+/* Watch table (watch.c). */
+void watch_touch_locked(struct stripe *sp, int db, const char *key, size_t klen);
+void watch_flush_locked(int db, struct dbslots *emptied, struct dbslots *replaced_with);
+void watch_teardown(void);
+
+/* Per-thread statistics (store.c). */
+struct store_tstats {
+    _Atomic uint64_t hits, misses, expired, evicted, expire_cycles_capped;
+    _Atomic uint64_t stale_sampled, stale_expired;
+    char pad[CACHELINE - 7 * 8];
+};
+struct store_tstats *store_tstats(void);
+static inline void tstat_add(_Atomic uint64_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* Eviction/LRU state (evict.c). */
+uint32_t store_lru_clock(void);
+void store_lfu_init(struct entry *e);
+void store_lfu_touch(struct entry *e);
+int store_evict_policy(void);
+
+/* Lazy free (lazyfree.c). */
+int lazyfree_setup(void);
+void lazyfree_teardown(void);
+
+#endif
