@@ -128,7 +128,7 @@ struct io_slot {
 static void on_acceptable(struct loop_io *io, uint32_t events) {
     struct listener *ls = CONTAINER_OF(io, struct io_slot, io)->owner;
     for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-        int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
@@ -157,14 +157,19 @@ void listener_attach(struct listener *ls, listener_accept_fn fn, int tag) {
     }
 }
 
+void listener_detach(struct listener *ls) {
+    if (ls->fd < 0) return;
+    for (int i = 0; i < ls->nio; i++) loop_del_fd(worker_loop(worker_at(i)), ls->fd);
+    close(ls->fd);
+    ls->fd = -1;
+    if (ls->kind == LISTENER_UNIX && ls->path[0]) unlink(ls->path);
+}
+
 void listener_close(struct listener **lsp) {
     struct listener *ls = *lsp;
     if (ls == NULL) return;
-    struct io_slot *slots = (struct io_slot *)ls->ios;
-    for (int i = 0; i < ls->nio; i++) loop_del(worker_loop(worker_at(i)), &slots[i].io);
-    xfree(slots);
-    close(ls->fd);
-    if (ls->kind == LISTENER_UNIX && ls->path[0]) unlink(ls->path);
+    listener_detach(ls);
+    xfree(ls->ios);
     xfree(ls);
     *lsp = NULL;
 }

@@ -30,7 +30,11 @@ int listener_open_unix(const char *path, int perm, int backlog, struct listener 
                        size_t errlen);
 /* Register on every worker loop; call after worker_setup, before start. */
 void listener_attach(struct listener *ls, listener_accept_fn fn, int tag);
-/* Unregister from all workers (call with workers stopped) and close. */
+/* Stop accepting: unregister from every worker loop and close the socket.
+ * The struct stays valid (a worker may still be handling an event for it
+ * in its current batch; accept then fails harmlessly). [any] */
+void listener_detach(struct listener *ls);
+/* Detach if needed and free; call with the workers stopped. */
 void listener_close(struct listener **ls);
 /* The port actually bound (useful with port 0). */
 int listener_port(const struct listener *ls);

@@ -101,6 +101,8 @@ int loop_mod(struct loop *l, struct loop_io *io, uint32_t events) {
     return 0;
 }
 
+void loop_del_fd(struct loop *l, int fd) { epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL); }
+
 void loop_del(struct loop *l, struct loop_io *io) {
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
     io->events = 0;

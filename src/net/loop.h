@@ -41,6 +41,9 @@ int loop_add(struct loop *l, struct loop_io *io, uint32_t events, bool exclusive
 /* Change the events; 0 keeps the fd registered but silent. */
 int loop_mod(struct loop *l, struct loop_io *io, uint32_t events);
 void loop_del(struct loop *l, struct loop_io *io);
+/* Unregister fd from another thread: only the kernel side, the loop_io is
+ * not touched (its owner may be reading it). [any] */
+void loop_del_fd(struct loop *l, int fd);
 
 /* Run fn(arg) after `ms` milliseconds (0: on the next iteration). Returns an
  * id for loop_timer_del. */

@@ -1,0 +1,66 @@
+/*
+ * cmd/cmd.h - what every command family file includes.
+ *
+ * Commands are declared in cmd/spec/<family>.json (name, arity, flags, ACL
+ * categories, key specs, proc) and implemented in cmd/<family>.c as
+ * `void cmd_<name>(struct client *c)`. The dispatcher has already checked
+ * arity and locked the stripes of the keys the spec names; a command
+ * validates the rest of its arguments BEFORE changing anything (no
+ * half-applied commands), replies exactly as Redis does, reports changes
+ * with exec_dirty() and keyspace events with cmd_notify(), and signals
+ * modified keys for WATCH with cmd_modified().
+ *
+ * Thread context: commands run on the client's worker, under the stripe
+ * locks of their keys ([stripe-locked]); keyless ones without locks.
+ */
+#ifndef STASH_CMD_CMD_H
+#define STASH_CMD_CMD_H
+
+#include "cmd/procs.h"
+#include "exec/client.h"
+#include "exec/exec.h"
+#include "exec/pubsub.h"
+#include "exec/reply.h"
+#include "store/store.h"
+#include "store/watch.h"
+
+#include <strings.h>
+
+/* Register the command table and the value types. */
+void cmd_setup(void);
+
+/* Is argv[i] equal to s, ignoring case? */
+static inline bool cmd_arg_is(const struct client *c, int i, const char *s) {
+    size_t n = strlen(s);
+    return c->argvlen[i] == n && strncasecmp(c->argv[i], s, n) == 0;
+}
+
+/* The key at argv[i] (slot from dispatch). */
+static inline void cmd_key(const struct client *c, int i, struct store_key *k) { client_key(c, i, k); }
+
+/* Number parsing that replies Redis's error on failure (returns false). */
+bool cmd_ll(struct client *c, int i, long long *out);
+bool cmd_ll_msg(struct client *c, int i, long long *out, const char *msg);
+bool cmd_ll_range(struct client *c, int i, long long min, long long max, long long *out, const char *msg);
+bool cmd_double(struct client *c, int i, double *out);
+bool cmd_ld(struct client *c, int i, long double *out);
+
+/* A write changed key k: WATCH and keyspace notification (event of class
+ * `type`, e.g. NOTIFY_STRING "set"). [stripe-locked] */
+static inline void cmd_modified(struct client *c, const struct store_key *k) { store_signal_modified(c->db, k); }
+static inline void cmd_notify(struct client *c, int type, const char *event, const struct store_key *k) {
+    pubsub_notify(type, event, c->db, k->ptr, k->len);
+}
+
+/* Look a key up for reading / writing (lazy expiry, LRU, hit/miss stats). */
+static inline struct entry *cmd_lookup_read(struct client *c, const struct store_key *k, struct store_ref *ref) {
+    return store_lookup(c->db, k, (c->flags & CLIENT_NO_TOUCH) ? STORE_LOOKUP_NOTOUCH : 0, ref);
+}
+static inline struct entry *cmd_lookup_write(struct client *c, const struct store_key *k, struct store_ref *ref) {
+    return store_lookup(c->db, k, STORE_LOOKUP_WRITE, ref);
+}
+
+/* Delete the key at ref as a command does (signal + notification "del"). */
+void cmd_delete(struct client *c, struct store_ref *ref);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * exec/client.h - a client connection: its requests, replies and state.
+ *
+ * Ownership and threads: a client belongs to the worker that accepted it;
+ * only that worker reads or writes its fields, socket and buffers. Other
+ * threads reach it through the worker's mailbox, by client id (a client may
+ * be gone when the message arrives). Cross-worker questions (CLIENT LIST,
+ * CLIENT KILL, CLIENT PAUSE) fan out to every worker and block the asking
+ * client until all have answered (client_fanout).
+ *
+ * Life of a request: bytes are read into a per-worker shared buffer (a
+ * client keeps a private buffer only while it holds a partial request),
+ * parsed by proto/resp, dispatched (exec/dispatch.c), and the replies
+ * collected in the client's obuf are written once per batch of input.
+ *
+ * Fields marked [cmd] are what command implementations may read.
+ */
+#ifndef STASH_EXEC_CLIENT_H
+#define STASH_EXEC_CLIENT_H
+
+#include "base/buf.h"
+#include "base/obuf.h"
+#include "ds/htab.h"
+#include "exec/command.h"
+#include "net/conn.h"
+#include "net/listener.h"
+#include "net/worker.h"
+#include "proto/resp.h"
+#include "store/store.h"
+#include "store/watch.h"
+
+/* Client flags. */
+#define CLIENT_MULTI (1u << 0)          /* inside MULTI */
+#define CLIENT_DIRTY_EXEC (1u << 1)     /* a queued command was rejected: EXECABORT */
+#define CLIENT_CLOSE_AFTER_REPLY (1u << 2)
+#define CLIENT_CLOSE_ASAP (1u << 3)     /* close at the next opportunity, drop output */
+#define CLIENT_PUBSUB (1u << 4)         /* RESP2 subscriber context */
+#define CLIENT_MONITOR (1u << 5)
+#define CLIENT_BLOCKED (1u << 6)        /* waiting: input is not processed */
+#define CLIENT_REPLY_OFF (1u << 7)
+#define CLIENT_REPLY_SKIP_NEXT (1u << 8) /* CLIENT REPLY SKIP: silence the next command */
+#define CLIENT_REPLY_SKIP (1u << 9)     /* silence this command */
+#define CLIENT_NO_EVICT (1u << 10)
+#define CLIENT_PENDING_WRITE (1u << 11) /* in the worker's write list */
+#define CLIENT_CLOSED (1u << 12)        /* socket closed, struct freed after the batch */
+#define CLIENT_UNIX_SOCKET (1u << 13)
+#define CLIENT_PROTOCOL_ERROR (1u << 14)
+#define CLIENT_IN_EXEC (1u << 15)       /* running EXEC's queued commands */
+#define CLIENT_NO_TOUCH (1u << 16)
+#define CLIENT_PAUSED (1u << 17)        /* blocked by CLIENT PAUSE */
+
+struct multi_state;
+struct pubsub_client;
+struct client_block;
+
+struct ckey {
+    int pos;       /* argv index of a key */
+    uint16_t slot; /* its cluster slot */
+};
+
+struct client {
+    struct conn conn;
+    struct htab_node idnode; /* the worker's id -> client table */
+    uint64_t id;              /* [cmd] */
+    struct worker *worker;
+    struct client *prev, *next;
+    uint32_t flags;           /* [cmd] */
+    int db;                   /* [cmd] selected database */
+    int resp;                 /* [cmd] protocol version: 2 or 3 */
+
+    /* The command being run. [cmd] */
+    int argc;
+    const char **argv;
+    size_t *argvlen;
+    int argcap;
+    const struct command *cmd;
+    const struct command *lastcmd;
+    struct ckey *keys;
+    int nkeys, keycap;
+    long long dirty;          /* changes made by this command */
+    bool propagated;          /* the command staged its own effects */
+
+    /* Input. */
+    struct buf qbuf;          /* private: only while holding a partial request */
+    struct resp_parser parser;
+    uint64_t bytes_in;
+
+    /* Output. */
+    struct obuf obuf;
+    struct obuf *out;         /* &obuf, or a sink while replies are silenced */
+    int64_t obuf_soft_since;  /* when the soft output limit was first exceeded */
+    uint64_t bytes_out;
+
+    /* Transactions, pub/sub, blocking. */
+    struct multi_state *multi;
+    struct store_watch watch;
+    struct pubsub_client *ps;
+    struct client_block *block;
+    int pending_refs;         /* fan-outs in flight for this client */
+
+    /* Identity and introspection. */
+    char *name;
+    int64_t ctime_ms;
+    int64_t last_ms;
+    char addr[64];
+    char laddr[64];
+};
+
+/* ---- lifecycle (called by the composition root) -------------------------- */
+
+struct client_options {
+    long long max_clients;
+};
+
+void client_setup(void);
+void client_teardown(void);
+/* Per-worker state; run on each worker thread at start / stop. */
+void client_worker_start(struct worker *w);
+void client_worker_stop(struct worker *w);
+/* The listener callback: a new connection on this worker. */
+void client_accept(int fd, enum listener_kind kind, int tag);
+
+/* ---- helpers for commands [owner] -------------------------------------------- */
+
+/* The store key for argv[i], using the slot computed at dispatch. */
+void client_key(const struct client *c, int i, struct store_key *k);
+/* Close after the reply to this command is written. */
+static inline void client_close_after_reply(struct client *c) { c->flags |= CLIENT_CLOSE_AFTER_REPLY; }
+/* Schedule closing (any thread owning c). */
+void client_close_async(struct client *c);
+/* The client's address string "ip:port" (computed at accept). */
+static inline const char *client_addr(const struct client *c) { return c->addr; }
+
+/* Outstanding output limits for a client of this class (normal/pubsub). */
+bool client_check_output_limits(struct client *c);
+
+/* Queue c for writing at the end of the batch. */
+void client_want_write(struct client *c);
+
+/* ---- blocking and fan-out ------------------------------------------------------ */
+
+/* Stop processing c's input until client_unblock (the current command has
+ * replied or will reply later). */
+void client_block(struct client *c, struct client_block *b);
+void client_unblock(struct client *c);
+/* CLIENT PAUSE: keep c's current request (c->argv) for when the pause
+ * ends, then dispatch it again. */
+void client_park_paused(struct client *c);
+/* Re-dispatch paused clients on this worker if the pause is over. */
+void client_resume_paused(void);
+
+/* Run `work` on every worker (in parallel), then `done` on the worker of
+ * c, with c (or NULL if c went away meanwhile). c is blocked meanwhile.
+ * `arg` belongs to the fan-out; `done` frees it. */
+typedef void (*fanout_work_fn)(void *arg, int worker);
+typedef void (*fanout_done_fn)(struct client *c, void *arg);
+void client_fanout(struct client *c, fanout_work_fn work, fanout_done_fn done, void *arg);
+
+/* Run fn(c, arg) on the worker owning client `id`, if it still exists. [any] */
+void client_post_by_id(int worker, uint64_t id, void (*fn)(struct client *c, void *arg), void *arg,
+                       void (*drop)(void *arg));
+
+/* Iterate this worker's clients. [owner] */
+struct client *client_first(void);
+struct client *client_next(struct client *c);
+/* Count of connected clients over all workers. [any] */
+long client_count(void);
+long client_count_blocked(void);
+/* The current worker's client with this id, or NULL. [owner] */
+struct client *client_by_id(uint64_t id);
+
+/* CLIENT LIST / CLIENT INFO line for c. [owner] */
+void client_info_line(const struct client *c, struct buf *out);
+/* Memory a client holds (buffers), for tot-mem/omem. */
+size_t client_memory(const struct client *c);
+
+/* Limits (CONFIG SET). */
+void client_set_query_buffer_limit(long long bytes);
+void client_set_proto_max_bulk(long long bytes);
+void client_set_timeout(long long seconds);
+void client_set_maxclients(long long n);
+struct client_obuf_limit {
+    long long hard, soft, soft_seconds;
+};
+enum client_class { CLIENT_CLASS_NORMAL = 0, CLIENT_CLASS_REPLICA = 1, CLIENT_CLASS_PUBSUB = 2, CLIENT_CLASS_COUNT };
+void client_set_obuf_limit(enum client_class cls, const struct client_obuf_limit *l);
+void client_get_obuf_limit(enum client_class cls, struct client_obuf_limit *l);
+long long client_get_proto_max_bulk(void);
+
+/* Counters for INFO stats. */
+struct client_stats {
+    uint64_t connections_received, rejected_connections;
+    uint64_t net_input_bytes, net_output_bytes;
+    uint64_t client_qbuf_limit_disconnections, client_obuf_limit_disconnections;
+    uint64_t total_reads, total_writes;
+};
+void client_get_stats(struct client_stats *st);
+void client_reset_stats(void);
+/* Biggest input/output buffers among clients (INFO clients). */
+void client_get_max_buffers(size_t *max_in, size_t *max_out);
+
+/* Worker cron (timeouts, soft limits); every 100 ms on each worker. */
+void client_cron(void);
+
+#endif

@@ -1,0 +1,456 @@
+/*
+ * exec/dispatch.c - from request to command; see exec.h.
+ *
+ * Hot path (a GET): lookup (one probe of the name index), arity, two flag
+ * tests, key spec -> slot (CRC16), store_run on one stripe, the command,
+ * the seal hook (no-op without log consumers), accounting. No allocation.
+ */
+#include "exec/exec.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "exec/multi.h"
+#include "exec/pubsub.h"
+#include "exec/reply.h"
+#include "exec/stats.h"
+#include "metrics/latency.h"
+#include "metrics/slowlog.h"
+#include "repl/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+static _Atomic long long total_dirty;
+static struct exec_server_hooks server_hooks;
+
+long long exec_total_dirty(void) { return atomic_load_explicit(&total_dirty, memory_order_relaxed); }
+
+void exec_set_server_hooks(const struct exec_server_hooks *h) { server_hooks = *h; }
+void exec_request_shutdown(int flags) {
+    if (server_hooks.shutdown) server_hooks.shutdown(flags);
+}
+
+/* ---- store hooks --------------------------------------------------------------- */
+
+void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_reason why) {
+    const char *argv[2] = {"DEL", key};
+    size_t lens[2] = {3, klen};
+    log_stage(db, 2, argv, lens);
+    if (why == STORE_DEL_EXPIRED)
+        pubsub_notify(NOTIFY_EXPIRED, "expired", db, key, klen);
+    else
+        pubsub_notify(NOTIFY_EVICTED, "evicted", db, key, klen);
+    atomic_fetch_add_explicit(&total_dirty, 1, memory_order_relaxed);
+}
+
+void exec_store_seal(void) {
+    if (log_enabled()) log_seal(true);
+}
+
+void exec_store_after(void) {
+    if (log_enabled()) log_publish();
+    pubsub_flush_notifications();
+}
+
+/* ---- MONITOR ------------------------------------------------------------------- */
+
+struct monitor_ref {
+    int worker;
+    uint64_t id;
+};
+
+static pthread_mutex_t mon_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct monitor_ref *monitors;
+static int nmonitors, capmonitors;
+static _Atomic int monitor_count;
+
+void exec_monitor_add(struct client *c) {
+    pthread_mutex_lock(&mon_mu);
+    if (nmonitors == capmonitors) {
+        capmonitors = capmonitors ? capmonitors * 2 : 8;
+        monitors = xrealloc(monitors, (size_t)capmonitors * sizeof(*monitors));
+    }
+    monitors[nmonitors++] = (struct monitor_ref){worker_id(c->worker), c->id};
+    atomic_store(&monitor_count, nmonitors);
+    pthread_mutex_unlock(&mon_mu);
+    c->flags |= CLIENT_MONITOR;
+}
+
+void exec_monitor_remove(struct client *c) {
+    pthread_mutex_lock(&mon_mu);
+    for (int i = 0; i < nmonitors; i++) {
+        if (monitors[i].id == c->id) {
+            monitors[i] = monitors[--nmonitors];
+            break;
+        }
+    }
+    atomic_store(&monitor_count, nmonitors);
+    pthread_mutex_unlock(&mon_mu);
+    c->flags &= ~CLIENT_MONITOR;
+}
+
+struct monitor_line {
+    _Atomic int refs;
+    size_t len;
+    char text[];
+};
+
+static void line_unref(void *arg) {
+    struct monitor_line *l = arg;
+    if (atomic_fetch_sub(&l->refs, 1) == 1) xfree(l);
+}
+
+static void deliver_line(struct client *m, void *arg) {
+    struct monitor_line *l = arg;
+    obuf_append(&m->obuf, l->text, l->len);
+    client_want_write(m);
+    line_unref(l);
+}
+
+static void repr_arg(struct buf *b, const char *s, size_t n) {
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (ch) {
+        case '\\': buf_puts(b, "\\\\"); break;
+        case '"': buf_puts(b, "\\\""); break;
+        case '\n': buf_puts(b, "\\n"); break;
+        case '\r': buf_puts(b, "\\r"); break;
+        case '\t': buf_puts(b, "\\t"); break;
+        case '\a': buf_puts(b, "\\a"); break;
+        case '\b': buf_puts(b, "\\b"); break;
+        default:
+            if (ch >= 32 && ch < 127)
+                buf_putc(b, (char)ch);
+            else
+                buf_printf(b, "\\x%02x", ch);
+        }
+    }
+    buf_putc(b, '"');
+}
+
+static void feed_monitors(struct client *c, int argc, const char *const *argv, const size_t *lens) {
+    struct buf b = BUF_INIT;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    buf_printf(&b, "+%ld.%06ld ", (long)tv.tv_sec, (long)tv.tv_usec);
+    if (c->flags & CLIENT_UNIX_SOCKET)
+        buf_printf(&b, "[%d unix:%s] ", c->db, c->laddr);
+    else
+        buf_printf(&b, "[%d %s] ", c->db, c->addr);
+    for (int i = 0; i < argc; i++) {
+        repr_arg(&b, argv[i], lens[i]);
+        if (i != argc - 1) buf_putc(&b, ' ');
+    }
+    buf_puts(&b, "\r\n");
+    pthread_mutex_lock(&mon_mu);
+    int n = nmonitors;
+    struct monitor_ref *refs = xmemdup(monitors, (size_t)n * sizeof(*refs));
+    pthread_mutex_unlock(&mon_mu);
+    struct monitor_line *l = xmalloc(sizeof(*l) + b.len);
+    atomic_init(&l->refs, n + 1);
+    l->len = b.len;
+    memcpy(l->text, b.data, b.len);
+    buf_free(&b);
+    for (int i = 0; i < n; i++) client_post_by_id(refs[i].worker, refs[i].id, deliver_line, l, line_unref);
+    line_unref(l);
+    xfree(refs);
+}
+
+/* ---- pause ------------------------------------------------------------------------- */
+
+static _Atomic int pause_type;
+static _Atomic int64_t pause_end;
+
+void exec_pause(enum exec_pause type, int64_t end_ms) {
+    /* A new pause never weakens or shortens the current one. */
+    int cur = atomic_load(&pause_type);
+    int64_t cur_end = atomic_load(&pause_end);
+    if (cur == PAUSE_OFF || (int)type > cur) atomic_store(&pause_type, (int)type);
+    if (cur == PAUSE_OFF || end_ms > cur_end) atomic_store(&pause_end, end_ms);
+    store_set_expire_paused(true);
+}
+
+void exec_unpause(void) {
+    atomic_store(&pause_type, PAUSE_OFF);
+    atomic_store(&pause_end, 0);
+    store_set_expire_paused(false);
+}
+
+enum exec_pause exec_pause_state(void) {
+    int t = atomic_load_explicit(&pause_type, memory_order_relaxed);
+    if (t == PAUSE_OFF) return PAUSE_OFF;
+    if (time_ms() >= atomic_load_explicit(&pause_end, memory_order_relaxed)) {
+        exec_unpause();
+        return PAUSE_OFF;
+    }
+    return (enum exec_pause)t;
+}
+
+/* ---- propagation --------------------------------------------------------------------- */
+
+void exec_propagate(struct client *c, int argc, const char *const *argv, const size_t *lens) {
+    log_stage(c->db, argc, argv, lens);
+    c->propagated = true;
+}
+
+/* ---- keys and calls ------------------------------------------------------------------ */
+
+bool exec_compute_keys(struct client *c, const struct command *cmd) {
+    c->nkeys = 0;
+    if (cmd->nkeyspecs == 0) return true;
+    int pos[16];
+    int n = exec_command_keys(cmd, c->argc, c->argv, c->argvlen, pos, 16);
+    if (n < 0) return false;
+    if (n > c->keycap) {
+        c->keycap = n;
+        c->keys = xrealloc(c->keys, (size_t)n * sizeof(*c->keys));
+    }
+    int *all = pos;
+    int *heap = NULL;
+    if (n > 16) {
+        heap = xmalloc((size_t)n * sizeof(int));
+        exec_command_keys(cmd, c->argc, c->argv, c->argvlen, heap, n);
+        all = heap;
+    }
+    for (int i = 0; i < n; i++) {
+        c->keys[i].pos = all[i];
+        c->keys[i].slot = store_slot(c->argv[all[i]], c->argvlen[all[i]]);
+    }
+    c->nkeys = n;
+    xfree(heap);
+    return true;
+}
+
+void exec_add_locks(struct client *c, const struct command *cmd, struct store_lockset *ls) {
+    if (cmd->flags & (CMD_ALL_STRIPES)) {
+        store_lockset_all(ls);
+        return;
+    }
+    if (!exec_compute_keys(c, cmd)) {
+        store_lockset_all(ls);
+        return;
+    }
+    for (int i = 0; i < c->nkeys; i++) store_lockset_add(ls, c->keys[i].slot);
+}
+
+/* Run the command body; the caller holds whatever locks it needs. */
+static void run_body(struct client *c, const struct command *cmd) {
+    c->dirty = 0;
+    c->propagated = false;
+    stats_set_executing(true);
+    cmd->proc(c);
+    stats_set_executing(false);
+    if (c->dirty > 0) {
+        atomic_fetch_add_explicit(&total_dirty, c->dirty, memory_order_relaxed);
+        if ((cmd->flags & CMD_WRITE) && !c->propagated) log_stage(c->db, c->argc, c->argv, c->argvlen);
+    }
+}
+
+static void locked_body(void *arg) {
+    struct client *c = arg;
+    run_body(c, c->cmd);
+}
+
+static void after_call(struct client *c, const struct command *cmd, int64_t start_us) {
+    int64_t dur = time_mono_us() - start_us;
+    stats_command_call(cmd, dur);
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG) && slowlog_wants(dur) && !(c->flags & CLIENT_BLOCKED))
+        slowlog_add(c->argc, c->argv, c->argvlen, dur, c->addr, c->name);
+    if (latency_wants(dur / 1000)) latency_add((cmd->flags & CMD_FAST) ? "fast-command" : "command", dur / 1000);
+    if (atomic_load_explicit(&monitor_count, memory_order_relaxed) > 0 &&
+        !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
+        feed_monitors(c, c->argc, c->argv, c->argvlen);
+}
+
+void exec_call_locked(struct client *c, const struct command *cmd) {
+    int64_t start = time_mono_us();
+    c->cmd = cmd;
+    exec_compute_keys(c, cmd);
+    run_body(c, cmd);
+    after_call(c, cmd, start);
+}
+
+void exec_call(struct client *c, const struct command *cmd) {
+    int64_t start = time_mono_us();
+    c->cmd = cmd;
+    store_set_now(time_ms());
+    if (cmd->nkeyspecs == 0 && !(cmd->flags & CMD_ALL_STRIPES)) {
+        /* Keyless: runs without locks; store calls inside lock what they need. */
+        run_body(c, cmd);
+        /* A keyless command's effects (PUBLISH...) touch no key: their
+         * log position needs no ordering against key writers. */
+        if (log_staged()) log_seal(true);
+        exec_store_after();
+    } else {
+        struct store_lockset ls;
+        store_lockset_init(&ls);
+        exec_add_locks(c, cmd, &ls);
+        if (ls.n == 0 && !ls.all) {
+            /* Keys in the spec but none in this request (e.g. optional). */
+            run_body(c, cmd);
+            exec_store_after();
+        } else {
+            store_run(&ls, (cmd->flags & CMD_WRITE) ? STORE_WRITE : STORE_READ, locked_body, c);
+        }
+    }
+    after_call(c, cmd, start);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+static void reject(struct client *c, const char *msg) {
+    if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+    if (c->cmd && c->cmd->proc == NULL) {
+        reply_error(c, msg);
+        return;
+    }
+    if (c->cmd && strcmp(c->cmd->fullname, "exec") == 0) {
+        multi_reset(c);
+        const char *m = msg;
+        reply_errorf(c, "EXECABORT Transaction discarded because of: %s", m);
+        return;
+    }
+    reply_error(c, msg);
+}
+
+static PRINTF_FMT(2, 3) void rejectf(struct client *c, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    reject(c, msg);
+}
+
+static bool is_tx_control(const struct command *cmd) {
+    const char *n = cmd->fullname;
+    return strcmp(n, "exec") == 0 || strcmp(n, "discard") == 0 || strcmp(n, "multi") == 0 ||
+           strcmp(n, "watch") == 0 || strcmp(n, "quit") == 0 || strcmp(n, "reset") == 0;
+}
+
+static bool allowed_in_pubsub(const struct command *cmd) {
+    const char *n = cmd->fullname;
+    return strcmp(n, "ping") == 0 || strcmp(n, "subscribe") == 0 || strcmp(n, "ssubscribe") == 0 ||
+           strcmp(n, "unsubscribe") == 0 || strcmp(n, "sunsubscribe") == 0 || strcmp(n, "psubscribe") == 0 ||
+           strcmp(n, "punsubscribe") == 0 || strcmp(n, "quit") == 0 || strcmp(n, "reset") == 0;
+}
+
+static void unknown_command(struct client *c) {
+    char args[256];
+    size_t used = 0;
+    args[0] = '\0';
+    for (int i = 1; i < c->argc && used < 128; i++) {
+        int room = 128 - (int)used;
+        int k = snprintf(args + used, sizeof(args) - used, "'%.*s' ",
+                         (int)MIN(c->argvlen[i], (size_t)room), c->argv[i]);
+        if (k < 0) break;
+        used += (size_t)k;
+        if (used >= sizeof(args)) used = sizeof(args) - 1;
+    }
+    rejectf(c, "ERR unknown command '%.128s', with args beginning with: %s", c->argv[0], args);
+}
+
+void exec_dispatch(struct client *c) {
+    const struct command *cmd = exec_command_lookup(c->argv[0], c->argvlen[0]);
+    c->cmd = NULL;
+    if (cmd == NULL) {
+        /* argv strings are not NUL-terminated: the %.*s in unknown_command
+         * limits by length; the command name is cut at 128 by the format. */
+        char name[130];
+        size_t n = MIN(c->argvlen[0], sizeof(name) - 1);
+        memcpy(name, c->argv[0], n);
+        name[n] = '\0';
+        const char *saved = c->argv[0];
+        c->argv[0] = name;
+        unknown_command(c);
+        c->argv[0] = saved;
+        return;
+    }
+    if (cmd->nsubcmds > 0 && c->argc >= 2) {
+        const struct command *sub = exec_subcommand_lookup(cmd, c->argv[1], c->argvlen[1]);
+        if (sub == NULL) {
+            char upper[64];
+            size_t n = MIN(strlen(cmd->name), sizeof(upper) - 1);
+            for (size_t i = 0; i < n; i++) upper[i] = (char)((cmd->name[i] >= 'a' && cmd->name[i] <= 'z') ? cmd->name[i] - 32 : cmd->name[i]);
+            upper[n] = '\0';
+            rejectf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", (int)MIN(c->argvlen[1], (size_t)128),
+                    c->argv[1], upper);
+            return;
+        }
+        cmd = sub;
+    }
+    c->cmd = cmd;
+    c->lastcmd = cmd;
+    if ((cmd->arity > 0 && cmd->arity != c->argc) || (c->argc < -cmd->arity)) {
+        rejectf(c, "ERR wrong number of arguments for '%s' command", cmd->fullname);
+        stats_command_rejected(NULL);
+        return;
+    }
+    bool in_multi = (c->flags & CLIENT_MULTI) != 0;
+    if (in_multi && (cmd->flags & CMD_NO_MULTI)) {
+        reject(c, "ERR Command not allowed inside a transaction");
+        return;
+    }
+    /* Out of memory: evict, or refuse commands that may grow memory. */
+    if (store_get_maxmemory()) {
+        bool is_exec = strcmp(cmd->fullname, "exec") == 0;
+        bool denyoom = (cmd->flags & CMD_DENYOOM) != 0;
+        /* Queueing can grow memory without bound: refuse it too, but never
+         * refuse leaving the transaction. */
+        if (in_multi && !is_exec && strcmp(cmd->fullname, "discard") != 0 && strcmp(cmd->fullname, "quit") != 0 &&
+            strcmp(cmd->fullname, "reset") != 0)
+            denyoom = true;
+        if (is_exec && in_multi) denyoom = multi_flags(c) & CMD_DENYOOM;
+        if (store_evict_if_needed() != 0 && denyoom) {
+            reject(c, RERR_OOM);
+            return;
+        }
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !allowed_in_pubsub(cmd)) {
+        rejectf(c,
+                "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+                "allowed in this context",
+                cmd->fullname);
+        return;
+    }
+    /* CLIENT PAUSE: park the client until the pause ends. */
+    enum exec_pause ps = exec_pause_state();
+    if (ps != PAUSE_OFF) {
+        bool may_write = (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
+        if (strcmp(cmd->fullname, "exec") == 0 && in_multi)
+            may_write = (multi_flags(c) & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
+        if (ps == PAUSE_ALL || may_write) {
+            client_park_paused(c);
+            return;
+        }
+    }
+    if (in_multi && !is_tx_control(cmd)) {
+        multi_queue(c);
+        obuf_append(c->out, "+QUEUED\r\n", 9);
+        return;
+    }
+    exec_call(c, cmd);
+}
+
+/* ---- setup ------------------------------------------------------------------------------ */
+
+void exec_setup(void) {
+    stats_setup();
+    client_setup();
+    pubsub_setup();
+}
+
+void exec_teardown(void) {
+    pubsub_teardown();
+    client_teardown();
+    stats_teardown();
+    xfree(monitors);
+    monitors = NULL;
+    nmonitors = capmonitors = 0;
+}

@@ -1,0 +1,265 @@
+/*
+ * repl/log.c - see log.h.
+ *
+ * Memory order: `tail` is advanced with a relaxed fetch_add (the stripe
+ * locks already order conflicting producers; the add only needs
+ * atomicity). A record's body is written with plain stores, then its
+ * position word with a release store; the consumer loads the position word
+ * with acquire before reading the body. `released` is stored with release
+ * by the consumer after it has read a range and loaded with acquire by a
+ * producer before it overwrites that range.
+ */
+#include "repl/log.h"
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/buf.h"
+#include "base/str.h"
+
+#include <sched.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define HDR 16
+
+_Atomic bool log_active;
+
+static char *ring;
+static size_t ring_size, ring_mask;
+static _Atomic uint64_t tail CACHE_ALIGNED;
+static _Atomic uint64_t released CACHE_ALIGNED;
+
+/* Per-thread staging: encoded records, and sealed blocks awaiting publish. */
+struct block {
+    uint64_t pos;
+    size_t off, len; /* range of staging bytes (records with headers) */
+};
+
+static __thread struct {
+    struct buf bytes;       /* staged records, each with a 16-byte header */
+    size_t sealed_upto;     /* bytes of `bytes` already sealed */
+    int nstaged;
+    struct block *blocks;
+    size_t nblocks, capblocks;
+} st;
+
+static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+int log_setup(size_t ring_bytes) {
+    size_t sz = 1;
+    while (sz < ring_bytes) sz <<= 1;
+    if (sz < 4096) sz = 4096;
+    ring = xcalloc(1, sz);
+    ring_size = sz;
+    ring_mask = sz - 1;
+    atomic_store(&tail, 8); /* position 0 means "nothing" */
+    atomic_store(&released, 8);
+    return 0;
+}
+
+void log_teardown(void) {
+    atomic_store(&log_active, false);
+    xfree(ring);
+    ring = NULL;
+    buf_free(&st.bytes);
+    xfree(st.blocks);
+    st.blocks = NULL;
+    st.nblocks = st.capblocks = 0;
+}
+
+/* ---- staging ---------------------------------------------------------------- */
+
+static void put_header(size_t at, int db) {
+    /* pos is filled at publish; len at seal-time encoding end. */
+    memset(st.bytes.data + at, 0, HDR);
+    int32_t d = db;
+    memcpy(st.bytes.data + at + 12, &d, 4);
+}
+
+static void finish_record(size_t at) {
+    uint32_t len = (uint32_t)(st.bytes.len - at - HDR);
+    memcpy(st.bytes.data + at + 8, &len, 4);
+    size_t padded = pad8(st.bytes.len);
+    while (st.bytes.len < padded) buf_putc(&st.bytes, '\0');
+    st.nstaged++;
+}
+
+static void put_bulk(const char *p, size_t n) {
+    char hdr[STR_LL_MAX + 4];
+    hdr[0] = '$';
+    int k = ll_to_str(hdr + 1, STR_LL_MAX, (long long)n);
+    hdr[k + 1] = '\r';
+    hdr[k + 2] = '\n';
+    buf_append(&st.bytes, hdr, (size_t)k + 3);
+    buf_append(&st.bytes, p, n);
+    buf_append(&st.bytes, "\r\n", 2);
+}
+
+void log_stage(int db, int argc, const char *const *argv, const size_t *lens) {
+    if (!log_enabled()) return;
+    buf_reserve(&st.bytes, HDR);
+    size_t at = st.bytes.len;
+    st.bytes.len += HDR;
+    put_header(at, db);
+    char hdr[STR_LL_MAX + 4];
+    hdr[0] = '*';
+    int k = ll_to_str(hdr + 1, STR_LL_MAX, argc);
+    hdr[k + 1] = '\r';
+    hdr[k + 2] = '\n';
+    buf_append(&st.bytes, hdr, (size_t)k + 3);
+    for (int i = 0; i < argc; i++) put_bulk(argv[i], lens[i]);
+    finish_record(at);
+}
+
+void log_stage_cstr(int db, ...) {
+    if (!log_enabled()) return;
+    const char *argv[16];
+    size_t lens[16];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, db);
+    const char *s;
+    while (argc < 16 && (s = va_arg(ap, const char *)) != NULL) {
+        argv[argc] = s;
+        lens[argc] = strlen(s);
+        argc++;
+    }
+    va_end(ap);
+    log_stage(db, argc, argv, lens);
+}
+
+int log_staged(void) { return st.nstaged; }
+
+void log_discard(void) {
+    st.bytes.len = st.sealed_upto;
+    st.nstaged = 0;
+}
+
+/* Insert a MULTI record before the unsealed records and append EXEC. */
+static void wrap_multi(int db) {
+    size_t from = st.sealed_upto;
+    size_t body = st.bytes.len - from;
+    struct buf tmp = BUF_INIT;
+    buf_append(&tmp, st.bytes.data + from, body);
+    st.bytes.len = from;
+    int n = st.nstaged;
+    st.nstaged = 0;
+    const char *multi[] = {"MULTI"};
+    size_t l5[] = {5};
+    log_stage(db, 1, multi, l5);
+    buf_append(&st.bytes, tmp.data, tmp.len);
+    const char *exec[] = {"EXEC"};
+    size_t l4[] = {4};
+    log_stage(db, 1, exec, l4);
+    st.nstaged += n;
+    buf_free(&tmp);
+}
+
+uint64_t log_seal(bool wrap) {
+    if (st.nstaged == 0) return 0;
+    if (wrap && st.nstaged > 1) {
+        int32_t db;
+        memcpy(&db, st.bytes.data + st.sealed_upto + 12, 4);
+        wrap_multi(db);
+    }
+    size_t len = st.bytes.len - st.sealed_upto;
+    uint64_t pos = atomic_fetch_add_explicit(&tail, len, memory_order_relaxed);
+    if (st.nblocks == st.capblocks) {
+        st.capblocks = st.capblocks ? st.capblocks * 2 : 4;
+        st.blocks = xrealloc(st.blocks, st.capblocks * sizeof(*st.blocks));
+    }
+    st.blocks[st.nblocks++] = (struct block){pos, st.sealed_upto, len};
+    st.sealed_upto = st.bytes.len;
+    st.nstaged = 0;
+    return pos;
+}
+
+/* ---- publishing ----------------------------------------------------------- */
+
+static void ring_write(uint64_t pos, const char *p, size_t n) {
+    size_t at = pos & ring_mask;
+    size_t first = MIN(n, ring_size - at);
+    memcpy(ring + at, p, first);
+    if (first < n) memcpy(ring, p + first, n - first);
+}
+
+static void ring_read(uint64_t pos, char *p, size_t n) {
+    size_t at = pos & ring_mask;
+    size_t first = MIN(n, ring_size - at);
+    memcpy(p, ring + at, first);
+    if (first < n) memcpy(p + first, ring, n - first);
+}
+
+static _Atomic uint64_t *pos_word(uint64_t pos) { return (_Atomic uint64_t *)(ring + (pos & ring_mask)); }
+
+void log_publish(void) {
+    for (size_t b = 0; b < st.nblocks; b++) {
+        struct block *blk = &st.blocks[b];
+        /* Wait for the consumer to free the space (never under a lock). */
+        while (blk->pos + blk->len - atomic_load_explicit(&released, memory_order_acquire) > ring_size)
+            sched_yield();
+        /* Write each record: body first, its position word last. */
+        size_t off = 0;
+        while (off < blk->len) {
+            const char *rec = st.bytes.data + blk->off + off;
+            uint32_t len;
+            memcpy(&len, rec + 8, 4);
+            size_t total = pad8(HDR + len);
+            uint64_t rpos = blk->pos + off;
+            ring_write(rpos + 8, rec + 8, total - 8);
+            atomic_store_explicit(pos_word(rpos), rpos, memory_order_release);
+            off += total;
+        }
+    }
+    st.nblocks = 0;
+    st.bytes.len = 0;
+    st.sealed_upto = 0;
+}
+
+/* ---- consumer ------------------------------------------------------------ */
+
+uint64_t log_attach(void) {
+    uint64_t pos = atomic_load(&tail);
+    atomic_store(&released, pos);
+    atomic_store(&log_active, true);
+    return pos;
+}
+
+void log_detach(void) { atomic_store(&log_active, false); }
+
+int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) {
+    int n = 0;
+    struct buf payload = BUF_INIT;
+    while (n < max) {
+        uint64_t p = *pos;
+        if (atomic_load_explicit(pos_word(p), memory_order_acquire) != p) break;
+        char hdr[8];
+        ring_read(p + 8, hdr, 8);
+        uint32_t len;
+        int32_t db;
+        memcpy(&len, hdr, 4);
+        memcpy(&db, hdr + 4, 4);
+        buf_clear(&payload);
+        buf_reserve(&payload, len + 1);
+        ring_read(p + HDR, payload.data, len);
+        fn(db, payload.data, len, arg);
+        *pos = p + pad8(HDR + len);
+        n++;
+    }
+    buf_free(&payload);
+    return n;
+}
+
+void log_release(uint64_t pos) {
+    /* Zero what was read, so that no old payload byte pattern can ever be
+     * mistaken for a committed position word on a later lap. */
+    uint64_t from = atomic_load_explicit(&released, memory_order_relaxed);
+    if (pos > from) {
+        size_t n = (size_t)(pos - from);
+        size_t at = from & ring_mask;
+        size_t first = MIN(n, ring_size - at);
+        memset(ring + at, 0, first);
+        if (first < n) memset(ring, 0, n - first);
+    }
+    atomic_store_explicit(&released, pos, memory_order_release);
+}
+uint64_t log_tail(void) { return atomic_load(&tail); }

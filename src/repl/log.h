@@ -1,0 +1,73 @@
+/*
+ * repl/log.h - the one ordered log of effects (feeds AOF and replicas).
+ *
+ * Every write that changes the dataset stages its effect here, in RESP, as
+ * the command a replica or the AOF must apply (relative times already made
+ * absolute: EXPIRE -> PEXPIREAT). Order in the log agrees with the order in
+ * which conflicting writes happened, because the position is taken while
+ * the writer still holds the stripe locks of the keys it changed:
+ *
+ *   under the locks   log_stage(...)   encode into a thread-local buffer
+ *                     log_seal()       ONE atomic add reserves [pos, pos+len)
+ *   after unlocking   log_publish()    copy into the ring, mark committed
+ *
+ * A locked section (one command, or a whole MULTI/EXEC) is sealed as one
+ * contiguous block; with `wrap`, a block of several records is enclosed in
+ * MULTI ... EXEC as Redis propagates transactions.
+ *
+ * Ring: `size` bytes (power of two), records at 8-byte aligned absolute
+ * positions: [pos u64][len u32][db i32][payload][pad]. A record is committed
+ * when its first word equals its own position (stored last, with release),
+ * so a reader never mistakes the previous lap's bytes for a record. A
+ * producer whose reservation would overwrite unread bytes waits (outside any
+ * lock) for the consumer.
+ *
+ * Staging is skipped entirely while no consumer is attached.
+ *
+ * Thread context: log_stage/log_seal [stripe-locked]; log_publish [no
+ * locks]; consumer functions from the single consumer thread.
+ */
+#ifndef STASH_REPL_LOG_H
+#define STASH_REPL_LOG_H
+
+#include "base/common.h"
+
+#include <stdatomic.h>
+
+int log_setup(size_t ring_bytes);
+void log_teardown(void);
+
+/* Producers ------------------------------------------------------------- */
+
+extern _Atomic bool log_active;
+static inline bool log_enabled(void) { return atomic_load_explicit(&log_active, memory_order_relaxed); }
+
+/* Stage one effect: a command of argc arguments for database db. */
+void log_stage(int db, int argc, const char *const *argv, const size_t *lens);
+/* Stage a command given as a NULL-terminated list of C strings. */
+void log_stage_cstr(int db, ...);
+/* Number of records staged and not yet sealed (this thread). */
+int log_staged(void);
+/* Drop what this thread staged (a command that failed half-way: never,
+ * commands validate before changing; used by tests). */
+void log_discard(void);
+/* Reserve the ring space for everything staged. Returns the block's
+ * starting position (or 0 when nothing was staged). */
+uint64_t log_seal(bool wrap);
+/* Copy sealed blocks into the ring and commit them. */
+void log_publish(void);
+
+/* Consumer ---------------------------------------------------------------- */
+
+/* Start consuming; staging begins now. Returns the position to read from. */
+uint64_t log_attach(void);
+void log_detach(void);
+typedef void (*log_record_fn)(int db, const char *payload, size_t len, void *arg);
+/* Deliver committed records from *pos on (at most max); returns how many. */
+int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg);
+/* Everything before pos is read: producers may reuse that space. */
+void log_release(uint64_t pos);
+/* Position of the next reservation. */
+uint64_t log_tail(void);
+
+#endif

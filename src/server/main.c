@@ -1,0 +1,332 @@
+/*
+ * server/main.c - the composition root of stash-server.
+ *
+ * Setup order (teardown is the reverse):
+ *   base (hash key, allocator counters) -> option tables of every module ->
+ *   config file + command line -> store -> effects log -> workers ->
+ *   listeners -> worker threads -> main loop (signals, cron, shutdown).
+ * Only this file knows every module; modules never include each other
+ * upward, and none reads another's settings.
+ */
+#include "server/server.h"
+#include "base/alloc.h"
+#include "base/err.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "cmd/cmd.h"
+#include "config/config.h"
+#include "exec/client.h"
+#include "exec/exec.h"
+#include "exec/stats.h"
+#include "metrics/latency.h"
+#include "metrics/slowlog.h"
+#include "net/listener.h"
+#include "net/loop.h"
+#include "net/worker.h"
+#include "repl/log.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_LISTENERS 17
+#define EFFECTS_LOG_BYTES (8 * 1024 * 1024)
+
+static struct listener *listeners[MAX_LISTENERS];
+static int nlisteners;
+static pthread_mutex_t listeners_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct loop *main_loop;
+static int shutdown_fd = -1;
+static _Atomic int shutdown_flags;
+static int64_t start_ms;
+
+int64_t server_start_ms(void) { return start_ms; }
+
+static void usage(void) {
+    fprintf(stderr,
+            "Usage: ./stash-server [/path/to/stash.conf] [options] [-]\n"
+            "       ./stash-server - (read config from stdin)\n"
+            "       ./stash-server -v or --version\n"
+            "       ./stash-server -h or --help\n\n"
+            "Examples:\n"
+            "       ./stash-server (run the server with default conf)\n"
+            "       ./stash-server /etc/stash/6379.conf\n"
+            "       ./stash-server --port 7777\n"
+            "       ./stash-server --port 7777 --replicaof 127.0.0.1 8888\n"
+            "       ./stash-server /etc/mystash.conf --loglevel verbose -\n"
+            "       ./stash-server /etc/mystash.conf --loglevel verbose\n");
+    exit(1);
+}
+
+/* ---- listeners -------------------------------------------------------------------- */
+
+/* Open listeners for port on every bind address into out[]; addresses
+ * starting with '-' may fail silently (e.g. no IPv6). */
+static int open_tcp(int port, char binds[][64], int nbind, struct listener **out, int *nout, char *err) {
+    *nout = 0;
+    if (port == 0) return 0;
+    for (int i = 0; i < nbind; i++) {
+        const char *addr = binds[i];
+        bool optional = addr[0] == '-';
+        char msg[256];
+        struct listener *ls;
+        if (listener_open_tcp(addr, port, server_settings.tcp_backlog, &ls, msg, sizeof(msg)) != 0) {
+            if (optional) continue;
+            log_warn("Warning: Could not create server TCP listening socket %s:%d: %s", addr, port, msg);
+            snprintf(err, CFG_ERR_MAX, "Unable to listen on this port. Check server logs.");
+            for (int k = 0; k < *nout; k++) listener_close(&out[k]);
+            *nout = 0;
+            return ERR_IO;
+        }
+        out[(*nout)++] = ls;
+    }
+    return 0;
+}
+
+static int rebind(int port, char binds[][64], int nbind, char *err) {
+    struct listener *fresh[MAX_LISTENERS];
+    int n;
+    if (open_tcp(port, binds, nbind, fresh, &n, err) != 0) return -1;
+    pthread_mutex_lock(&listeners_mu);
+    for (int i = 0; i < n; i++) listener_attach(fresh[i], client_accept, 0);
+    /* The old listeners stop accepting now; their structs are left for the
+     * process lifetime, since a worker may be handling an event for them. */
+    for (int i = 0; i < nlisteners; i++) {
+        if (listeners[i] == NULL) continue;
+        listener_detach(listeners[i]);
+        listeners[i] = NULL;
+    }
+    nlisteners = 0;
+    for (int i = 0; i < n; i++) listeners[nlisteners++] = fresh[i];
+    pthread_mutex_unlock(&listeners_mu);
+    log_notice("Listening on port %d", port);
+    return 0;
+}
+
+/* ---- crons ------------------------------------------------------------------------- */
+
+struct worker_cron {
+    struct worker *w;
+};
+
+static void worker_cron(void *arg) {
+    struct worker *w = arg;
+    int hz = server_settings.hz > 0 ? server_settings.hz : 10;
+    int64_t period_us = 1000000 / hz;
+    /* Each worker expires its own stripes, with a quarter of its time. */
+    store_active_expire(worker_id(w), worker_count(), period_us / 4);
+    client_cron();
+    loop_timer_add(worker_loop(w), 1000 / hz, worker_cron, w);
+}
+
+static void on_worker_start(struct worker *w) {
+    client_worker_start(w);
+    loop_timer_add(worker_loop(w), 100, worker_cron, w);
+}
+
+static void on_worker_stop(struct worker *w) { client_worker_stop(w); }
+
+static void main_cron(void *arg) {
+    store_clock_tick();
+    struct client_stats cs;
+    client_get_stats(&cs);
+    stats_sample(time_ms(), stats_total_commands(), cs.net_input_bytes, cs.net_output_bytes);
+    alloc_peak_bytes();
+    loop_timer_add(main_loop, 100, main_cron, NULL);
+}
+
+/* ---- shutdown ---------------------------------------------------------------------- */
+
+static void request_shutdown(int flags) {
+    atomic_store(&shutdown_flags, flags | 0x100);
+    uint64_t one = 1;
+    if (write(shutdown_fd, &one, sizeof(one)) < 0) { /* the loop polls the flag anyway */
+    }
+}
+
+static struct loop_io shutdown_io, signal_io;
+
+static void on_shutdown(struct loop_io *io, uint32_t ev) {
+    uint64_t v;
+    while (read(io->fd, &v, sizeof(v)) > 0) {
+    }
+    loop_stop(main_loop);
+}
+
+static void on_signal(struct loop_io *io, uint32_t ev) {
+    struct signalfd_siginfo si;
+    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+            log_warn("Received %s scheduling shutdown...", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            loop_stop(main_loop);
+        } else if (si.ssi_signo == SIGHUP) {
+            log_reopen();
+        }
+    }
+}
+
+static void daemonize(void) {
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid > 0) exit(0);
+    setsid();
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2) close(fd);
+    }
+}
+
+static void write_pidfile(void) {
+    if (server_settings.pidfile[0] == '\0') return;
+    FILE *f = fopen(server_settings.pidfile, "w");
+    if (f) {
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+    }
+}
+
+int main(int argc, char **argv) {
+    start_ms = time_ms();
+    alloc_thread_init();
+    if (hash_setup() != 0) {
+        fprintf(stderr, "stash: libsodium failed to initialize\n");
+        return 1;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--version") == 0)) {
+        printf("Stash server v=%s bits=%d malloc=%s\n", STASH_VERSION, (int)(sizeof(long) * 8), alloc_name());
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) usage();
+
+    /* Every module's options, then the commands (rename-command needs them). */
+    server_options_register();
+    slowlog_setup();
+    latency_setup();
+    exec_setup();
+    cmd_setup();
+
+    const char *file = NULL;
+    int first = 1;
+    if (argc >= 2 && argv[1][0] != '-') {
+        file = argv[1];
+        first = 2;
+    }
+    bool from_stdin = false;
+    if (argc >= 2 && strcmp(argv[argc - 1], "-") == 0) {
+        from_stdin = true;
+        argc--;
+    }
+    char *extra = config_args_to_text(argc - first, argv + first);
+    int rc = config_load(file ? file : (from_stdin ? "-" : NULL), extra);
+    if (rc == 0 && file && from_stdin) rc = config_load("-", NULL);
+    xfree(extra);
+    if (rc != 0) return 1;
+
+    if (server_settings.daemonize) daemonize();
+    log_warn("oO0OoO0OoO0Oo Stash is starting oO0OoO0OoO0Oo");
+    log_warn("Stash version=%s, bits=%d, pid=%d, just started", STASH_VERSION, (int)(sizeof(long) * 8), (int)getpid());
+    log_warn(file ? "Configuration loaded" : "Warning: no config file specified, using the default config.");
+
+    int threads = server_settings.threads;
+    if (threads <= 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = ncpu > 0 ? (int)MIN(ncpu, 64L) : 1;
+    }
+    struct store_hooks hooks = {exec_store_deleted, exec_store_seal, exec_store_after};
+    if (store_setup(server_settings.databases, &hooks) != 0) {
+        log_warn("Failed to start the lazy-free thread");
+        return 1;
+    }
+    log_setup(EFFECTS_LOG_BYTES);
+    worker_setup(threads);
+    struct exec_server_hooks sh = {request_shutdown};
+    exec_set_server_hooks(&sh);
+
+    char err[CFG_ERR_MAX];
+    struct listener *tcp[MAX_LISTENERS];
+    int ntcp;
+    if (open_tcp(server_settings.port, server_settings.bind, server_settings.nbind, tcp, &ntcp, err) != 0 ||
+        (server_settings.port != 0 && ntcp == 0)) {
+        log_warn("Failed listening on port %d (tcp), aborting.", server_settings.port);
+        return 1;
+    }
+    for (int i = 0; i < ntcp; i++) {
+        listener_attach(tcp[i], client_accept, 0);
+        listeners[nlisteners++] = tcp[i];
+    }
+    if (server_settings.unixsocket[0]) {
+        struct listener *ls;
+        char msg[256];
+        if (listener_open_unix(server_settings.unixsocket, server_settings.unixsocketperm,
+                               server_settings.tcp_backlog, &ls, msg, sizeof(msg)) != 0) {
+            log_warn("Failed opening Unix socket: %s", msg);
+            return 1;
+        }
+        listener_attach(ls, client_accept, 1);
+        listeners[nlisteners++] = ls;
+    }
+    server_set_rebind_hook(rebind);
+    server_info_register();
+    write_pidfile();
+
+    /* Signals are read from a signalfd in the main loop; workers block them. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    main_loop = loop_create();
+    signal_io.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    signal_io.fn = on_signal;
+    loop_add(main_loop, &signal_io, LOOP_READ, false);
+    shutdown_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    shutdown_io.fd = shutdown_fd;
+    shutdown_io.fn = on_shutdown;
+    loop_add(main_loop, &shutdown_io, LOOP_READ, false);
+    loop_timer_add(main_loop, 100, main_cron, NULL);
+
+    if (worker_start(on_worker_start, on_worker_stop) != 0) return 1;
+    log_notice("Server initialized");
+    log_notice("Ready to accept connections tcp (port %d, %d threads)", server_settings.port, threads);
+
+    loop_run(main_loop);
+
+    log_warn("User requested shutdown...");
+    for (int i = 0; i < nlisteners; i++)
+        if (listeners[i]) listener_detach(listeners[i]);
+    worker_stop();
+    if (server_settings.pidfile[0]) unlink(server_settings.pidfile);
+    log_warn("Stash is now ready to exit, bye bye...");
+    for (int i = 0; i < nlisteners; i++)
+        if (listeners[i]) listener_close(&listeners[i]);
+    worker_teardown();
+    loop_destroy(&main_loop);
+    close(shutdown_fd);
+    close(signal_io.fd);
+    log_teardown();
+    store_teardown();
+    exec_teardown();
+    slowlog_teardown();
+    latency_teardown();
+    config_teardown();
+    return 0;
+}
