@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Run the Redis 7.0 test suite units that Stash covers, in external mode,
+# against a fresh stash-server. Needs network access to Debian's sources
+# the first time (apt-get source redis); the tree is kept in
+# tests/redis-suite/ (not committed).
+#
+#   scripts/redis-suite.sh [stash-server binary] [unit ...]
+#
+# Prints "[ok]"/"[err]" lines per test and, last, "SUITE-RESULT <passed>
+# <failed> <known>": failures listed in tests/redis-suite/known-failures.txt
+# (one "unit: test name" per line) are counted apart as known.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN=${1:-$ROOT/build/src/stash-server}
+shift || true
+UNITS=("$@")
+[ ${#UNITS[@]} -eq 0 ] && UNITS=(type/string type/incr expire keyspace multi pubsub info-command protocol
+                                 querybuf bitops introspection)
+SUITE=$ROOT/tests/redis-suite/redis-7.0.15
+KNOWN=$ROOT/tests/redis-suite-known-failures.txt
+
+if [ ! -x "$SUITE/runtest" ]; then
+  mkdir -p "$ROOT/tests/redis-suite"
+  if [ ! -f /etc/apt/sources.list.d/debian-src.sources ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+      > /etc/apt/sources.list.d/debian-src.sources
+    apt-get update -qq
+  fi
+  (cd "$ROOT/tests/redis-suite" && apt-get source --download-only redis >/dev/null 2>&1 &&
+     tar xzf redis_*.orig.tar.gz) || { echo "cannot fetch the redis source package"; exit 1; }
+fi
+
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+DIR=$(mktemp -d)
+"$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
+for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+
+OUT=$DIR/out.txt
+: > "$OUT"
+for u in "${UNITS[@]}"; do
+  (cd "$SUITE" && timeout 600 ./runtest --host 127.0.0.1 --port "$PORT" --single "unit/$u" \
+      --tags "-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory" \
+      --ignore-encoding --durable --clients 1 --timeout 120 2>&1) | sed "s|^|$u: |" | tee -a "$OUT" |
+      grep -E "\[(ok|err|exception)\]|Killing|exception" || true
+  if ! kill -0 $PID 2>/dev/null; then
+    echo "$u: [err]: stash-server died"
+    echo "$u: [err]: stash-server died" >> "$OUT"
+    "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" &
+    PID=$!
+    sleep 0.5
+  fi
+done
+passed=$(grep -cE "\[ok\]:" "$OUT")
+failed=0
+known=0
+while IFS= read -r line; do
+  name=$(echo "$line" | sed -E 's/^([^:]+): \[(err|exception)\]: (.*)$/\1: \3/' | sed -E 's/ in tests\/.*$//')
+  if [ -f "$KNOWN" ] && grep -qxF "$name" "$KNOWN"; then
+    known=$((known + 1))
+  else
+    failed=$((failed + 1))
+    echo "UNEXPECTED FAILURE: $name"
+  fi
+done < <(grep -E "\[(err|exception)\]:" "$OUT")
+echo "SUITE-RESULT $passed $failed $known"
