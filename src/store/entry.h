@@ -221,6 +221,10 @@ struct type_ops {
     void *(*dup)(const void *obj);    /* deep copy (COPY) */
     size_t (*mem)(const void *obj);   /* bytes held (MEMORY USAGE, eviction) */
     const char *(*enc_name)(const void *obj, int enc); /* OBJECT ENCODING */
+    /* DEBUG DIGEST(-VALUE): mix the value's elements into `digest` as Redis
+     * 7.0 does for this type (see base/digest.h). NULL: the value adds
+     * nothing beyond its type. */
+    void (*digest)(const void *obj, unsigned char digest[20]);
 };
 void entry_register_type(enum entry_type t, const struct type_ops *ops);
 const struct type_ops *entry_type_ops(enum entry_type t);

@@ -821,6 +821,46 @@ long store_random_key(int db, char *out, size_t cap, char **heap_out) {
     return -1;
 }
 
+struct stats_step {
+    int db;
+    uint16_t slot;
+    struct store_table_stats *out;
+};
+
+static void table_stats_locked(void *arg) {
+    struct stats_step *s = arg;
+    struct slot_table *st = slot_get(s->db, s->slot);
+    if (st == NULL) return;
+    struct store_table_stats *o = s->out;
+    struct htab *h = &st->keys;
+    o->tables++;
+    if (htab_rehashing(h)) o->rehashing++;
+    o->keys += htab_count(h);
+    o->volatile_keys += st->nvol;
+    for (int t = 0; t < 2; t++) {
+        if (h->exp[t] < 0 || h->table[t] == NULL) continue;
+        size_t n = (size_t)1 << h->exp[t];
+        o->buckets += n;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t len = 0;
+            for (struct htab_node *e = h->table[t][i]; e; e = e->next) len++;
+            if (len) o->used_buckets++;
+            if (len > o->max_chain) o->max_chain = len;
+            o->chains[len < STORE_CHAIN_STATS ? len : STORE_CHAIN_STATS - 1]++;
+        }
+    }
+}
+
+void store_table_stats(int db, struct store_table_stats *out) {
+    memset(out, 0, sizeof(*out));
+    struct stats_step s = {db, 0, out};
+    for (int i = 0; i < STORE_SLOTS; i++) {
+        if (slot_get(db, (uint16_t)i) == NULL) continue;
+        s.slot = (uint16_t)i;
+        store_run_slot(s.slot, STORE_READ, table_stats_locked, &s);
+    }
+}
+
 struct flush_step {
     int db; /* -1: all */
     struct dbslots **fresh;

@@ -223,6 +223,21 @@ void store_foreach(int db, store_scan_fn fn, void *arg);
 /* A random live key (copied into out, up to cap bytes); returns length or -1. */
 long store_random_key(int db, char *out, size_t cap, char **heap_out);
 
+/* DEBUG HTSTATS: the shape of db's per-slot hash tables, summed over the
+ * slots (each slot under its stripe lock). [any] */
+#define STORE_CHAIN_STATS 50
+struct store_table_stats {
+    uint64_t tables;       /* slot tables that exist */
+    uint64_t rehashing;    /* of which are being resized */
+    uint64_t buckets;      /* buckets, both arrays of a resizing table */
+    uint64_t keys;
+    uint64_t used_buckets; /* non-empty buckets */
+    uint64_t max_chain;
+    uint64_t chains[STORE_CHAIN_STATS]; /* buckets by chain length; the last counts longer ones */
+    uint64_t volatile_keys; /* keys with an expiry (per-slot vectors, no table) */
+};
+void store_table_stats(int db, struct store_table_stats *out);
+
 /* FLUSHDB / FLUSHALL (db < 0). Watched keys are touched. Memory is freed in
  * the background when `async`, else before returning. Returns keys removed. */
 uint64_t store_flush(int db, bool async);
