@@ -33,7 +33,7 @@ fi
 
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DIR=$(mktemp -d)
-"$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" &
+"$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" --enable-debug-command yes &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
 for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
@@ -48,7 +48,7 @@ for u in "${UNITS[@]}"; do
   if ! kill -0 $PID 2>/dev/null; then
     echo "$u: [err]: stash-server died"
     echo "$u: [err]: stash-server died" >> "$OUT"
-    "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" &
+    "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" --enable-debug-command yes &
     PID=$!
     sleep 0.5
   fi

@@ -4,9 +4,13 @@
  */
 #include "cmd/cmd.h"
 #include "base/str.h"
+#include "cmd/debug.h"
 #include "cmd/procs.h"
 
-void cmd_setup(void) { exec_commands_register(cmd_table, cmd_table_len); }
+void cmd_setup(void) {
+    exec_commands_register(cmd_table, cmd_table_len);
+    cmd_debug_setup();
+}
 
 bool cmd_ll_msg(struct client *c, int i, long long *out, const char *msg) {
     if (!str_to_ll(c->argv[i], c->argvlen[i], out)) {
