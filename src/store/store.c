@@ -909,6 +909,15 @@ static void swap_locked(void *arg) {
     watch_flush_locked(s->b, dbb, da);
     atomic_store_explicit(&store_dbs[s->a], dbb, memory_order_release);
     atomic_store_explicit(&store_dbs[s->b], da, memory_order_release);
+    /* The active expire cycle only visits (stripe, db) pairs whose hint bit
+     * is set: volatile keys now live under the other index, so mark both
+     * (a stale bit costs one sweep, which clears it). */
+    uint64_t both = (1ULL << (s->a < 63 ? s->a : 63)) | (1ULL << (s->b < 63 ? s->b : 63));
+    for (int i = 0; i < STORE_STRIPES; i++) {
+        _Atomic uint64_t *vd = &store_stripes[i].voldbs;
+        uint64_t cur = atomic_load_explicit(vd, memory_order_relaxed);
+        if (cur & both) atomic_store_explicit(vd, cur | both, memory_order_relaxed);
+    }
 }
 
 void store_swapdb(int a, int b) {
