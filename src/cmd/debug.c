@@ -60,7 +60,8 @@ enum { DEBUG_NO = 0, DEBUG_YES = 1, DEBUG_LOCAL = 2 };
 
 static _Atomic int debug_allowed = DEBUG_NO;
 
-static const struct config_enum allow_names[] = {{"no", DEBUG_NO}, {"yes", DEBUG_YES}, {"local", DEBUG_LOCAL}, {NULL, 0}};
+static const struct config_enum allow_names[] = {
+    {"no", DEBUG_NO}, {"yes", DEBUG_YES}, {"local", DEBUG_LOCAL}, {NULL, 0}};
 
 static int apply_allowed(long long v, char *err) {
     atomic_store(&debug_allowed, (int)v);
@@ -68,18 +69,21 @@ static int apply_allowed(long long v, char *err) {
 }
 
 static struct config_option options[] = {
-    {"enable-debug-command", NULL, CFG_ENUM, CFG_F_IMMUTABLE, "no", 0, 0, allow_names, apply_allowed, NULL, NULL,
-     NULL, 0, NULL},
+    {"enable-debug-command", NULL, CFG_ENUM, CFG_F_IMMUTABLE, "no", 0, 0, allow_names,
+     apply_allowed, NULL, NULL, NULL, 0, NULL},
     CFG_END,
 };
 
-void cmd_debug_setup(void) { config_register(options); }
+void cmd_debug_setup(void) {
+    config_register(options);
+}
 
 /* A Unix socket or a loopback peer. */
 static bool is_local(const struct client *c) {
     if (c->flags & CLIENT_UNIX_SOCKET) return true;
     const char *a = c->addr;
-    return strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]:", 6) == 0 || strncmp(a, "[::ffff:127.", 12) == 0;
+    return strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]:", 6) == 0 ||
+           strncmp(a, "[::ffff:127.", 12) == 0;
 }
 
 static bool allowed(const struct client *c) {
@@ -103,7 +107,9 @@ static void syntax_error(struct client *c) {
 }
 
 /* argv[i] as a C string (argv is not NUL-terminated); free with xfree. */
-static char *arg_cstr(const struct client *c, int i) { return xstrndup(c->argv[i], c->argvlen[i]); }
+static char *arg_cstr(const struct client *c, int i) {
+    return xstrndup(c->argv[i], c->argvlen[i]);
+}
 
 /* atoi() of argv[i], as Redis reads these flags. */
 static int arg_atoi(const struct client *c, int i) {
@@ -118,8 +124,9 @@ static int arg_atoi(const struct client *c, int i) {
 static bool run_on_key(struct client *c, const struct store_key *k, store_fn fn, void *arg) {
     if (c->flags & CLIENT_IN_EXEC) {
         if (!store_holds(k->slot)) {
-            reply_error(c, "ERR this DEBUG subcommand needs the key's stripe: inside MULTI, also queue a "
-                           "command on that key, or run it outside the transaction");
+            reply_error(
+                c, "ERR this DEBUG subcommand needs the key's stripe: inside MULTI, also queue a "
+                   "command on that key, or run it outside the transaction");
             return false;
         }
         fn(arg);
@@ -141,7 +148,9 @@ static bool can_walk(struct client *c) {
 /* ---- digests ----------------------------------------------------------------------- */
 
 /* Redis's type codes (the digest hashes them; its stream is 6, not 5). */
-static uint32_t redis_type_code(enum entry_type t) { return t == TYPE_STREAM ? 6u : (uint32_t)t; }
+static uint32_t redis_type_code(enum entry_type t) {
+    return t == TYPE_STREAM ? 6u : (uint32_t)t;
+}
 
 /* Mix entry e's value into d as Redis's xorObjectDigest does. [stripe-locked] */
 static void value_digest(const struct entry *e, unsigned char d[DIGEST_LEN]) {
@@ -222,7 +231,9 @@ static void dbg_digest_value(struct client *c) {
 /* ---- OBJECT ------------------------------------------------------------------------- */
 
 /* Bytes of RDB's length prefix for n. */
-static size_t rdb_len_size(uint64_t n) { return n < 64 ? 1 : n < 16384 ? 2 : n <= UINT32_MAX ? 5 : 9; }
+static size_t rdb_len_size(uint64_t n) {
+    return n < 64 ? 1 : n < 16384 ? 2 : n <= UINT32_MAX ? 5 : 9;
+}
 
 /* RDB size of an integer saved as a string object. */
 static size_t rdb_int_size(long long v) {
@@ -244,7 +255,8 @@ static size_t serialized_length(const struct entry *e) {
     entry_str_get(e, &v);
     if (v.ptr == NULL) return rdb_int_size(v.ll);
     long long ll;
-    if (v.len <= 11 && str_to_ll(v.ptr, v.len, &ll) && ll >= INT32_MIN && ll <= INT32_MAX) return rdb_int_size(ll);
+    if (v.len <= 11 && str_to_ll(v.ptr, v.len, &ll) && ll >= INT32_MIN && ll <= INT32_MAX)
+        return rdb_int_size(ll);
     return rdb_len_size(v.len) + v.len;
 }
 
@@ -264,10 +276,11 @@ static void object_locked(void *arg) {
      * else the entry itself, which holds it inline). */
     const void *at = e;
     if (entry_type(e) != TYPE_STRING || entry_enc(e) == ENC_BLOB) at = entry_obj(e);
-    snprintf(s->line, sizeof(s->line),
-             "Value at:%p refcount:%lld encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%llu", at,
-             keyspace_refcount(e), entry_enc_name(e), serialized_length(e), (unsigned)entry_lru(e),
-             (unsigned long long)(store_idle_ms(e) / 1000));
+    snprintf(
+        s->line, sizeof(s->line),
+        "Value at:%p refcount:%lld encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%llu",
+        at, keyspace_refcount(e), entry_enc_name(e), serialized_length(e), (unsigned)entry_lru(e),
+        (unsigned long long)(store_idle_ms(e) / 1000));
 }
 
 static void dbg_object(struct client *c) {
@@ -296,7 +309,9 @@ static void dbg_htstats(struct client *c) {
     struct buf out = BUF_INIT;
     buf_puts(&out, "[Dictionary HT]\n");
     if (st->keys == 0) {
-        buf_puts(&out, "Hash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n");
+        buf_puts(
+            &out,
+            "Hash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n");
     } else {
         /* One table per cluster slot that holds keys; the numbers are the
          * sums (and the maximum chain) over those tables. */
@@ -318,12 +333,15 @@ static void dbg_htstats(struct client *c) {
         for (int i = 0; i < STORE_CHAIN_STATS; i++) {
             if (st->chains[i] == 0) continue;
             buf_printf(&out, "   %s%d: %llu (%.02f%%)\n", i == STORE_CHAIN_STATS - 1 ? ">=" : "", i,
-                       (unsigned long long)st->chains[i], (double)st->chains[i] * 100.0 / (double)st->buckets);
+                       (unsigned long long)st->chains[i],
+                       (double)st->chains[i] * 100.0 / (double)st->buckets);
         }
     }
     buf_puts(&out, "[Expires HT]\n");
     if (st->volatile_keys == 0)
-        buf_puts(&out, "Hash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n");
+        buf_puts(
+            &out,
+            "Hash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n");
     else
         buf_printf(&out,
                    "Hash table 0 stats (main hash table):\n"
@@ -353,7 +371,8 @@ static void dbg_htstats_key(struct client *c) {
         reply_error(c, RERR_NO_SUCH_KEY);
         return;
     }
-    reply_error(c, "ERR The value stored at the specified key is not represented using an hash table");
+    reply_error(c,
+                "ERR The value stored at the specified key is not represented using an hash table");
 }
 
 /* ---- PROTOCOL --------------------------------------------------------------------------- */
@@ -414,8 +433,9 @@ static void dbg_protocol(struct client *c) {
     } else if (cmd_arg_is(c, 2, "verbatim")) {
         reply_verbatim(c, "This is a verbatim\nstring", 25, "txt");
     } else {
-        reply_error(c, "ERR Wrong protocol type name. Please use one of the following: "
-                       "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
+        reply_error(
+            c, "ERR Wrong protocol type name. Please use one of the following: "
+               "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
     }
 }
 
@@ -437,8 +457,10 @@ static void populate_locked(void *arg) {
 
 static void dbg_populate(struct client *c) {
     long long count, size = 0;
-    if (!cmd_ll_range(c, 2, 0, LONG_MAX, &count, "ERR value is out of range, must be positive")) return;
-    if (c->argc == 5 && !cmd_ll_range(c, 4, 0, LONG_MAX, &size, "ERR value is out of range, must be positive"))
+    if (!cmd_ll_range(c, 2, 0, LONG_MAX, &count, "ERR value is out of range, must be positive"))
+        return;
+    if (c->argc == 5 &&
+        !cmd_ll_range(c, 4, 0, LONG_MAX, &size, "ERR value is out of range, must be positive"))
         return;
     if (count > 0 && !can_walk(c)) return;
     const char *prefix = c->argc >= 4 ? c->argv[3] : "key";
@@ -524,13 +546,15 @@ static void dbg_error(struct client *c) {
 
 static void dbg_structsize(struct client *c) {
     char line[256];
-    snprintf(line, sizeof(line), "bits:%d entry:%zu blob:%zu htab_node:%zu store_key:%zu client:%zu ",
-             (int)(sizeof(void *) * 8), sizeof(struct entry), sizeof(struct blob), sizeof(struct htab_node),
-             sizeof(struct store_key), sizeof(struct client));
+    snprintf(line, sizeof(line),
+             "bits:%d entry:%zu blob:%zu htab_node:%zu store_key:%zu client:%zu ",
+             (int)(sizeof(void *) * 8), sizeof(struct entry), sizeof(struct blob),
+             sizeof(struct htab_node), sizeof(struct store_key), sizeof(struct client));
     reply_bulk_cstr(c, line);
 }
 
-/* ---- HELP and dispatch ------------------------------------------------------------------------- */
+/* ---- HELP and dispatch -------------------------------------------------------------------------
+ */
 
 static void dbg_help(struct client *c) {
     static const char *const lines[] = {
@@ -582,7 +606,8 @@ static void dbg_help(struct client *c) {
     }
     name[nl] = '\0';
     char head[160];
-    snprintf(head, sizeof(head), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", name);
+    snprintf(head, sizeof(head),
+             "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", name);
     reply_array(c, n + 1);
     reply_simple(c, head);
     for (int i = 0; i < n; i++) reply_simple(c, lines[i]);
@@ -614,9 +639,12 @@ static const struct subcommand subcommands[] = {
 
 void cmd_debug(struct client *c) {
     if (!allowed(c)) {
-        reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", "
-                       "you can run it from a local connection, otherwise you need to set this option in the "
-                       "configuration file, and then restart the server.");
+        reply_error(
+            c,
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to "
+            "\"local\", "
+            "you can run it from a local connection, otherwise you need to set this option in the "
+            "configuration file, and then restart the server.");
         return;
     }
     for (size_t i = 0; i < ARRAY_LEN(subcommands); i++) {

@@ -56,7 +56,8 @@ static bool arg_int(struct client *c, int i, int *out, const char *msg) {
         if (msg)
             reply_error(c, msg);
         else
-            reply_errorf(c, "ERR value is out of range, value must between %d and %d", INT_MIN, INT_MAX);
+            reply_errorf(c, "ERR value is out of range, value must between %d and %d", INT_MIN,
+                         INT_MAX);
         return false;
     }
     *out = (int)v;
@@ -131,8 +132,12 @@ static void del_generic(struct client *c) {
     reply_int(c, deleted);
 }
 
-void cmd_del(struct client *c) { del_generic(c); }
-void cmd_unlink(struct client *c) { del_generic(c); }
+void cmd_del(struct client *c) {
+    del_generic(c);
+}
+void cmd_unlink(struct client *c) {
+    del_generic(c);
+}
 
 void cmd_exists(struct client *c) {
     long long n = 0;
@@ -181,7 +186,8 @@ static bool parse_expire_flags(struct client *c, int *flags) {
         else if (cmd_arg_is(c, j, "LT"))
             *flags |= EXP_LT;
         else {
-            reply_errorf(c, "ERR Unsupported option %.*s", (int)MIN(c->argvlen[j], (size_t)1024), c->argv[j]);
+            reply_errorf(c, "ERR Unsupported option %.*s", (int)MIN(c->argvlen[j], (size_t)1024),
+                         c->argv[j]);
             return false;
         }
     }
@@ -286,16 +292,25 @@ static void expire_generic(struct client *c, long long basetime, bool seconds) {
     store_set_expire(&ref, when);
     reply_int(c, 1);
     /* PEXPIREAT with a millisecond time is logged as sent. */
-    if (basetime != 0 || seconds || strcmp(c->cmd->fullname, "pexpireat") != 0) propagate_pexpireat(c, &k, when);
+    if (basetime != 0 || seconds || strcmp(c->cmd->fullname, "pexpireat") != 0)
+        propagate_pexpireat(c, &k, when);
     cmd_modified(c, &k);
     cmd_notify(c, NOTIFY_GENERIC, "expire", &k);
     exec_dirty(c, 1);
 }
 
-void cmd_expire(struct client *c) { expire_generic(c, store_now(), true); }
-void cmd_pexpire(struct client *c) { expire_generic(c, store_now(), false); }
-void cmd_expireat(struct client *c) { expire_generic(c, 0, true); }
-void cmd_pexpireat(struct client *c) { expire_generic(c, 0, false); }
+void cmd_expire(struct client *c) {
+    expire_generic(c, store_now(), true);
+}
+void cmd_pexpire(struct client *c) {
+    expire_generic(c, store_now(), false);
+}
+void cmd_expireat(struct client *c) {
+    expire_generic(c, 0, true);
+}
+void cmd_pexpireat(struct client *c) {
+    expire_generic(c, 0, false);
+}
 
 /* TTL/PTTL/EXPIRETIME/PEXPIRETIME: -2 without the key, -1 without expiry. */
 static void ttl_generic(struct client *c, bool ms, bool absolute) {
@@ -316,10 +331,18 @@ static void ttl_generic(struct client *c, bool ms, bool absolute) {
     reply_int(c, ms ? ttl : (ttl + 500) / 1000);
 }
 
-void cmd_ttl(struct client *c) { ttl_generic(c, false, false); }
-void cmd_pttl(struct client *c) { ttl_generic(c, true, false); }
-void cmd_expiretime(struct client *c) { ttl_generic(c, false, true); }
-void cmd_pexpiretime(struct client *c) { ttl_generic(c, true, true); }
+void cmd_ttl(struct client *c) {
+    ttl_generic(c, false, false);
+}
+void cmd_pttl(struct client *c) {
+    ttl_generic(c, true, false);
+}
+void cmd_expiretime(struct client *c) {
+    ttl_generic(c, false, true);
+}
+void cmd_pexpiretime(struct client *c) {
+    ttl_generic(c, true, true);
+}
 
 void cmd_persist(struct client *c) {
     struct store_key k;
@@ -342,7 +365,7 @@ void cmd_persist(struct client *c) {
 struct keys_walk {
     const char *pat;
     size_t plen;
-    bool all;       /* the pattern is "*" */
+    bool all;         /* the pattern is "*" */
     const char *type; /* SCAN TYPE, or NULL */
     size_t tlen;
     struct keylist kl;
@@ -475,8 +498,12 @@ static void rename_generic(struct client *c, bool nx) {
         reply_ok(c);
 }
 
-void cmd_rename(struct client *c) { rename_generic(c, false); }
-void cmd_renamenx(struct client *c) { rename_generic(c, true); }
+void cmd_rename(struct client *c) {
+    rename_generic(c, false);
+}
+void cmd_renamenx(struct client *c) {
+    rename_generic(c, true);
+}
 
 /* ---- MOVE COPY SWAPDB ---------------------------------------------------------------------- */
 
@@ -600,9 +627,10 @@ long long keyspace_refcount(const struct entry *e) {
     struct strval v;
     entry_str_get(e, &v);
     enum store_evict_policy p = store_get_policy();
-    bool lru_lfu =
-        p == EVICT_ALLKEYS_LRU || p == EVICT_VOLATILE_LRU || p == EVICT_ALLKEYS_LFU || p == EVICT_VOLATILE_LFU;
-    if (v.ll >= 0 && v.ll < SHARED_INT_MAX && (store_get_maxmemory() == 0 || !lru_lfu)) return SHARED_INT_REFCOUNT;
+    bool lru_lfu = p == EVICT_ALLKEYS_LRU || p == EVICT_VOLATILE_LRU || p == EVICT_ALLKEYS_LFU ||
+                   p == EVICT_VOLATILE_LFU;
+    if (v.ll >= 0 && v.ll < SHARED_INT_MAX && (store_get_maxmemory() == 0 || !lru_lfu))
+        return SHARED_INT_REFCOUNT;
     return 1;
 }
 
@@ -615,8 +643,11 @@ void cmd_object_idletime(struct client *c) {
     struct entry *e = object_lookup(c);
     if (e == NULL) return;
     if (store_policy_is_lfu()) {
-        reply_error(c, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
-                       "switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        reply_error(
+            c,
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+            "switching between policies at runtime LRU and LFU data will take some time to "
+            "adjust.");
         return;
     }
     reply_int(c, (long long)(store_idle_ms(e) / 1000));
@@ -626,8 +657,10 @@ void cmd_object_freq(struct client *c) {
     struct entry *e = object_lookup(c);
     if (e == NULL) return;
     if (!store_policy_is_lfu()) {
-        reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
-                       "that when switching between policies at runtime LRU and LFU data will take some time to "
+        reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
+                       "Please note "
+                       "that when switching between policies at runtime LRU and LFU data will take "
+                       "some time to "
                        "adjust.");
         return;
     }
@@ -660,13 +693,15 @@ void cmd_object_help(struct client *c) {
         name[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
     }
     name[nl] = '\0';
-    snprintf(head, sizeof(head), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", name);
+    snprintf(head, sizeof(head),
+             "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", name);
     reply_array(c, n + 1);
     reply_simple(c, head);
     for (int i = 0; i < n; i++) reply_simple(c, lines[i]);
 }
 
-/* ---- WAIT ------------------------------------------------------------------------------------- */
+/* ---- WAIT -------------------------------------------------------------------------------------
+ */
 
 /* No replicas can be attached yet: after Redis's argument checks, the
  * answer is that zero replicas acknowledged, without waiting. */
