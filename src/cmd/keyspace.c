@@ -30,7 +30,6 @@
 #include "cmd/keyspace.h"
 #include "cmd/cmd.h"
 #include "base/alloc.h"
-#include "base/buf.h"
 #include "base/str.h"
 
 #include <errno.h>
@@ -85,30 +84,61 @@ static void notify_db(int type, const char *event, int db, const struct store_ke
     pubsub_notify(type, event, db, k->ptr, k->len);
 }
 
-/* Names collected under slot locks and replied after unlocking. Each name
- * is stored as [size_t len][bytes]. */
+/* Names collected under slot locks and replied after unlocking. They are
+ * packed as [size_t len][bytes] into a chain of chunks of KEYLIST_CHUNK
+ * bytes (bigger only for a bigger name), so collecting never reallocates a
+ * large buffer while a stripe is held. */
+#define KEYLIST_CHUNK (16 * 1024)
+
+struct keychunk {
+    struct keychunk *next;
+    size_t used, cap;
+    char data[];
+};
+
 struct keylist {
-    struct buf b;
+    struct keychunk *head, *tail;
     long n;
 };
 
 static void keylist_add(struct keylist *kl, const char *p, size_t n) {
-    buf_append(&kl->b, &n, sizeof(n));
-    buf_append(&kl->b, p, n);
+    size_t need = sizeof(n) + n;
+    struct keychunk *t = kl->tail;
+    if (t == NULL || t->cap - t->used < need) {
+        size_t cap = need > KEYLIST_CHUNK ? need : KEYLIST_CHUNK;
+        struct keychunk *c = xmalloc(sizeof(*c) + cap);
+        c->next = NULL;
+        c->used = 0;
+        c->cap = cap;
+        if (t)
+            t->next = c;
+        else
+            kl->head = c;
+        kl->tail = t = c;
+    }
+    memcpy(t->data + t->used, &n, sizeof(n));
+    memcpy(t->data + t->used + sizeof(n), p, n);
+    t->used += need;
     kl->n++;
 }
 
+/* Reply the names as an array and free the list. */
 static void keylist_reply(struct client *c, struct keylist *kl) {
     reply_array(c, kl->n);
-    size_t off = 0;
-    for (long i = 0; i < kl->n; i++) {
-        size_t n;
-        memcpy(&n, kl->b.data + off, sizeof(n));
-        off += sizeof(n);
-        reply_bulk(c, kl->b.data + off, n);
-        off += n;
+    struct keychunk *ch = kl->head;
+    while (ch) {
+        for (size_t off = 0; off < ch->used;) {
+            size_t n;
+            memcpy(&n, ch->data + off, sizeof(n));
+            reply_bulk(c, ch->data + off + sizeof(n), n);
+            off += sizeof(n) + n;
+        }
+        struct keychunk *next = ch->next;
+        xfree(ch);
+        ch = next;
     }
-    buf_free(&kl->b);
+    kl->head = kl->tail = NULL;
+    kl->n = 0;
 }
 
 /* ---- DEL UNLINK EXISTS TYPE TOUCH ------------------------------------------------- */
@@ -382,7 +412,7 @@ static void walk_key(struct entry *e, void *arg) {
 }
 
 void cmd_keys(struct client *c) {
-    struct keys_walk w = {c->argv[1], c->argvlen[1], false, NULL, 0, {BUF_INIT, 0}};
+    struct keys_walk w = {c->argv[1], c->argvlen[1], false, NULL, 0, {NULL, NULL, 0}};
     w.all = w.plen == 1 && w.pat[0] == '*';
     store_foreach(c->db, walk_key, &w);
     keylist_reply(c, &w.kl);
@@ -414,7 +444,7 @@ void cmd_scan(struct client *c) {
     uint64_t cursor;
     if (!parse_cursor(c, 1, &cursor)) return;
     long long count = 10;
-    struct keys_walk w = {NULL, 0, true, NULL, 0, {BUF_INIT, 0}};
+    struct keys_walk w = {NULL, 0, true, NULL, 0, {NULL, NULL, 0}};
     for (int i = 2; i < c->argc; i += 2) {
         bool has_value = i + 1 < c->argc;
         if (cmd_arg_is(c, i, "COUNT") && has_value) {

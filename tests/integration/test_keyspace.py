@@ -146,6 +146,16 @@ def test_keys_many_slots(r):
     assert len(r.keys("k:1??")) == 100
 
 
+def test_keys_and_scan_big_names(r):
+    names = {b"k" * 20000, b"m" * 16380, b"small"}
+    names |= {b"n%05d" % i + b"x" * 3000 for i in range(50)}
+    for n in names:
+        r.set(n, "v")
+    assert set(r.keys("*")) == names
+    assert len(r.keys("*")) == len(names)
+    assert set(full_scan(r, count=1000)[0]) == names
+
+
 def test_keys_in_selected_db(server):
     c = server.client(db=3)
     c.flushall()
