@@ -143,10 +143,11 @@ static void keylist_reply(struct client *c, struct keylist *kl) {
 
 /* ---- DEL UNLINK EXISTS TYPE TOUCH ------------------------------------------------- */
 
-/* DEL and UNLINK are the same here: the store frees big values after the
- * locks are released (and on the lazy-free thread), so DEL never blocks on
- * a large free either. An expired key is deleted by the lookup (as an
- * expiry) and not counted, as in Redis. */
+/* DEL and UNLINK are the same here: the store frees big values only after
+ * the stripe locks are released, so neither holds up other clients of the
+ * stripe; the free itself still runs on this worker (a big collection would
+ * want the lazy-free thread, once collection types exist). An expired key
+ * is deleted by the lookup (as an expiry) and not counted, as in Redis. */
 static void del_generic(struct client *c) {
     long long deleted = 0;
     for (int i = 1; i < c->argc; i++) {
