@@ -16,6 +16,10 @@
 #include <string.h>
 
 #define INITIAL_EXP 2 /* 4 buckets */
+/* Tables up to this many buckets are rehashed in one go: moving at most a
+ * few thousand pointers takes a few microseconds, and keeping two arrays
+ * alive for a small table costs more memory than it saves latency. */
+#define INSTANT_REHASH_MAX 1024
 #define EMPTY_VISITS 10 /* empty buckets a rehash step may skip per bucket moved */
 
 static inline size_t bsize(const struct htab *h, int t) {
@@ -27,6 +31,7 @@ static inline size_t bmask(const struct htab *h, int t) {
 
 void htab_init(struct htab *h, htab_hash_fn hash) {
     memset(h, 0, sizeof(*h));
+    h->max_load = 1;
     h->exp[0] = h->exp[1] = -1;
     h->rehash_idx = -1;
     h->hash = hash;
@@ -50,7 +55,9 @@ void htab_clear(struct htab *h, htab_visit_fn free_fn, void *arg) {
         }
         xfree(h->table[t]);
     }
+    uint8_t load = h->max_load;
     htab_init(h, h->hash);
+    h->max_load = load;
 }
 
 static int exp_for(size_t n) {
@@ -73,6 +80,9 @@ static void resize_to(struct htab *h, int exp) {
     h->exp[1] = (int8_t)exp;
     h->used[1] = 0;
     h->rehash_idx = 0;
+    if (bsize(h, 0) <= INSTANT_REHASH_MAX && h->paused == 0)
+        while (htab_rehash(h, 1024)) {
+        }
 }
 
 static void finish_rehash(struct htab *h) {
@@ -154,7 +164,7 @@ bool htab_find(struct htab *h, uint64_t hash, htab_eq_fn eq, const void *key, st
 void htab_insert(struct htab *h, uint64_t hash, struct htab_node *n, struct htab_pos *pos) {
     if (h->table[0] == NULL) resize_to(h, INITIAL_EXP);
     step(h);
-    if (!htab_rehashing(h) && h->used[0] >= bsize(h, 0)) resize_to(h, exp_for(h->used[0] + 1));
+    if (!htab_rehashing(h) && h->used[0] >= bsize(h, 0) * h->max_load) resize_to(h, exp_for(h->used[0] + 1));
     int t = htab_rehashing(h) ? 1 : 0;
     size_t b = hash & bmask(h, t);
     n->next = h->table[t][b];

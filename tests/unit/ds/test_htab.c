@@ -132,4 +132,22 @@ TEST(iterate_all) {
     htab_clear(&h, item_free, &freed);
 }
 
+TEST(max_load_two_keeps_half_the_buckets) {
+    struct htab a, b;
+    htab_init(&a, item_hash);
+    htab_init(&b, item_hash);
+    htab_set_max_load(&b, 2);
+    for (uint64_t k = 0; k < 1000; k++) {
+        add(&a, k);
+        add(&b, k);
+    }
+    TEST_EXPECT_INT(htab_buckets(&a), 1024);
+    TEST_EXPECT_INT(htab_buckets(&b), 512);
+    for (uint64_t k = 0; k < 1000; k++) TEST_EXPECT(find(&b, k) != NULL);
+    int freed = 0;
+    htab_clear(&a, item_free, &freed);
+    htab_clear(&b, item_free, &freed);
+    TEST_EXPECT_INT(freed, 2000);
+}
+
 int main(void) { return test_run_all(); }
