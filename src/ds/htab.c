@@ -164,7 +164,8 @@ bool htab_find(struct htab *h, uint64_t hash, htab_eq_fn eq, const void *key, st
 void htab_insert(struct htab *h, uint64_t hash, struct htab_node *n, struct htab_pos *pos) {
     if (h->table[0] == NULL) resize_to(h, INITIAL_EXP);
     step(h);
-    if (!htab_rehashing(h) && h->used[0] >= bsize(h, 0) * h->max_load) resize_to(h, exp_for(h->used[0] + 1));
+    if (!htab_rehashing(h) && h->used[0] >= bsize(h, 0) * h->max_load)
+        resize_to(h, exp_for((h->used[0] + h->max_load) / h->max_load)); /* doubles */
     int t = htab_rehashing(h) ? 1 : 0;
     size_t b = hash & bmask(h, t);
     n->next = h->table[t][b];
