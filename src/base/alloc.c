@@ -157,6 +157,10 @@ size_t alloc_used_approx(void) {
     return v > 0 ? (size_t)v : 0;
 }
 
+size_t alloc_approx_error(void) {
+    return (size_t)(MIN(atomic_load_explicit(&nslots, memory_order_relaxed), MAX_SLOTS) + 1) * ALLOC_FOLD_BYTES;
+}
+
 size_t alloc_peak_bytes(void) {
     alloc_used_bytes();
     return atomic_load_explicit(&peak, memory_order_relaxed);

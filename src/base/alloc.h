@@ -48,6 +48,8 @@ void alloc_thread_init(void);
 size_t alloc_used_bytes(void);
 /* Coarse bytes in use, one relaxed load. [any] */
 size_t alloc_used_approx(void);
+/* How far alloc_used_approx() may be from the exact sum. [any] */
+size_t alloc_approx_error(void);
 /* Peak of alloc_used_bytes() observed by alloc_used_bytes()/alloc_sample(). */
 size_t alloc_peak_bytes(void);
 void alloc_reset_peak(void);

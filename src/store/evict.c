@@ -10,8 +10,9 @@
  *
  * Eviction: when used memory exceeds maxmemory, the thread about to run a
  * command that may grow memory evicts before it takes its locks. Each round
- * samples `maxmemory-samples` keys from random non-empty slots (all keys,
- * or the slot's volatile vector for volatile-* policies) into a small
+ * samples `maxmemory-samples` keys from consecutive non-empty slots starting
+ * at a random one (all keys, or the slots' volatile vectors for volatile-*
+ * policies) into a small
  * per-thread pool of the best candidates, then evicts the best one after
  * re-finding it under its stripe lock. Rounds repeat until memory is under
  * the limit or the time budget (maxmemory-eviction-tenacity) is spent.
@@ -175,26 +176,31 @@ static void sample_locked(void *arg) {
     }
 }
 
-/* A random slot of a random db that has candidates; false if none. */
-static bool pick_slot(int p, int *db_out, uint16_t *slot_out) {
+/* Fill the pool with about `want` samples from consecutive non-empty slots
+ * of a random database, starting at a random slot (slots are small when keys
+ * are few, so one slot rarely has enough). Returns the samples taken; 0 when
+ * nothing can be evicted. */
+static int sample_round(int p, int want) {
     int start_db = (int)rand_below((uint64_t)store_ndbs);
     for (int d = 0; d < store_ndbs; d++) {
         int db = (start_db + d) % store_ndbs;
         struct dbslots *dd = dbslots_get(db);
         unsigned start = (unsigned)rand_below(STORE_SLOTS);
-        for (unsigned i = 0; i < STORE_SLOTS; i++) {
+        int taken = 0;
+        for (unsigned i = 0; i < STORE_SLOTS && taken < want; i++) {
             unsigned s = (start + i) & (STORE_SLOTS - 1);
-            struct slot_table *st = atomic_load_explicit(&dd->slots[s], memory_order_acquire);
-            if (st == NULL) continue;
-            uint64_t n = volatile_policy(p) ? atomic_load_explicit(&st->vcount, memory_order_relaxed)
-                                             : atomic_load_explicit(&st->count, memory_order_relaxed);
+            uint32_t n = volatile_policy(p) ? atomic_load_explicit(&dd->counts[s].vol, memory_order_relaxed)
+                                             : atomic_load_explicit(&dd->counts[s].keys, memory_order_relaxed);
             if (n == 0) continue;
-            *db_out = db;
-            *slot_out = (uint16_t)s;
-            return true;
+            int k = want - taken;
+            if ((uint32_t)k > n) k = (int)n;
+            struct sample_step ss = {db, (uint16_t)s, p, k};
+            store_run_slot((uint16_t)s, STORE_WRITE, sample_locked, &ss);
+            taken += k;
         }
+        if (taken > 0) return taken;
     }
-    return false;
+    return 0;
 }
 
 struct evict_step {
@@ -213,15 +219,21 @@ static void evict_locked(void *arg) {
     s->done = true;
 }
 
+/* Used memory compared with the limit: the one-load estimate when it is
+ * clearly below, the exact per-thread sum near or above it. */
+static bool over_limit(unsigned long long mm) {
+    if (alloc_used_approx() + alloc_approx_error() <= mm) return false;
+    return alloc_used_bytes() > mm;
+}
+
 bool store_over_maxmemory(void) {
     unsigned long long mm = atomic_load_explicit(&maxmemory, memory_order_relaxed);
-    return mm && alloc_used_approx() > mm;
+    return mm && over_limit(mm);
 }
 
 int store_evict_if_needed(void) {
     unsigned long long mm = atomic_load_explicit(&maxmemory, memory_order_relaxed);
-    if (mm == 0 || alloc_used_approx() <= mm) return 0;
-    if (alloc_used_bytes() <= mm) return 0;
+    if (mm == 0 || !over_limit(mm)) return 0;
     int p = store_evict_policy();
     if (p == EVICT_NOEVICTION) return ERR_NOMEM;
     int t = atomic_load_explicit(&tenacity, memory_order_relaxed);
@@ -231,12 +243,8 @@ int store_evict_if_needed(void) {
     int rounds = 0;
     store_set_now(time_ms());
     while (alloc_used_bytes() > mm) {
-        /* Fill the pool from a few random slots. */
-        int db;
-        uint16_t slot;
-        if (!pick_slot(p, &db, &slot)) return ERR_NOMEM; /* nothing evictable */
-        struct sample_step ss = {db, slot, p, want};
-        store_run_slot(slot, STORE_WRITE, sample_locked, &ss);
+        /* Fill the pool with a round of samples. */
+        if (sample_round(p, want) == 0 && pool_n == 0) return ERR_NOMEM; /* nothing evictable */
         /* Evict the best pooled candidate that still exists. */
         bool evicted = false;
         while (pool_n > 0 && !evicted) {

@@ -2,7 +2,9 @@
  * store/store.c - databases, slots, stripes, store_run and key changes.
  *
  * See store.h for the shape. Invariants kept by every function here:
- *   - st->count == htab_count(&st->keys), st->vcount == st->nvol;
+ *   - dbslots.counts[slot] == (htab_count(keys), nvol) of the slot's table (0 when none);
+ *   - a slot table exists only while it holds keys (freed at the end of the
+ *     locked section that emptied it);
  *   - an entry has ENTRY_F_EXPIRE iff it is in st->vol at index entry_vidx();
  *   - an entry is reachable from exactly one slot table of one database;
  *   - a thread holds stripes only inside store_run (tl.depth > 0), and
@@ -36,6 +38,8 @@ static __thread struct {
     bool frozen;
     struct entry **pending_free;
     size_t npending, cappending;
+    uint32_t *empties; /* (db << 14 | slot) of tables that became empty */
+    size_t nempty, capempty;
 } tl;
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -152,6 +156,9 @@ void store_teardown(void) {
     xfree(tl.pending_free);
     tl.pending_free = NULL;
     tl.npending = tl.cappending = 0;
+    xfree(tl.empties);
+    tl.empties = NULL;
+    tl.nempty = tl.capempty = 0;
 }
 
 int store_databases(void) { return store_ndbs; }
@@ -188,6 +195,31 @@ static void run_pending_frees(void) {
     tl.npending = 0;
 }
 
+static void slot_table_free(struct slot_table *st);
+
+/* Tables emptied during this locked section go away before the locks do. */
+static void free_empty_tables(void) {
+    for (size_t i = 0; i < tl.nempty; i++) {
+        int db = (int)(tl.empties[i] >> 14);
+        uint16_t slot = (uint16_t)(tl.empties[i] & (STORE_SLOTS - 1));
+        if (db >= store_ndbs) continue;
+        struct dbslots *d = dbslots_get(db);
+        struct slot_table *st = atomic_load_explicit(&d->slots[slot], memory_order_relaxed);
+        if (st == NULL || htab_count(&st->keys) != 0) continue;
+        atomic_store_explicit(&d->slots[slot], NULL, memory_order_release);
+        slot_table_free(st);
+    }
+    tl.nempty = 0;
+}
+
+static void note_empty(int db, uint16_t slot) {
+    if (tl.nempty == tl.capempty) {
+        tl.capempty = tl.capempty ? tl.capempty * 2 : 16;
+        tl.empties = xrealloc(tl.empties, tl.capempty * sizeof(*tl.empties));
+    }
+    tl.empties[tl.nempty++] = ((uint32_t)db << 14) | slot;
+}
+
 static bool covered(const struct store_lockset *ls) {
     if (tl.all) return true;
     if (ls->all) return false;
@@ -222,6 +254,7 @@ void store_run(const struct store_lockset *ls, enum store_mode mode, store_fn fn
     tl.depth++;
     fn(arg);
     if (store_hooks_.seal) store_hooks_.seal();
+    if (tl.nempty) free_empty_tables();
     tl.depth--;
     if (ls->all) {
         tl.all = false;
@@ -289,6 +322,13 @@ static struct slot_table *slot_get_or_create(int db, uint16_t slot) {
     return st;
 }
 
+/* Mirror a table's sizes for lock-free readers. */
+static inline void publish_counts(int db, uint16_t slot, const struct slot_table *st) {
+    struct slot_counts *sc = &dbslots_get(db)->counts[slot];
+    atomic_store_explicit(&sc->keys, (uint32_t)htab_count(&st->keys), memory_order_relaxed);
+    atomic_store_explicit(&sc->vol, st->nvol, memory_order_relaxed);
+}
+
 static void vol_add(struct slot_table *st, struct entry *e, int db, uint16_t slot) {
     _Atomic uint64_t *vd = &store_stripes[store_stripe_of(slot)].voldbs;
     uint64_t bit = 1ULL << (db < 63 ? db : 63);
@@ -300,7 +340,6 @@ static void vol_add(struct slot_table *st, struct entry *e, int db, uint16_t slo
     }
     entry_set_vidx(e, st->nvol);
     st->vol[st->nvol++] = e;
-    atomic_store_explicit(&st->vcount, st->nvol, memory_order_relaxed);
 }
 
 static void vol_remove(struct slot_table *st, struct entry *e) {
@@ -309,7 +348,6 @@ static void vol_remove(struct slot_table *st, struct entry *e) {
     struct entry *last = st->vol[--st->nvol];
     st->vol[i] = last;
     entry_set_vidx(last, i);
-    atomic_store_explicit(&st->vcount, st->nvol, memory_order_relaxed);
     if (st->capvol > 16 && st->nvol < st->capvol / 4) {
         st->capvol /= 2;
         st->vol = xrealloc(st->vol, st->capvol * sizeof(*st->vol));
@@ -425,8 +463,8 @@ void store_add(int db, const struct store_key *k, struct entry *e, struct store_
     init_access(e);
     struct htab_pos pos;
     htab_insert(&st->keys, store_hash_key(k->ptr, k->len), &e->node, &pos);
-    atomic_store_explicit(&st->count, htab_count(&st->keys), memory_order_relaxed);
     if (entry_has_expire(e)) vol_add(st, e, db, k->slot);
+    publish_counts(db, k->slot, st);
     if (ref) {
         ref->st = st;
         ref->pos = pos;
@@ -440,6 +478,7 @@ void store_replace(struct store_ref *ref, struct entry *e) {
     init_access(e);
     htab_replace_at(&ref->pos, &e->node);
     vol_moved(ref, old, e);
+    publish_counts(ref->db, ref->key.slot, ref->st);
     free_entry_locked(old);
 }
 
@@ -447,7 +486,8 @@ struct entry *store_unlink(struct store_ref *ref) {
     struct entry *e = store_ref_entry(ref);
     if (entry_has_expire(e)) vol_remove(ref->st, e);
     htab_remove_at(&ref->st->keys, &ref->pos);
-    atomic_store_explicit(&ref->st->count, htab_count(&ref->st->keys), memory_order_relaxed);
+    publish_counts(ref->db, ref->key.slot, ref->st);
+    if (htab_count(&ref->st->keys) == 0) note_empty(ref->db, ref->key.slot);
     return e;
 }
 
@@ -543,6 +583,7 @@ static size_t value_size(const struct entry *e) {
 static void move_to(struct store_ref *ref, struct entry *old, struct entry *n) {
     htab_replace_at(&ref->pos, &n->node);
     vol_moved(ref, old, n);
+    publish_counts(ref->db, ref->key.slot, ref->st);
     xfree(old);
 }
 
@@ -625,33 +666,25 @@ void store_str_set_int(struct store_ref *ref, long long v) {
     memcpy(n->lru, e->lru, sizeof(n->lru));
     htab_replace_at(&ref->pos, &n->node);
     vol_moved(ref, e, n);
+    publish_counts(ref->db, ref->key.slot, ref->st);
     free_entry_locked(e);
 }
 
 /* ---- whole keyspace ---------------------------------------------------------------------- */
 
-uint64_t store_slot_count(int db, uint16_t slot) {
-    struct slot_table *st = slot_get(db, slot);
-    return st ? atomic_load_explicit(&st->count, memory_order_relaxed) : 0;
-}
+uint64_t store_slot_count(int db, uint16_t slot) { return slot_keys(db, slot); }
 
 uint64_t store_dbsize(int db) {
     struct dbslots *d = dbslots_get(db);
     uint64_t n = 0;
-    for (int s = 0; s < STORE_SLOTS; s++) {
-        struct slot_table *st = atomic_load_explicit(&d->slots[s], memory_order_acquire);
-        if (st) n += atomic_load_explicit(&st->count, memory_order_relaxed);
-    }
+    for (int s = 0; s < STORE_SLOTS; s++) n += atomic_load_explicit(&d->counts[s].keys, memory_order_relaxed);
     return n;
 }
 
 uint64_t store_db_volatile(int db) {
     struct dbslots *d = dbslots_get(db);
     uint64_t n = 0;
-    for (int s = 0; s < STORE_SLOTS; s++) {
-        struct slot_table *st = atomic_load_explicit(&d->slots[s], memory_order_acquire);
-        if (st) n += atomic_load_explicit(&st->vcount, memory_order_relaxed);
-    }
+    for (int s = 0; s < STORE_SLOTS; s++) n += atomic_load_explicit(&d->counts[s].vol, memory_order_relaxed);
     return n;
 }
 
@@ -804,9 +837,7 @@ long store_random_key(int db, char *out, size_t cap, char **heap_out) {
         int slot = -1;
         struct dbslots *d = dbslots_get(db);
         for (int s = 0; s < STORE_SLOTS; s++) {
-            struct slot_table *st = atomic_load_explicit(&d->slots[s], memory_order_acquire);
-            if (!st) continue;
-            acc += atomic_load_explicit(&st->count, memory_order_relaxed);
+            acc += atomic_load_explicit(&d->counts[s].keys, memory_order_relaxed);
             if (acc > r) {
                 slot = s;
                 break;

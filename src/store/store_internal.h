@@ -13,18 +13,25 @@
 
 struct watch_table;
 
-/* One slot of one database. Guarded by the slot's stripe lock; `count` and
- * `vcount` mirror the table sizes for lock-free readers (DBSIZE, INFO). */
+/* One slot of one database. Guarded by the slot's stripe lock, created by
+ * the first key and freed at the end of the locked section that removed the
+ * last one (so an empty slot costs nothing). */
 struct slot_table {
     struct htab keys;
     struct entry **vol; /* keys with an expiry, for sampling */
     uint32_t nvol, capvol;
-    _Atomic uint64_t count;
-    _Atomic uint64_t vcount;
+};
+
+/* Sizes of a slot's table, mirrored for lock-free readers (DBSIZE, INFO,
+ * eviction sampling): they read these, never the table. */
+struct slot_counts {
+    _Atomic uint32_t keys;
+    _Atomic uint32_t vol;
 };
 
 struct dbslots {
     _Atomic(struct slot_table *) slots[STORE_SLOTS];
+    struct slot_counts counts[STORE_SLOTS];
     _Atomic int64_t avg_ttl;
 };
 
@@ -46,6 +53,13 @@ static inline struct dbslots *dbslots_get(int db) {
 }
 static inline struct slot_table *slot_get(int db, uint16_t slot) {
     return atomic_load_explicit(&dbslots_get(db)->slots[slot], memory_order_acquire);
+}
+
+static inline uint32_t slot_keys(int db, uint16_t slot) {
+    return atomic_load_explicit(&dbslots_get(db)->counts[slot].keys, memory_order_relaxed);
+}
+static inline uint32_t slot_vol(int db, uint16_t slot) {
+    return atomic_load_explicit(&dbslots_get(db)->counts[slot].vol, memory_order_relaxed);
 }
 
 uint64_t store_hash_key(const char *p, size_t n);
