@@ -126,6 +126,7 @@ static void worker_cron(void *arg) {
     int64_t period_us = 1000000 / hz;
     /* Each worker expires its own stripes, with a quarter of its time. */
     store_active_expire(worker_id(w), worker_count(), period_us / 4);
+    store_active_rehash(worker_id(w), worker_count(), 1000);
     client_cron();
     loop_timer_add(worker_loop(w), 1000 / hz, worker_cron, w);
 }

@@ -129,6 +129,7 @@ int store_setup(int databases, const struct store_hooks *hooks) {
         store_stripes[i].watch = NULL;
         store_stripes[i].nwatch = 0;
         atomic_init(&store_stripes[i].voldbs, 0);
+        atomic_init(&store_stripes[i].rehashdbs, 0);
     }
     if (hooks) store_hooks_ = *hooks;
     store_clock_tick();
@@ -322,6 +323,15 @@ static struct slot_table *slot_get_or_create(int db, uint16_t slot) {
     return st;
 }
 
+/* Note that a table of this stripe is left half-rehashed, for the cron. */
+static inline void hint_rehash(int db, uint16_t slot, const struct slot_table *st) {
+    if (LIKELY(!htab_rehashing(&st->keys))) return;
+    _Atomic uint64_t *rd = &store_stripes[store_stripe_of(slot)].rehashdbs;
+    uint64_t bit = 1ULL << (db < 63 ? db : 63);
+    uint64_t cur = atomic_load_explicit(rd, memory_order_relaxed);
+    if (!(cur & bit)) atomic_store_explicit(rd, cur | bit, memory_order_relaxed);
+}
+
 /* Mirror a table's sizes for lock-free readers. */
 static inline void publish_counts(int db, uint16_t slot, const struct slot_table *st) {
     struct slot_counts *sc = &dbslots_get(db)->counts[slot];
@@ -465,6 +475,7 @@ void store_add(int db, const struct store_key *k, struct entry *e, struct store_
     htab_insert(&st->keys, store_hash_key(k->ptr, k->len), &e->node, &pos);
     if (entry_has_expire(e)) vol_add(st, e, db, k->slot);
     publish_counts(db, k->slot, st);
+    hint_rehash(db, k->slot, st);
     if (ref) {
         ref->st = st;
         ref->pos = pos;
@@ -487,6 +498,7 @@ struct entry *store_unlink(struct store_ref *ref) {
     if (entry_has_expire(e)) vol_remove(ref->st, e);
     htab_remove_at(&ref->st->keys, &ref->pos);
     publish_counts(ref->db, ref->key.slot, ref->st);
+    hint_rehash(ref->db, ref->key.slot, ref->st);
     if (htab_count(&ref->st->keys) == 0) note_empty(ref->db, ref->key.slot);
     return e;
 }
@@ -673,6 +685,42 @@ void store_str_set_int(struct store_ref *ref, long long v) {
 /* ---- whole keyspace ---------------------------------------------------------------------- */
 
 uint64_t store_slot_count(int db, uint16_t slot) { return slot_keys(db, slot); }
+
+struct rehash_step {
+    unsigned stripe;
+    int64_t deadline;
+};
+
+static void rehash_stripe(void *arg) {
+    struct rehash_step *r = arg;
+    struct stripe *sp = &store_stripes[r->stripe];
+    uint64_t dbs = atomic_load_explicit(&sp->rehashdbs, memory_order_relaxed), still = 0;
+    for (int db = 0; db < store_ndbs && dbs; db++) {
+        uint64_t bit = 1ULL << (db < 63 ? db : 63);
+        if (!(dbs & bit)) {
+            if (db >= 63) break;
+            continue;
+        }
+        for (unsigned slot = r->stripe; slot < STORE_SLOTS; slot += STORE_STRIPES) {
+            struct slot_table *st = slot_get(db, (uint16_t)slot);
+            if (st == NULL || !htab_rehashing(&st->keys)) continue;
+            int64_t left = r->deadline - time_mono_us();
+            if (left > 0) htab_rehash_us(&st->keys, left);
+            if (htab_rehashing(&st->keys)) still |= bit;
+        }
+    }
+    atomic_store_explicit(&sp->rehashdbs, still, memory_order_relaxed);
+}
+
+void store_active_rehash(int worker, int nworkers, int64_t budget_us) {
+    struct rehash_step r = {0, time_mono_us() + budget_us};
+    for (unsigned s = (unsigned)worker; s < STORE_STRIPES; s += (unsigned)nworkers) {
+        if (atomic_load_explicit(&store_stripes[s].rehashdbs, memory_order_relaxed) == 0) continue;
+        r.stripe = s;
+        store_run_slot((uint16_t)s, STORE_WRITE, rehash_stripe, &r);
+        if (time_mono_us() >= r.deadline) return;
+    }
+}
 
 uint64_t store_dbsize(int db) {
     struct dbslots *d = dbslots_get(db);

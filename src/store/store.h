@@ -250,6 +250,11 @@ void store_swapdb(int a, int b);
  * `budget_us` microseconds. [any, no locks held] */
 void store_active_expire(int worker, int nworkers, int64_t budget_us);
 
+/* Move big tables of this worker's stripes along their incremental rehash,
+ * for about budget_us (tables also move one bucket per operation; this
+ * finishes the ones nobody touches). [any, no locks held] */
+void store_active_rehash(int worker, int nworkers, int64_t budget_us);
+
 /* Make room under maxmemory before a command that may grow memory.
  * Returns 0, or ERR_NOMEM when over the limit and nothing can be evicted.
  * [no locks held] */

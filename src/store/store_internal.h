@@ -39,6 +39,8 @@ struct stripe {
     pthread_mutex_t mu;
     struct watch_table *watch; /* watched keys of this stripe, or NULL */
     uint32_t nwatch;           /* keys in `watch` */
+    _Atomic uint64_t rehashdbs; /* hint, same bits: db may have a table of this
+                                   stripe in the middle of an incremental rehash */
     _Atomic uint64_t voldbs;   /* hint: bit d (d < 63) / bit 63 (d >= 63): db may have
                                   keys with an expiry in this stripe */
 } CACHE_ALIGNED;

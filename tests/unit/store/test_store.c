@@ -243,6 +243,25 @@ TEST(active_expire_removes_expired_keys) {
     TEST_EXPECT_INT(store_dbsize(5), 0);
 }
 
+TEST(cron_finishes_incremental_rehash_of_idle_big_tables) {
+    char key[32];
+    /* One hashtag: every key in one slot, so its table gets big. */
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "{t}:%d", i);
+        set(6, key, "v", -1);
+    }
+    struct store_table_stats st;
+    int tries = 0;
+    do {
+        store_active_rehash(0, 1, 100000);
+        store_table_stats(6, &st);
+    } while (st.rehashing && ++tries < 100);
+    TEST_EXPECT_INT(st.rehashing, 0);
+    TEST_EXPECT_INT(st.keys, 5000);
+    TEST_EXPECT(st.buckets >= 2048);
+    store_flush(6, false);
+}
+
 /* ---- stress: transfers between accounts keep the total constant ---------- */
 
 #define ACCOUNTS 64
