@@ -4,6 +4,7 @@
  * numbers from the module that owns them.
  */
 #include "server/server.h"
+#include "cmd/server.h"
 #include "base/alloc.h"
 #include "base/rand.h"
 #include "base/time.h"
@@ -242,6 +243,7 @@ static void section_keyspace(struct buf *o) {
 }
 
 void server_info_register(void) {
+    cmd_server_started(server_start_ms(), alloc_used_bytes());
     random_hex(run_id, 40);
     random_hex(replid, 40);
     info_register("server", INFO_DEFAULT | INFO_ALL, section_server);

@@ -52,6 +52,11 @@ static int bind_set(int argc, char **argv, bool check_only, char *err) {
         n = 2;
     }
     if (check_only) return 0;
+    /* The same addresses again (CONFIG SET bind <current>): nothing to do;
+     * re-opening them would collide with the listeners we hold. */
+    bool same = n == server_settings.nbind;
+    for (int i = 0; same && i < n; i++) same = strcmp(binds[i], server_settings.bind[i]) == 0;
+    if (same) return 0;
     if (rebind_hook && rebind_hook(server_settings.port, binds, n, err) != 0) {
         snprintf(err, CFG_ERR_MAX, "Failed to bind to specified addresses.");
         return -1;
@@ -203,7 +208,7 @@ static struct config_option options[] = {
     {"unixsocketperm", NULL, CFG_INT, CFG_F_IMMUTABLE, "0", 0, 0777, NULL, apply_unixperm, NULL, NULL, NULL, 0, NULL},
     {"tcp-backlog", NULL, CFG_INT, CFG_F_IMMUTABLE, "511", 0, INT_MAX, NULL, apply_backlog, NULL, NULL, NULL, 0, NULL},
     {"databases", NULL, CFG_INT, CFG_F_IMMUTABLE, "16", 1, STORE_MAX_DBS, NULL, apply_databases, NULL, NULL, NULL, 0, NULL},
-    {"threads", "io-threads", CFG_INT, CFG_F_IMMUTABLE, "0", 0, 128, NULL, apply_threads, NULL, NULL, NULL, 0, NULL},
+    {"threads", "io-threads", CFG_INT, CFG_F_IMMUTABLE | CFG_F_NAME_HIDDEN, "0", 0, 128, NULL, apply_threads, NULL, NULL, NULL, 0, NULL},
     {"hz", NULL, CFG_INT, 0, "10", 1, 500, NULL, apply_hz, NULL, NULL, NULL, 0, NULL},
     {"dir", NULL, CFG_SPECIAL, 0, NULL, 0, 0, NULL, NULL, NULL, dir_set, dir_get, 0, NULL},
     {"loglevel", NULL, CFG_ENUM, 0, "notice", 0, 0, loglevels, apply_loglevel, NULL, NULL, NULL, 0, NULL},
