@@ -20,6 +20,7 @@
 #include "base/alloc.h"
 #include "base/str.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -101,7 +102,11 @@ static void reply_keyspecs(struct client *c, const struct command *cmd) {
     reply_set(c, cmd->nkeyspecs);
     for (int i = 0; i < cmd->nkeyspecs; i++) {
         const struct keyspec *ks = &cmd->keyspecs[i];
-        reply_map(c, 3);
+        reply_map(c, ks->notes ? 4 : 3);
+        if (ks->notes) {
+            reply_bulk_cstr(c, "notes");
+            reply_bulk_cstr(c, ks->notes);
+        }
         reply_bulk_cstr(c, "flags");
         reply_ks_flags(c, ks->flags);
         reply_bulk_cstr(c, "begin_search");
@@ -163,8 +168,15 @@ static void reply_info(struct client *c, const struct command *cmd) {
     reply_int(c, cmd->last_key);
     reply_int(c, cmd->key_step);
     reply_acl_cats(c, cmd->acl);
+    /* Tips are shown in lowercase, as Redis's generated table has them. */
     reply_set(c, cmd->ntips);
-    for (int i = 0; i < cmd->ntips; i++) reply_bulk_cstr(c, cmd->tips[i]);
+    for (int i = 0; i < cmd->ntips; i++) {
+        char tip[128];
+        size_t n = strlen(cmd->tips[i]);
+        if (n >= sizeof(tip)) n = sizeof(tip) - 1;
+        for (size_t k = 0; k < n; k++) tip[k] = (char)tolower((unsigned char)cmd->tips[i][k]);
+        reply_bulk(c, tip, n);
+    }
     reply_keyspecs(c, cmd);
     if (cmd->nsubcmds == 0) {
         reply_set(c, 0);

@@ -94,7 +94,8 @@ static int apply_threads(long long v, char *err) {
     return 0;
 }
 static int apply_hz(long long v, char *err) {
-    server_settings.hz = (int)v;
+    /* Redis accepts any non-negative value and runs within [1, 500]. */
+    server_settings.hz = (int)(v < 1 ? 1 : v > 500 ? 500 : v);
     return 0;
 }
 static int apply_pidfile(const char *s, char *err) {
@@ -209,7 +210,7 @@ static struct config_option options[] = {
     {"tcp-backlog", NULL, CFG_INT, CFG_F_IMMUTABLE, "511", 0, INT_MAX, NULL, apply_backlog, NULL, NULL, NULL, 0, NULL},
     {"databases", NULL, CFG_INT, CFG_F_IMMUTABLE, "16", 1, STORE_MAX_DBS, NULL, apply_databases, NULL, NULL, NULL, 0, NULL},
     {"threads", "io-threads", CFG_INT, CFG_F_IMMUTABLE | CFG_F_NAME_HIDDEN, "0", 0, 128, NULL, apply_threads, NULL, NULL, NULL, 0, NULL},
-    {"hz", NULL, CFG_INT, 0, "10", 1, 500, NULL, apply_hz, NULL, NULL, NULL, 0, NULL},
+    {"hz", NULL, CFG_INT, 0, "10", 0, INT_MAX, NULL, apply_hz, NULL, NULL, NULL, 0, NULL},
     {"dir", NULL, CFG_SPECIAL, 0, NULL, 0, 0, NULL, NULL, NULL, dir_set, dir_get, 0, NULL},
     {"loglevel", NULL, CFG_ENUM, 0, "notice", 0, 0, loglevels, apply_loglevel, NULL, NULL, NULL, 0, NULL},
     {"logfile", NULL, CFG_STRING, CFG_F_IMMUTABLE, "", 0, 0, NULL, NULL, apply_logfile, NULL, NULL, 0, NULL},
