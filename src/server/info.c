@@ -55,12 +55,13 @@ static void section_server(struct buf *o) {
     buf_printf(o, "process_id:%d\r\n", (int)getpid());
     buf_printf(o, "process_supervised:no\r\n");
     buf_printf(o, "run_id:%s\r\n", run_id);
-    buf_printf(o, "tcp_port:%d\r\n", server_settings.port);
+    buf_printf(o, "tcp_port:%d\r\n", __atomic_load_n(&server_settings.port, __ATOMIC_RELAXED));
     buf_printf(o, "server_time_usec:%lld\r\n", (long long)time_us());
     buf_printf(o, "uptime_in_seconds:%lld\r\n", (long long)up);
     buf_printf(o, "uptime_in_days:%lld\r\n", (long long)(up / 86400));
-    buf_printf(o, "hz:%d\r\n", server_settings.hz);
-    buf_printf(o, "configured_hz:%d\r\n", server_settings.hz);
+    int hz = __atomic_load_n(&server_settings.hz, __ATOMIC_RELAXED);
+    buf_printf(o, "hz:%d\r\n", hz);
+    buf_printf(o, "configured_hz:%d\r\n", hz);
     buf_printf(o, "lru_clock:%u\r\n", (unsigned)((time_ms() / 1000) & ((1 << 24) - 1)));
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);

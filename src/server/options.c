@@ -34,7 +34,8 @@ static int apply_port(long long v, char *err) {
     if (rebind_hook && v != server_settings.port) {
         if (rebind_hook((int)v, server_settings.bind, server_settings.nbind, err) != 0) return -1;
     }
-    server_settings.port = (int)v;
+    /* Read by INFO on the workers: written only when it changes. */
+    if (v != server_settings.port) __atomic_store_n(&server_settings.port, (int)v, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -95,7 +96,7 @@ static int apply_threads(long long v, char *err) {
 }
 static int apply_hz(long long v, char *err) {
     /* Redis accepts any non-negative value and runs within [1, 500]. */
-    server_settings.hz = (int)(v < 1 ? 1 : v > 500 ? 500 : v);
+    __atomic_store_n(&server_settings.hz, (int)(v < 1 ? 1 : v > 500 ? 500 : v), __ATOMIC_RELAXED);
     return 0;
 }
 static int apply_pidfile(const char *s, char *err) {
