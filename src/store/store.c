@@ -371,7 +371,10 @@ struct entry *store_lookup(int db, const struct store_key *k, unsigned flags, st
     struct store_ref *r = ref ? ref : &local;
     struct entry *e = store_peek(db, k, r);
     if (e && entry_has_expire(e) && entry_expire(e) <= store_now()) {
-        if (!(flags & STORE_LOOKUP_NOEXPIRE) && atomic_load_explicit(&lazy_expire, memory_order_relaxed))
+        /* During CLIENT PAUSE an expired key is hidden but not deleted
+         * (deleting is a write), as Redis does. */
+        if (!(flags & STORE_LOOKUP_NOEXPIRE) && atomic_load_explicit(&lazy_expire, memory_order_relaxed) &&
+            !store_expire_is_paused())
             store_delete_expired(r);
         e = NULL;
     }
