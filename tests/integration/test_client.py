@@ -372,3 +372,22 @@ def test_client_pause_errors(raw):
     assert raw.cmd("CLIENT", "PAUSE", "0", "ALL") == b"OK"
     assert raw.cmd("PING") == b"PONG"
     assert raw.cmd("CLIENT", "UNPAUSE") == b"OK"
+
+
+def test_client_pause_keeps_expired_keys_until_unpause(raw):
+    def expired():
+        line = [x for x in raw.cmd("INFO", "stats").decode().split("\r\n") if x.startswith("expired_keys:")][0]
+        return int(line.split(":")[1])
+
+    raw.cmd("FLUSHALL")
+    before = expired()
+    assert raw.cmd("SET", "volatile", "v", "PX", "50") == b"OK"
+    assert raw.cmd("CLIENT", "PAUSE", "100000", "WRITE") == b"OK"
+    try:
+        time.sleep(0.2)
+        assert raw.cmd("GET", "volatile") is None  # logically expired...
+        assert expired() == before  # ...but not deleted (that would be a write)
+    finally:
+        assert raw.cmd("CLIENT", "UNPAUSE") == b"OK"
+    assert raw.cmd("GET", "volatile") is None
+    assert expired() == before + 1
