@@ -22,8 +22,14 @@
 #define HIGHEST_NS 1000000000LL
 #define MAX_PERCENTILES 64
 
+/* Counters in chunks of one bucket (128), allocated on first use: a
+ * command's latencies usually span a few powers of two, so a histogram
+ * costs a few KB per thread instead of 24. */
+#define CHUNK HALF
+#define NCHUNKS (CMDLAT_COUNTS / CHUNK)
+
 struct hist {
-    _Atomic uint64_t counts[CMDLAT_COUNTS];
+    _Atomic(_Atomic uint64_t *) chunk[NCHUNKS];
 };
 
 /* One recording thread's histograms (owned by it, read by anyone). */
@@ -129,7 +135,11 @@ static void tstate_clear(struct tstate *t) {
     for (int i = 0; i < cap; i++) {
         struct hist *h = atomic_load_explicit(&arr[i], memory_order_relaxed);
         if (h == NULL) continue;
-        for (int k = 0; k < CMDLAT_COUNTS; k++) atomic_store_explicit(&h->counts[k], 0, memory_order_relaxed);
+        for (int ch = 0; ch < NCHUNKS; ch++) {
+            _Atomic uint64_t *cnt = atomic_load_explicit(&h->chunk[ch], memory_order_relaxed);
+            if (cnt == NULL) continue;
+            for (int k = 0; k < CHUNK; k++) atomic_store_explicit(&cnt[k], 0, memory_order_relaxed);
+        }
     }
 }
 
@@ -147,7 +157,13 @@ void cmdlat_record(int id, int64_t usec) {
     if (ns < LOWEST_NS) ns = LOWEST_NS;
     if (ns > HIGHEST_NS) ns = HIGHEST_NS;
     struct hist *h = hist_for(t, id);
-    _Atomic uint64_t *c = &h->counts[index_of(ns)];
+    int idx = index_of(ns);
+    _Atomic uint64_t *cnt = atomic_load_explicit(&h->chunk[idx / CHUNK], memory_order_relaxed);
+    if (cnt == NULL) {
+        cnt = xcalloc(CHUNK, sizeof(*cnt));
+        atomic_store_explicit(&h->chunk[idx / CHUNK], cnt, memory_order_release);
+    }
+    _Atomic uint64_t *c = &cnt[idx % CHUNK];
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
@@ -167,10 +183,14 @@ uint64_t cmdlat_merge(int id, uint64_t *out) {
         _Atomic(struct hist *) *arr = atomic_load_explicit(&t->hists, memory_order_acquire);
         struct hist *h = atomic_load_explicit(&arr[id], memory_order_acquire);
         if (h == NULL) continue;
-        for (int k = 0; k < CMDLAT_COUNTS; k++) {
-            uint64_t v = atomic_load_explicit(&h->counts[k], memory_order_relaxed);
-            out[k] += v;
-            total += v;
+        for (int ch = 0; ch < NCHUNKS; ch++) {
+            _Atomic uint64_t *cnt = atomic_load_explicit(&h->chunk[ch], memory_order_acquire);
+            if (cnt == NULL) continue;
+            for (int k = 0; k < CHUNK; k++) {
+                uint64_t v = atomic_load_explicit(&cnt[k], memory_order_relaxed);
+                out[ch * CHUNK + k] += v;
+                total += v;
+            }
         }
     }
     pthread_mutex_unlock(&reg_mu);
@@ -305,7 +325,12 @@ void cmdlat_teardown(void) {
         struct tstate *next = t->next;
         int cap = atomic_load(&t->cap);
         _Atomic(struct hist *) *arr = atomic_load(&t->hists);
-        for (int i = 0; i < cap; i++) xfree(atomic_load(&arr[i]));
+        for (int i = 0; i < cap; i++) {
+            struct hist *h = atomic_load(&arr[i]);
+            if (h == NULL) continue;
+            for (int ch = 0; ch < NCHUNKS; ch++) xfree((void *)atomic_load(&h->chunk[ch]));
+            xfree(h);
+        }
         xfree((void *)arr);
         for (int i = 0; i < t->nold; i++) xfree(t->old[i]);
         xfree(t->old);

@@ -9,7 +9,8 @@
  * percentiles and cumulative distributions come out as Redis prints them.
  *
  * Threads: every recording thread owns its histograms (one per command id,
- * allocated on first use, CMDLAT_COUNTS counters) and updates them with
+ * counters allocated per power-of-two bucket on first use, so a few KB
+ * per command and thread) and updates them with
  * relaxed load + store, no locked instruction. Readers merge all threads'
  * counters with relaxed loads. A reset (CONFIG RESETSTAT) bumps a global
  * epoch: a thread whose epoch is old clears its own counters at its next
