@@ -93,7 +93,7 @@ void cmd_client_no_evict(struct client *c) {
 void cmd_client_pause(struct client *c) {
     enum exec_pause type = PAUSE_ALL;
     if (c->argc > 4) {
-        reply_error(c, RERR_SYNTAX);
+        cmd_reply_subcommand_error(c);
         return;
     }
     if (c->argc == 4) {

@@ -369,6 +369,8 @@ def test_client_pause_errors(raw):
     assert raw.cmd("CLIENT", "PAUSE", "-1") == RespError("ERR timeout is negative")
     assert raw.cmd("CLIENT", "PAUSE", "10", "READ") == RespError("ERR CLIENT PAUSE mode must be WRITE or ALL")
     assert raw.cmd("CLIENT", "PAUSE") == RespError("ERR wrong number of arguments for 'client|pause' command")
+    assert raw.cmd("CLIENT", "PAUSE", "10", "ALL", "X") == RespError(
+        "ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.")
     assert raw.cmd("CLIENT", "PAUSE", "0", "ALL") == b"OK"
     assert raw.cmd("PING") == b"PONG"
     assert raw.cmd("CLIENT", "UNPAUSE") == b"OK"
