@@ -12,7 +12,7 @@
  *
  * Inside EXEC a command cannot wait for other threads (the transaction's
  * locks are held): there CLIENT LIST and CLIENT KILL only see the clients of
- * the asker's own worker.
+ * the asker's own worker, and killed clients are closed after the batch.
  *
  * Thread context: commands run on the asker's worker; the fan-out `work`
  * functions run on every worker, each touching only its own clients and
@@ -310,6 +310,7 @@ struct kill_job {
     bool old_form;
     bool silent;
     bool kill_self;           /* written only by the asker's worker */
+    bool in_exec;             /* inside EXEC: stripes may be held, close later */
     _Atomic long killed;
 };
 
@@ -337,7 +338,12 @@ static void kill_work(void *arg, int idx) {
                     n++;
                 }
             } else {
-                client_kill(cl);
+                /* Closing drops the victim's WATCHes, which takes stripe
+                 * locks: inside EXEC it waits for the end of the batch. */
+                if (j->in_exec)
+                    client_close_async(cl);
+                else
+                    client_kill(cl);
                 n++;
             }
         }
@@ -438,6 +444,7 @@ void cmd_client_kill(struct client *c) {
     }
     j->silent = c->out != &c->obuf;
     if (c->flags & CLIENT_IN_EXEC) {
+        j->in_exec = true;
         kill_work(j, worker_id(c->worker));
         j->silent = false;
         kill_done(c, j);

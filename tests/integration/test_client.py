@@ -393,3 +393,21 @@ def test_client_pause_keeps_expired_keys_until_unpause(raw):
         assert raw.cmd("CLIENT", "UNPAUSE") == b"OK"
     assert raw.cmd("GET", "volatile") is None
     assert expired() == before + 1
+
+
+def test_client_kill_inside_exec(raw, make_raw):
+    # Inside EXEC only the caller's worker is searched: pick a victim there.
+    candidates = [make_raw() for _ in range(4)]
+    mine = same_worker_ids(raw)
+    victims = [v for v in candidates if v.cmd("CLIENT", "ID") in mine]
+    if not victims:
+        pytest.skip("no connection landed on the caller's worker")
+    victim = victims[0]
+    victim.cmd("WATCH", "somekey")
+    vid = victim.cmd("CLIENT", "ID")
+    raw.cmd("MULTI")
+    raw.cmd("SET", "otherkey", "1")
+    raw.cmd("CLIENT", "KILL", "ID", vid)
+    raw.cmd("GET", "otherkey")
+    assert raw.cmd("EXEC") == [b"OK", 1, b"1"]
+    assert victim.closed()
