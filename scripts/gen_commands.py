@@ -10,7 +10,7 @@ Each spec file maps command names to their description:
     "arity": 2,
     "flags": ["READONLY", "FAST"],            # Redis command flags
     "acl": ["STRING"],                        # explicit ACL categories
-    "keys": [{"flags": ["RO", "ACCESS"],
+    "keys": [{"flags": ["RO", "ACCESS"], "notes": "..." (optional),
               "begin": {"index": 1} | {"keyword": "STREAMS", "startfrom": 1} | "unknown",
               "find": {"range": [lastkey, step, limit]} | {"keynum": [keynumidx, firstkey, step]} | "unknown"}],
     "proc": "cmd_get",                        # C function; absent for containers
@@ -96,7 +96,7 @@ def keyspec_c(name, ks):
         find = "KS_FIND_KEYNUM, 0, 0, 0, %d, %d, %d" % (k[0], k[1], k[2])
     else:
         find = "KS_FIND_UNKNOWN, 0, 0, 0, 0, 0, 0"
-    return "{%s, %s, %s}" % (flags, begin, find)
+    return "{%s, %s, %s, %s}" % (flags, begin, find, cstr(ks.get("notes")))
 
 
 def legacy_range(spec):

@@ -230,3 +230,29 @@ void alloc_purge(void) {
     malloc_trim(0);
 #endif
 }
+
+#if defined(STASH_USE_MIMALLOC)
+struct mi_forward {
+    void (*fn)(void *arg, const char *text);
+    void *arg;
+};
+static void mi_forward_out(const char *msg, void *arg) {
+    struct mi_forward *f = arg;
+    f->fn(f->arg, msg);
+}
+#endif
+
+bool alloc_stats_report(void (*fn)(void *arg, const char *text), void *arg) {
+#if defined(STASH_USE_JEMALLOC)
+    malloc_stats_print(fn, arg, NULL);
+    return true;
+#elif defined(STASH_USE_MIMALLOC)
+    struct mi_forward f = {fn, arg};
+    mi_stats_print_out(mi_forward_out, &f);
+    return true;
+#else
+    (void)fn;
+    (void)arg;
+    return false;
+#endif
+}

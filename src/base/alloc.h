@@ -22,6 +22,7 @@
 #ifndef STASH_BASE_ALLOC_H
 #define STASH_BASE_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,5 +72,9 @@ void alloc_get_stats(struct alloc_stats *st);
 
 /* Return unused memory to the OS where the allocator supports it. */
 void alloc_purge(void);
+
+/* The allocator's own statistics report as text (MEMORY MALLOC-STATS):
+ * fn receives it in pieces. Returns false when the allocator has none. */
+bool alloc_stats_report(void (*fn)(void *arg, const char *text), void *arg);
 
 #endif

@@ -60,6 +60,14 @@ static inline struct entry *cmd_lookup_write(struct client *c, const struct stor
     return store_lookup(c->db, k, STORE_LOOKUP_WRITE, ref);
 }
 
+/* CONTAINER HELP: "<CMD> <subcommand> [<arg> [value] [opt] ...]. Subcommands
+ * are:", the NULL-terminated lines, then "HELP" / "    Prints this help.",
+ * as status replies (Redis's addReplyHelp). */
+void cmd_reply_help(struct client *c, const char *const *lines);
+/* "ERR unknown subcommand or wrong number of arguments for '<argv[1]>'. Try
+ * <CMD> HELP." */
+void cmd_reply_subcommand_error(struct client *c);
+
 /* Delete the key at ref as a command does (signal + notification "del"). */
 void cmd_delete(struct client *c, struct store_ref *ref);
 

@@ -7,6 +7,9 @@
 #include "cmd/debug.h"
 #include "cmd/procs.h"
 
+#include <ctype.h>
+#include <stdio.h>
+
 void cmd_setup(void) {
     exec_commands_register(cmd_table, cmd_table_len);
     cmd_debug_setup();
@@ -53,4 +56,31 @@ void cmd_delete(struct client *c, struct store_ref *ref) {
     store_delete(ref);
     cmd_modified(c, &k);
     cmd_notify(c, NOTIFY_GENERIC, "del", &k);
+}
+
+static void upper_name(const struct client *c, char *out, size_t cap) {
+    size_t n = c->argvlen[0] < cap - 1 ? c->argvlen[0] : cap - 1;
+    for (size_t i = 0; i < n; i++) out[i] = (char)toupper((unsigned char)c->argv[0][i]);
+    out[n] = '\0';
+}
+
+void cmd_reply_help(struct client *c, const char *const *lines) {
+    char name[64];
+    upper_name(c, name, sizeof(name));
+    long n = 0;
+    while (lines[n]) n++;
+    reply_array(c, n + 3);
+    char head[128];
+    snprintf(head, sizeof(head), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", name);
+    reply_simple(c, head);
+    for (long i = 0; i < n; i++) reply_simple(c, lines[i]);
+    reply_simple(c, "HELP");
+    reply_simple(c, "    Prints this help.");
+}
+
+void cmd_reply_subcommand_error(struct client *c) {
+    char name[64];
+    upper_name(c, name, sizeof(name));
+    reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s HELP.",
+                 (int)MIN(c->argvlen[1], (size_t)128), c->argv[1], name);
 }

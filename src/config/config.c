@@ -473,7 +473,7 @@ void config_get(int npat, const char *const *pats, const size_t *plens, config_p
                                   memchr(pats[i], '[', plens[i]);
                 if (exact)
                     match = true;
-                else if (is_pattern && !(o->flags & CFG_F_HIDDEN) &&
+                else if (is_pattern && !(o->flags & CFG_F_HIDDEN) && !(k == 0 && (o->flags & CFG_F_NAME_HIDDEN)) &&
                          glob_match(pats[i], plens[i], nm, strlen(nm), true))
                     match = true;
             }

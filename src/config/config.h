@@ -40,6 +40,8 @@ enum config_type {
 #define CFG_F_PERCENT 0x08   /* memory value may be a percentage */
 #define CFG_F_FLAGS 0x10     /* enum: several names at once, OR-ed */
 #define CFG_F_PROTECTED 0x20 /* refused by CONFIG SET unless enabled */
+#define CFG_F_NAME_HIDDEN 0x40 /* patterns match only the alias (a Stash-only name that
+                                * Redis tools do not know, e.g. "threads" = "io-threads") */
 
 #define CFG_ERR_MAX 256
 

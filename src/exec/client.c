@@ -349,6 +349,8 @@ static void close_now(struct client *c) {
     loop_defer(worker_loop(ws->w), deferred_free, c);
 }
 
+void client_kill(struct client *c) { close_now(c); }
+
 void client_close_async(struct client *c) {
     c->flags |= CLIENT_CLOSE_ASAP;
     client_want_write(c);

@@ -128,6 +128,9 @@ void client_key(const struct client *c, int i, struct store_key *k);
 static inline void client_close_after_reply(struct client *c) { c->flags |= CLIENT_CLOSE_AFTER_REPLY; }
 /* Schedule closing (any thread owning c). */
 void client_close_async(struct client *c);
+/* Close c at once (CLIENT KILL). [owner] c must not be the client whose
+ * command is running: that one uses client_close_after_reply(). */
+void client_kill(struct client *c);
 /* The client's address string "ip:port" (computed at accept). */
 static inline const char *client_addr(const struct client *c) { return c->addr; }
 

@@ -79,6 +79,7 @@ struct keyspec {
     enum ks_find find;
     int lastkey, step, limit;       /* FIND_RANGE */
     int keynumidx, firstkey, kstep; /* FIND_KEYNUM */
+    const char *notes;              /* COMMAND INFO shows it; NULL: none */
 };
 
 typedef void (*cmd_proc_fn)(struct client *c);

@@ -14,6 +14,7 @@
 #include "exec/pubsub.h"
 #include "exec/reply.h"
 #include "exec/stats.h"
+#include "metrics/cmdlat.h"
 #include "metrics/latency.h"
 #include "metrics/slowlog.h"
 #include "repl/log.h"
@@ -259,8 +260,12 @@ static void locked_body(void *arg) {
 
 static void after_call(struct client *c, const struct command *cmd, int64_t start_us) {
     int64_t dur = time_mono_us() - start_us;
+    /* A command blocked for a fan-out (CLIENT LIST/KILL: no block record)
+     * is done here; one blocked on keys is accounted when it is served. */
+    bool done = !(c->flags & CLIENT_BLOCKED) || c->block == NULL;
     stats_command_call(cmd, dur);
-    if (!(cmd->flags & CMD_SKIP_SLOWLOG) && slowlog_wants(dur) && !(c->flags & CLIENT_BLOCKED))
+    if (done && cmdlat_enabled()) cmdlat_record(cmd->id, dur);
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG) && slowlog_wants(dur) && done)
         slowlog_add(c->argc, c->argv, c->argvlen, dur, c->addr, c->name);
     if (latency_wants(dur / 1000)) latency_add((cmd->flags & CMD_FAST) ? "fast-command" : "command", dur / 1000);
     if (atomic_load_explicit(&monitor_count, memory_order_relaxed) > 0 &&

@@ -15,7 +15,8 @@ struct ccount {
     _Atomic uint64_t calls, usec, rejected, failed;
 };
 
-static struct ccount *threads[MAX_STAT_THREADS];
+/* Published with release (the slot is calloc'ed first), read with acquire. */
+static _Atomic(struct ccount *) threads[MAX_STAT_THREADS];
 static _Atomic int nthreads;
 static __thread struct ccount *tl;
 static __thread bool tl_executing;
@@ -25,8 +26,8 @@ void stats_setup(void) {}
 void stats_teardown(void) {
     int n = MIN(atomic_load(&nthreads), MAX_STAT_THREADS);
     for (int i = 0; i < n; i++) {
-        xfree(threads[i]);
-        threads[i] = NULL;
+        xfree(atomic_load(&threads[i]));
+        atomic_store(&threads[i], NULL);
     }
     atomic_store(&nthreads, 0);
 }
@@ -36,7 +37,7 @@ static struct ccount *mine(void) {
         int i = atomic_fetch_add(&nthreads, 1);
         if (i >= MAX_STAT_THREADS) return NULL;
         tl = xcalloc((size_t)exec_command_ids() + 1, sizeof(*tl));
-        threads[i] = tl;
+        atomic_store_explicit(&threads[i], tl, memory_order_release);
     }
     return tl;
 }
@@ -74,7 +75,7 @@ void stats_command_get(const struct command *cmd, struct cmdstat *out) {
     memset(out, 0, sizeof(*out));
     int n = MIN(atomic_load(&nthreads), MAX_STAT_THREADS);
     for (int i = 0; i < n; i++) {
-        struct ccount *t = threads[i];
+        struct ccount *t = atomic_load_explicit(&threads[i], memory_order_acquire);
         if (t == NULL) continue;
         out->calls += atomic_load_explicit(&t[cmd->id].calls, memory_order_relaxed);
         out->usec += atomic_load_explicit(&t[cmd->id].usec, memory_order_relaxed);
@@ -88,7 +89,7 @@ uint64_t stats_total_commands(void) {
     int n = MIN(atomic_load(&nthreads), MAX_STAT_THREADS);
     int ids = exec_command_ids();
     for (int i = 0; i < n; i++) {
-        struct ccount *t = threads[i];
+        struct ccount *t = atomic_load_explicit(&threads[i], memory_order_acquire);
         if (t == NULL) continue;
         for (int k = 0; k < ids; k++) sum += atomic_load_explicit(&t[k].calls, memory_order_relaxed);
     }
@@ -99,7 +100,7 @@ void stats_reset(void) {
     int n = MIN(atomic_load(&nthreads), MAX_STAT_THREADS);
     int ids = exec_command_ids();
     for (int i = 0; i < n; i++) {
-        struct ccount *t = threads[i];
+        struct ccount *t = atomic_load_explicit(&threads[i], memory_order_acquire);
         if (t == NULL) continue;
         for (int k = 0; k < ids; k++) {
             atomic_store(&t[k].calls, 0);

@@ -4,6 +4,7 @@
 #include "metrics/info.h"
 
 #include <ctype.h>
+#include <string.h>
 #include <strings.h>
 
 #define MAX_SECTIONS 32
@@ -39,6 +40,11 @@ void info_generate(int argc, const char *const *argv, const size_t *lens, struct
         } else if (n == 7 && strncasecmp(s, "default", 7) == 0) {
             for (int i = 0; i < nsections; i++) want[i] |= (sections[i].flags & INFO_DEFAULT) != 0;
         } else {
+            /* "module_list" is Redis's other name of the modules section. */
+            if (n == 11 && strncasecmp(s, "module_list", 11) == 0) {
+                s = "modules";
+                n = 7;
+            }
             for (int i = 0; i < nsections; i++)
                 if (strlen(sections[i].name) == n && strncasecmp(sections[i].name, s, n) == 0) want[i] = true;
         }
@@ -49,8 +55,12 @@ void info_generate(int argc, const char *const *argv, const size_t *lens, struct
         if (!first) buf_puts(out, "\r\n");
         first = false;
         buf_puts(out, "# ");
-        buf_putc(out, (char)toupper((unsigned char)sections[i].name[0]));
-        buf_puts(out, sections[i].name + 1);
+        if (strcmp(sections[i].name, "cpu") == 0) {
+            buf_puts(out, "CPU"); /* Redis's one all-caps title */
+        } else {
+            buf_putc(out, (char)toupper((unsigned char)sections[i].name[0]));
+            buf_puts(out, sections[i].name + 1);
+        }
         buf_puts(out, "\r\n");
         sections[i].fn(out);
     }

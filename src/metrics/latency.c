@@ -2,6 +2,7 @@
  * metrics/latency.c - see latency.h.
  */
 #include "metrics/latency.h"
+#include "metrics/cmdlat.h"
 #include "base/alloc.h"
 #include "base/time.h"
 #include "config/config.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_EVENTS 64
 
@@ -37,9 +39,13 @@ static struct config_option options[] = {
     CFG_END,
 };
 
-void latency_setup(void) { config_register(options); }
+void latency_setup(void) {
+    config_register(options);
+    cmdlat_setup();
+}
 
 void latency_teardown(void) {
+    cmdlat_teardown();
     pthread_mutex_lock(&mu);
     for (int i = 0; i < nevents; i++) xfree(events[i]);
     nevents = 0;
@@ -86,7 +92,7 @@ int latency_reset(int n, const char *const *names, const size_t *lens) {
     for (int i = 0; i < nevents;) {
         bool match = n == 0;
         for (int k = 0; k < n && !match; k++)
-            match = strlen(events[i]->name) == lens[k] && memcmp(events[i]->name, names[k], lens[k]) == 0;
+            match = strlen(events[i]->name) == lens[k] && strncasecmp(events[i]->name, names[k], lens[k]) == 0;
         if (match) {
             xfree(events[i]);
             events[i] = events[--nevents];

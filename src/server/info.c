@@ -4,15 +4,18 @@
  * numbers from the module that owns them.
  */
 #include "server/server.h"
+#include "cmd/server.h"
 #include "base/alloc.h"
 #include "base/rand.h"
 #include "base/time.h"
 #include "config/config.h"
 #include "exec/client.h"
+#include "exec/command.h"
 #include "exec/exec.h"
 #include "exec/pubsub.h"
 #include "exec/reply.h"
 #include "exec/stats.h"
+#include "metrics/cmdlat.h"
 #include "metrics/info.h"
 #include "net/worker.h"
 #include "store/store.h"
@@ -52,12 +55,13 @@ static void section_server(struct buf *o) {
     buf_printf(o, "process_id:%d\r\n", (int)getpid());
     buf_printf(o, "process_supervised:no\r\n");
     buf_printf(o, "run_id:%s\r\n", run_id);
-    buf_printf(o, "tcp_port:%d\r\n", server_settings.port);
+    buf_printf(o, "tcp_port:%d\r\n", __atomic_load_n(&server_settings.port, __ATOMIC_RELAXED));
     buf_printf(o, "server_time_usec:%lld\r\n", (long long)time_us());
     buf_printf(o, "uptime_in_seconds:%lld\r\n", (long long)up);
     buf_printf(o, "uptime_in_days:%lld\r\n", (long long)(up / 86400));
-    buf_printf(o, "hz:%d\r\n", server_settings.hz);
-    buf_printf(o, "configured_hz:%d\r\n", server_settings.hz);
+    int hz = __atomic_load_n(&server_settings.hz, __ATOMIC_RELAXED);
+    buf_printf(o, "hz:%d\r\n", hz);
+    buf_printf(o, "configured_hz:%d\r\n", hz);
     buf_printf(o, "lru_clock:%u\r\n", (unsigned)((time_ms() / 1000) & ((1 << 24) - 1)));
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -111,39 +115,65 @@ static const char *policy_name(enum store_evict_policy p) {
     }
 }
 
+static size_t startup_bytes;
+
 static void section_memory(struct buf *o) {
     size_t used = alloc_used_bytes(), peak = alloc_peak_bytes(), rss = alloc_rss_bytes();
+    if (used > peak) peak = used;
     struct alloc_stats as;
     alloc_get_stats(&as);
-    char h1[32], h2[32], h3[32], h4[32];
-    human(h1, sizeof(h1), (double)used);
-    human(h2, sizeof(h2), (double)rss);
-    human(h3, sizeof(h3), (double)peak);
+    char h_used[32], h_rss[32], h_peak[32], h_max[32], h_sys[32], h_zero[32];
+    human(h_used, sizeof(h_used), (double)used);
+    human(h_rss, sizeof(h_rss), (double)rss);
+    human(h_peak, sizeof(h_peak), (double)peak);
     unsigned long long mm = store_get_maxmemory();
-    human(h4, sizeof(h4), (double)mm);
+    human(h_max, sizeof(h_max), (double)mm);
+    human(h_zero, sizeof(h_zero), 0);
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
     size_t total = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize : 0;
-    char h5[32];
-    human(h5, sizeof(h5), (double)total);
+    human(h_sys, sizeof(h_sys), (double)total);
+    /* Overhead is what the server held at start-up; client buffers are not
+     * summed here (they belong to the workers): MEMORY STATS has them. */
+    size_t overhead = startup_bytes;
+    size_t dataset = used > overhead ? used - overhead : 0;
+    size_t net = used > startup_bytes ? used - startup_bytes : 0;
     buf_printf(o, "used_memory:%zu\r\n", used);
-    buf_printf(o, "used_memory_human:%s\r\n", h1);
+    buf_printf(o, "used_memory_human:%s\r\n", h_used);
     buf_printf(o, "used_memory_rss:%zu\r\n", rss);
-    buf_printf(o, "used_memory_rss_human:%s\r\n", h2);
+    buf_printf(o, "used_memory_rss_human:%s\r\n", h_rss);
     buf_printf(o, "used_memory_peak:%zu\r\n", peak);
-    buf_printf(o, "used_memory_peak_human:%s\r\n", h3);
+    buf_printf(o, "used_memory_peak_human:%s\r\n", h_peak);
     buf_printf(o, "used_memory_peak_perc:%.2f%%\r\n", peak ? (double)used * 100 / (double)peak : 0.0);
-    buf_printf(o, "used_memory_dataset:%zu\r\n", used);
-    buf_printf(o, "total_system_memory:%zu\r\n", total);
-    buf_printf(o, "total_system_memory_human:%s\r\n", h5);
-    buf_printf(o, "maxmemory:%llu\r\n", mm);
-    buf_printf(o, "maxmemory_human:%s\r\n", h4);
-    buf_printf(o, "maxmemory_policy:%s\r\n", policy_name(store_get_policy()));
+    buf_printf(o, "used_memory_overhead:%zu\r\n", overhead);
+    buf_printf(o, "used_memory_startup:%zu\r\n", startup_bytes);
+    buf_printf(o, "used_memory_dataset:%zu\r\n", dataset);
+    buf_printf(o, "used_memory_dataset_perc:%.2f%%\r\n", net ? (double)dataset * 100 / (double)net : 0.0);
     buf_printf(o, "allocator_allocated:%zu\r\n", as.allocated);
     buf_printf(o, "allocator_active:%zu\r\n", as.active);
     buf_printf(o, "allocator_resident:%zu\r\n", as.resident);
+    buf_printf(o, "total_system_memory:%zu\r\n", total);
+    buf_printf(o, "total_system_memory_human:%s\r\n", h_sys);
+    /* No scripting engine yet: nothing is spent on it. */
+    buf_printf(o, "used_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:%s\r\n", h_zero);
+    buf_printf(o, "used_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\n");
+    buf_printf(o, "number_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\n");
+    buf_printf(o, "used_memory_vm_total_human:%s\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\n", h_zero);
+    buf_printf(o, "used_memory_scripts_human:%s\r\n", h_zero);
+    buf_printf(o, "maxmemory:%llu\r\n", mm);
+    buf_printf(o, "maxmemory_human:%s\r\n", h_max);
+    buf_printf(o, "maxmemory_policy:%s\r\n", policy_name(store_get_policy()));
+    buf_printf(o, "allocator_frag_ratio:%.2f\r\n", as.allocated ? (double)as.active / (double)as.allocated : 0.0);
+    buf_printf(o, "allocator_frag_bytes:%zu\r\n", as.active > as.allocated ? as.active - as.allocated : 0);
+    buf_printf(o, "allocator_rss_ratio:%.2f\r\n", as.active ? (double)as.resident / (double)as.active : 0.0);
+    buf_printf(o, "allocator_rss_bytes:%lld\r\n", (long long)as.resident - (long long)as.active);
+    buf_printf(o, "rss_overhead_ratio:%.2f\r\n", as.resident ? (double)rss / (double)as.resident : 0.0);
+    buf_printf(o, "rss_overhead_bytes:%lld\r\n", (long long)rss - (long long)as.resident);
     buf_printf(o, "mem_fragmentation_ratio:%.2f\r\n", used ? (double)rss / (double)used : 0.0);
     buf_printf(o, "mem_fragmentation_bytes:%lld\r\n", (long long)rss - (long long)used);
+    buf_printf(o, "mem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\n");
+    buf_printf(o, "mem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\n");
     buf_printf(o, "mem_allocator:%s\r\n", alloc_name());
+    buf_printf(o, "active_defrag_running:0\r\n");
     struct store_stats ss;
     store_get_stats(&ss);
     buf_printf(o, "lazyfree_pending_objects:%llu\r\n", (unsigned long long)ss.lazyfree_pending);
@@ -205,6 +235,7 @@ static void section_stats(struct buf *o) {
     buf_printf(o, "total_reads_processed:%llu\r\n", (unsigned long long)cs.total_reads);
     buf_printf(o, "total_writes_processed:%llu\r\n", (unsigned long long)cs.total_writes);
     buf_printf(o, "io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n");
+    buf_printf(o, "reply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n");
     buf_printf(o, "client_query_buffer_limit_disconnections:%llu\r\n",
                (unsigned long long)cs.client_qbuf_limit_disconnections);
     buf_printf(o, "client_output_buffer_limit_disconnections:%llu\r\n",
@@ -228,6 +259,37 @@ static void section_cpu(struct buf *o) {
     buf_printf(o, "used_cpu_sys_children:%ld.%06ld\r\n", (long)children.ru_stime.tv_sec, (long)children.ru_stime.tv_usec);
     buf_printf(o, "used_cpu_user_children:%ld.%06ld\r\n", (long)children.ru_utime.tv_sec,
                (long)children.ru_utime.tv_usec);
+    /* The thread running INFO: a worker, Stash's nearest to Redis's main. */
+    struct rusage th;
+    getrusage(RUSAGE_THREAD, &th);
+    buf_printf(o, "used_cpu_sys_main_thread:%ld.%06ld\r\n", (long)th.ru_stime.tv_sec, (long)th.ru_stime.tv_usec);
+    buf_printf(o, "used_cpu_user_main_thread:%ld.%06ld\r\n", (long)th.ru_utime.tv_sec, (long)th.ru_utime.tv_usec);
+}
+
+static void section_modules(struct buf *o) { UNUSED(o); }
+
+static void section_cluster(struct buf *o) { buf_puts(o, "cluster_enabled:0\r\n"); }
+
+static void latency_line(struct buf *o, const struct command *cmd, uint64_t *counts) {
+    uint64_t total = cmdlat_merge(cmd->id, counts);
+    if (total == 0) return;
+    /* Redis replaces the characters INFO cannot carry. */
+    char name[128];
+    snprintf(name, sizeof(name), "%s", cmd->fullname);
+    for (char *p = name; *p; p++)
+        if (*p == '#' || *p == ':' || *p == '\n' || *p == '\r') *p = '_';
+    cmdlat_info_line(o, name, counts, total);
+}
+
+static void section_latencystats(struct buf *o) {
+    if (!cmdlat_enabled()) return;
+    uint64_t *counts = xmalloc(sizeof(uint64_t) * CMDLAT_COUNTS);
+    for (int i = 0; i < exec_command_count(); i++) {
+        const struct command *cmd = exec_command_at(i);
+        latency_line(o, cmd, counts);
+        for (int k = 0; k < cmd->nsubcmds; k++) latency_line(o, &cmd->subcmds[k], counts);
+    }
+    xfree(counts);
 }
 
 static void section_errorstats(struct buf *o) { reply_errorstats(o); }
@@ -242,6 +304,8 @@ static void section_keyspace(struct buf *o) {
 }
 
 void server_info_register(void) {
+    startup_bytes = alloc_used_bytes();
+    cmd_server_started(server_start_ms(), startup_bytes);
     random_hex(run_id, 40);
     random_hex(replid, 40);
     info_register("server", INFO_DEFAULT | INFO_ALL, section_server);
@@ -251,7 +315,10 @@ void server_info_register(void) {
     info_register("stats", INFO_DEFAULT | INFO_ALL, section_stats);
     info_register("replication", INFO_DEFAULT | INFO_ALL, section_replication);
     info_register("cpu", INFO_DEFAULT | INFO_ALL, section_cpu);
+    info_register("modules", INFO_DEFAULT | INFO_ALL, section_modules);
     info_register("commandstats", INFO_ALL, stats_info_commandstats);
     info_register("errorstats", INFO_DEFAULT | INFO_ALL, section_errorstats);
+    info_register("latencystats", INFO_ALL, section_latencystats);
+    info_register("cluster", INFO_DEFAULT | INFO_ALL, section_cluster);
     info_register("keyspace", INFO_DEFAULT | INFO_ALL, section_keyspace);
 }

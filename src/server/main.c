@@ -122,7 +122,8 @@ struct worker_cron {
 
 static void worker_cron(void *arg) {
     struct worker *w = arg;
-    int hz = server_settings.hz > 0 ? server_settings.hz : 10;
+    int hz = __atomic_load_n(&server_settings.hz, __ATOMIC_RELAXED); /* CONFIG SET hz writes it */
+    if (hz <= 0) hz = 10;
     int64_t period_us = 1000000 / hz;
     /* Each worker expires its own stripes, with a quarter of its time. */
     store_active_expire(worker_id(w), worker_count(), period_us / 4);

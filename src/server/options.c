@@ -34,7 +34,8 @@ static int apply_port(long long v, char *err) {
     if (rebind_hook && v != server_settings.port) {
         if (rebind_hook((int)v, server_settings.bind, server_settings.nbind, err) != 0) return -1;
     }
-    server_settings.port = (int)v;
+    /* Read by INFO on the workers: written only when it changes. */
+    if (v != server_settings.port) __atomic_store_n(&server_settings.port, (int)v, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -52,6 +53,11 @@ static int bind_set(int argc, char **argv, bool check_only, char *err) {
         n = 2;
     }
     if (check_only) return 0;
+    /* The same addresses again (CONFIG SET bind <current>): nothing to do;
+     * re-opening them would collide with the listeners we hold. */
+    bool same = n == server_settings.nbind;
+    for (int i = 0; same && i < n; i++) same = strcmp(binds[i], server_settings.bind[i]) == 0;
+    if (same) return 0;
     if (rebind_hook && rebind_hook(server_settings.port, binds, n, err) != 0) {
         snprintf(err, CFG_ERR_MAX, "Failed to bind to specified addresses.");
         return -1;
@@ -89,7 +95,8 @@ static int apply_threads(long long v, char *err) {
     return 0;
 }
 static int apply_hz(long long v, char *err) {
-    server_settings.hz = (int)v;
+    /* Redis accepts any non-negative value and runs within [1, 500]. */
+    __atomic_store_n(&server_settings.hz, (int)(v < 1 ? 1 : v > 500 ? 500 : v), __ATOMIC_RELAXED);
     return 0;
 }
 static int apply_pidfile(const char *s, char *err) {
@@ -203,8 +210,8 @@ static struct config_option options[] = {
     {"unixsocketperm", NULL, CFG_INT, CFG_F_IMMUTABLE, "0", 0, 0777, NULL, apply_unixperm, NULL, NULL, NULL, 0, NULL},
     {"tcp-backlog", NULL, CFG_INT, CFG_F_IMMUTABLE, "511", 0, INT_MAX, NULL, apply_backlog, NULL, NULL, NULL, 0, NULL},
     {"databases", NULL, CFG_INT, CFG_F_IMMUTABLE, "16", 1, STORE_MAX_DBS, NULL, apply_databases, NULL, NULL, NULL, 0, NULL},
-    {"threads", "io-threads", CFG_INT, CFG_F_IMMUTABLE, "0", 0, 128, NULL, apply_threads, NULL, NULL, NULL, 0, NULL},
-    {"hz", NULL, CFG_INT, 0, "10", 1, 500, NULL, apply_hz, NULL, NULL, NULL, 0, NULL},
+    {"threads", "io-threads", CFG_INT, CFG_F_IMMUTABLE | CFG_F_NAME_HIDDEN, "0", 0, 128, NULL, apply_threads, NULL, NULL, NULL, 0, NULL},
+    {"hz", NULL, CFG_INT, 0, "10", 0, INT_MAX, NULL, apply_hz, NULL, NULL, NULL, 0, NULL},
     {"dir", NULL, CFG_SPECIAL, 0, NULL, 0, 0, NULL, NULL, NULL, dir_set, dir_get, 0, NULL},
     {"loglevel", NULL, CFG_ENUM, 0, "notice", 0, 0, loglevels, apply_loglevel, NULL, NULL, NULL, 0, NULL},
     {"logfile", NULL, CFG_STRING, CFG_F_IMMUTABLE, "", 0, 0, NULL, NULL, apply_logfile, NULL, NULL, 0, NULL},

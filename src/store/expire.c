@@ -135,3 +135,4 @@ void store_active_expire(int worker, int nworkers, int64_t budget_us) {
 }
 
 void store_set_expire_paused(bool on) { atomic_store(&paused, on); }
+bool store_expire_is_paused(void) { return atomic_load_explicit(&paused, memory_order_relaxed); }

@@ -422,7 +422,11 @@ struct entry *store_lookup(int db, const struct store_key *k, unsigned flags, st
     struct store_ref *r = ref ? ref : &local;
     struct entry *e = store_peek(db, k, r);
     if (e && entry_has_expire(e) && entry_expire(e) <= store_now()) {
-        if (!(flags & STORE_LOOKUP_NOEXPIRE) && atomic_load_explicit(&lazy_expire, memory_order_relaxed))
+        /* During CLIENT PAUSE a read hides an expired key but does not
+         * delete it (deleting is a write), as Redis does; a write that
+         * still runs (the end of an EXEC) replaces it, so it goes. */
+        if (!(flags & STORE_LOOKUP_NOEXPIRE) && atomic_load_explicit(&lazy_expire, memory_order_relaxed) &&
+            (!store_expire_is_paused() || (flags & STORE_LOOKUP_WRITE)))
             store_delete_expired(r);
         e = NULL;
     }

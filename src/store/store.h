@@ -102,7 +102,8 @@ void store_set_active_expire(bool on);     /* DEBUG SET-ACTIVE-EXPIRE */
 bool store_get_active_expire(void);
 /* Replicas keep logically expired keys until the primary deletes them. */
 void store_set_lazy_expire(bool on);
-/* CLIENT PAUSE WRITE: no active expiry while paused. */
+/* CLIENT PAUSE: no expiry while paused (active, and lazy: an expired key
+ * is hidden but kept until the pause ends). */
 void store_set_expire_paused(bool on);
 
 /* ---- locking ----------------------------------------------------------- */

@@ -69,6 +69,8 @@ bool store_entry_eq(const struct htab_node *n, const void *key);
 
 /* Delete an expired entry at ref, counting and reporting it. [stripe-locked] */
 void store_delete_expired(struct store_ref *ref);
+/* Is expiry suspended by CLIENT PAUSE? (keys stay, logically expired) [any] */
+bool store_expire_is_paused(void);
 /* Delete an entry chosen for eviction. [stripe-locked] */
 void store_delete_evicted(struct store_ref *ref);
 /* A ref for an entry known to be in st (re-finds its position). */
