@@ -7,6 +7,7 @@
 #include "base/log.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -22,6 +23,7 @@
 #define ACCEPTS_PER_EVENT 64
 
 struct listener {
+    _Atomic unsigned next; /* round-robin position for handing out connections */
     int fd;
     enum listener_kind kind;
     int port;
@@ -125,6 +127,35 @@ struct io_slot {
     struct loop_io io;
 };
 
+/* A connection accepted by one worker and given to another. */
+struct handoff {
+    struct mbox_msg m;
+    struct listener *ls;
+    int fd;
+};
+
+static void handoff_run(struct mbox_msg *m) {
+    struct handoff *h = (struct handoff *)m;
+    h->ls->fn(h->fd, h->ls->kind, h->ls->tag);
+    xfree(h);
+}
+
+/* Whichever worker epoll woke accepts; connections are then spread
+ * round-robin so that every worker gets its share even when the same one
+ * keeps being woken (EPOLLEXCLUSIVE tends to wake the same idle waiter). */
+static void dispatch_conn(struct listener *ls, int fd) {
+    int n = worker_count();
+    int target = (int)(atomic_fetch_add_explicit(&ls->next, 1, memory_order_relaxed) % (unsigned)n);
+    if (target == worker_self_id()) {
+        ls->fn(fd, ls->kind, ls->tag);
+        return;
+    }
+    struct handoff *h = xmalloc(sizeof(*h));
+    h->ls = ls;
+    h->fd = fd;
+    worker_post(worker_at(target), &h->m, handoff_run);
+}
+
 static void on_acceptable(struct loop_io *io, uint32_t events) {
     struct listener *ls = CONTAINER_OF(io, struct io_slot, io)->owner;
     for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
@@ -139,7 +170,7 @@ static void on_acceptable(struct loop_io *io, uint32_t events) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
-        ls->fn(fd, ls->kind, ls->tag);
+        dispatch_conn(ls, fd);
     }
 }
 

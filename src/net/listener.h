@@ -3,8 +3,9 @@
  *
  * A listener's fd is registered in every worker's loop with EPOLLEXCLUSIVE,
  * so one worker (mostly) is woken per incoming connection and accepts it;
- * the connection then belongs to that worker. Supports TCP over IPv4/IPv6
- * and UNIX domain sockets.
+ * it then hands the connection to the next worker in round-robin order
+ * (through that worker's mailbox), which owns it from then on. Supports TCP
+ * over IPv4/IPv6 and UNIX domain sockets.
  *
  * Thread context: open/close from the main thread; the accept callback runs
  * on the accepting worker.
@@ -18,7 +19,7 @@
 enum listener_kind { LISTENER_TCP = 0, LISTENER_UNIX = 1 };
 
 struct listener;
-/* A new connection on the current worker; the callee owns fd. `tag` is
+/* A new connection on the current (owning) worker; the callee owns fd. `tag` is
  * the value given to listener_attach (e.g. which protocol this port is). */
 typedef void (*listener_accept_fn)(int fd, enum listener_kind kind, int tag);
 
