@@ -113,7 +113,7 @@ struct entry *entry_new_obj(const char *key, size_t klen, enum entry_type type, 
     return e;
 }
 
-static size_t value_bytes(const struct entry *e) {
+size_t entry_value_size(const struct entry *e) {
     const uint8_t *vp = entry_valp(e);
     if (entry_type(e) != TYPE_STRING) return sizeof(void *);
     switch (entry_enc(e)) {
@@ -128,8 +128,20 @@ static size_t value_bytes(const struct entry *e) {
     }
 }
 
+struct entry *entry_rebuild(const struct entry *e, int64_t expire, size_t vbytes, size_t copy_bytes,
+                            uint8_t **valp) {
+    size_t klen;
+    const char *key = entry_key(e, &klen);
+    struct entry *n = alloc_entry(key, klen, expire, vbytes, valp);
+    n->te = e->te;
+    n->flags = (uint8_t)((n->flags & ENTRY_F_EXPIRE) | (e->flags & ~ENTRY_F_EXPIRE));
+    memcpy(n->lru, e->lru, sizeof(n->lru));
+    memcpy(*valp, entry_valp(e), copy_bytes);
+    return n;
+}
+
 struct entry *entry_rekey(const struct entry *e, const char *key, size_t klen, int64_t expire) {
-    size_t vb = value_bytes(e);
+    size_t vb = entry_value_size(e);
     uint8_t *vp;
     struct entry *n = alloc_entry(key, klen, expire, vb, &vp);
     n->te = e->te;

@@ -207,6 +207,15 @@ static inline void *entry_obj(const struct entry *e) {
 }
 static inline void entry_set_obj(struct entry *e, void *obj) { memcpy(entry_valp(e), &obj, sizeof(obj)); }
 
+/* Bytes of the value area (inline string with its length, int, or pointer). */
+size_t entry_value_size(const struct entry *e);
+/* A copy of e (same key and metadata) with expiry `expire` (< 0: none) and
+ * room for vbytes of value, of which the first copy_bytes are copied from
+ * e; *valp points at the value area. The caller frees e with xfree() alone
+ * (whatever the value points to moves to the new entry). */
+struct entry *entry_rebuild(const struct entry *e, int64_t expire, size_t vbytes, size_t copy_bytes,
+                            uint8_t **valp);
+
 /* Same value and metadata under another key (RENAME): the value moves to
  * the new entry, so free the old one with xfree() alone. */
 struct entry *entry_rekey(const struct entry *e, const char *key, size_t klen, int64_t expire);

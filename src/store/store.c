@@ -523,76 +523,24 @@ static void report_deleted(struct store_ref *ref, enum store_del_reason why) {
     if (key != small) xfree(key);
 }
 
-void store_delete_expired(struct store_ref *ref) {
-    /* The key in ref may point into the entry itself (active expiry). */
-    struct entry *e = store_ref_entry(ref);
+/* Delete the entry at ref on the store's own initiative; the key in ref may
+ * point into the entry itself (active expiry, eviction), so copy it first. */
+static void delete_reporting(struct store_ref *ref, enum store_del_reason why) {
     size_t klen;
-    const char *k = entry_key(e, &klen);
+    const char *k = entry_key(store_ref_entry(ref), &klen);
     char small[256];
     char *copy = klen <= sizeof(small) ? small : xmalloc(klen);
     memcpy(copy, k, klen);
     ref->key.ptr = copy;
     ref->key.len = klen;
-    report_deleted(ref, STORE_DEL_EXPIRED);
-    tstat_add(&store_tstats()->expired, 1);
+    report_deleted(ref, why);
+    struct store_tstats *st = store_tstats();
+    tstat_add(why == STORE_DEL_EXPIRED ? &st->expired : &st->evicted, 1);
     if (copy != small) xfree(copy);
 }
 
-void store_delete_evicted(struct store_ref *ref) {
-    struct entry *e = store_ref_entry(ref);
-    size_t klen;
-    const char *k = entry_key(e, &klen);
-    char small[256];
-    char *copy = klen <= sizeof(small) ? small : xmalloc(klen);
-    memcpy(copy, k, klen);
-    ref->key.ptr = copy;
-    ref->key.len = klen;
-    report_deleted(ref, STORE_DEL_EVICTED);
-    tstat_add(&store_tstats()->evicted, 1);
-    if (copy != small) xfree(copy);
-}
-
-/* Rebuild e with room for `vbytes` of value (copying min(old, new) value
- * bytes verbatim) and expiry `expire` (< 0: none). The old block is freed;
- * a blob or object pointer in the value moves with the bytes. */
-static struct entry *rebuild(struct entry *e, int64_t expire, size_t vbytes, size_t copy_bytes, uint8_t **valp) {
-    size_t klen;
-    const char *key = entry_key(e, &klen);
-    size_t meta = expire >= 0 ? 12 : 0;
-    size_t size = sizeof(struct entry) + meta + varint_len(klen) + klen + vbytes;
-    struct entry *n = xmalloc(size);
-    n->node.next = NULL;
-    n->te = e->te;
-    n->flags = (uint8_t)(e->flags & ~ENTRY_F_EXPIRE);
-    memcpy(n->lru, e->lru, sizeof(n->lru));
-    uint8_t *p = n->data;
-    if (expire >= 0) {
-        n->flags |= ENTRY_F_EXPIRE;
-        memcpy(p, &expire, 8);
-        memset(p + 8, 0, 4);
-        p += 12;
-    }
-    p += varint_put(p, klen);
-    memcpy(p, key, klen);
-    p += klen;
-    memcpy(p, entry_valp(e), copy_bytes);
-    *valp = p;
-    return n;
-}
-
-static size_t value_size(const struct entry *e) {
-    if (entry_type(e) != TYPE_STRING) return sizeof(void *);
-    switch (entry_enc(e)) {
-    case ENC_INT: return sizeof(long long);
-    case ENC_EMBSTR:
-    case ENC_RAWEMB: {
-        size_t n;
-        size_t h = varint_get(entry_valp(e), &n);
-        return h + n;
-    }
-    default: return sizeof(void *);
-    }
-}
+void store_delete_expired(struct store_ref *ref) { delete_reporting(ref, STORE_DEL_EXPIRED); }
+void store_delete_evicted(struct store_ref *ref) { delete_reporting(ref, STORE_DEL_EVICTED); }
 
 /* Swap the entry at ref for n (same key, same value ownership): the old
  * block is only released, its value lives on in n. */
@@ -610,9 +558,9 @@ void store_set_expire(struct store_ref *ref, int64_t when) {
         return;
     }
     if (when < 0 && !entry_has_expire(e)) return;
-    size_t vb = value_size(e);
+    size_t vb = entry_value_size(e);
     uint8_t *vp;
-    struct entry *n = rebuild(e, when, vb, vb, &vp);
+    struct entry *n = entry_rebuild(e, when, vb, vb, &vp);
     move_to(ref, e, n);
 }
 
@@ -650,7 +598,7 @@ char *store_str_writable(struct store_ref *ref, size_t len) {
     if (len <= ENTRY_EMB_MAX) {
         uint8_t *vp;
         size_t hdr = varint_len(len);
-        struct entry *n = rebuild(e, expire, hdr + len, 0, &vp);
+        struct entry *n = entry_rebuild(e, expire, hdr + len, 0, &vp);
         vp += varint_put(vp, len);
         memcpy(vp, old, MIN(oldlen, len));
         if (len > oldlen) memset(vp + oldlen, 0, len - oldlen);
@@ -663,7 +611,7 @@ char *store_str_writable(struct store_ref *ref, size_t len) {
     if (len > oldlen) memset(b->data + oldlen, 0, len - oldlen);
     b->len = len;
     uint8_t *vp;
-    struct entry *n = rebuild(e, expire, sizeof(b), 0, &vp);
+    struct entry *n = entry_rebuild(e, expire, sizeof(b), 0, &vp);
     memcpy(vp, &b, sizeof(b));
     entry_set_enc(n, ENC_BLOB);
     move_to(ref, e, n);
