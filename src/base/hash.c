@@ -94,9 +94,29 @@ static const uint16_t crc16_table[256] = {
     0x6e17, 0x7e36, 0x4e55, 0x5e74, 0x2e93, 0x3eb2, 0x0ed1, 0x1ef0,
 };
 
+/* Slicing-by-4: t4[k][x] is the register after byte x followed by k zero
+ * bytes, so four message bytes XORed into the (16-bit) register, extended to
+ * 32 bits, are folded with four lookups. Built once before main runs. */
+static uint16_t t4[4][256];
+
+__attribute__((constructor)) static void crc16_tables(void) {
+    for (int x = 0; x < 256; x++) t4[0][x] = crc16_table[x];
+    for (int k = 1; k < 4; k++)
+        for (int x = 0; x < 256; x++) {
+            uint16_t c = t4[k - 1][x];
+            t4[k][x] = (uint16_t)((c << 8) ^ crc16_table[c >> 8]);
+        }
+}
+
 uint16_t crc16(const void *p, size_t n) {
     const uint8_t *s = p;
-    uint16_t crc = 0;
-    for (size_t i = 0; i < n; i++) crc = (uint16_t)((crc << 8) ^ crc16_table[((crc >> 8) ^ s[i]) & 0xff]);
-    return crc;
+    uint32_t crc = 0;
+    while (n >= 4) {
+        uint32_t v = (crc << 16) ^ ((uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3]);
+        crc = t4[3][v >> 24] ^ t4[2][(v >> 16) & 0xff] ^ t4[1][(v >> 8) & 0xff] ^ t4[0][v & 0xff];
+        s += 4;
+        n -= 4;
+    }
+    while (n--) crc = ((crc << 8) ^ crc16_table[((crc >> 8) ^ *s++) & 0xff]) & 0xffff;
+    return (uint16_t)crc;
 }
