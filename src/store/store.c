@@ -591,6 +591,21 @@ char *store_str_writable(struct store_ref *ref, size_t len) {
         b->len = len;
         return b->data;
     }
+    if (enc == ENC_EMBSTR || enc == ENC_RAWEMB) {
+        /* Inline text whose new length fits the block (same varint size):
+         * edit in place, no reallocation (SETBIT, SETRANGE, small APPEND).
+         * Replies copy inline values, so nobody else sees these bytes. */
+        uint8_t *vp = entry_valp(e);
+        size_t cur;
+        size_t hdr = varint_get(vp, &cur);
+        if (len <= ENTRY_EMB_MAX && varint_len(len) == hdr &&
+            (size_t)(vp + hdr + len - (uint8_t *)e) <= xusable(e)) {
+            if (len > cur) memset(vp + hdr + cur, 0, len - cur);
+            varint_put(vp, len);
+            entry_set_enc(e, ENC_RAWEMB);
+            return (char *)vp + hdr;
+        }
+    }
     /* Inline (or integer) value: its current text. */
     char numbuf[STR_LL_MAX];
     size_t oldlen;
