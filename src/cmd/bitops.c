@@ -64,10 +64,9 @@ static bool bit_offset(struct client *c, int i, bool hash, int bits, uint64_t *o
     size_t skip = (hash && bits > 0 && n > 0 && p[0] == '#') ? 1 : 0;
     long long v;
     if (!str_to_ll(p + skip, n - skip, &v)) goto bad;
-    if (skip) {
-        if (v < 0 || v > LLONG_MAX / bits) goto bad;
-        v *= bits;
-    }
+    /* "#N": N * bits, wrapping on overflow as Redis's multiplication does
+     * (a wrapped result is then judged like any other offset). */
+    if (skip) v = (long long)((unsigned long long)v * (unsigned long long)bits);
     if (v < 0 || (v >> 3) >= client_get_proto_max_bulk()) goto bad;
     *out = (uint64_t)v;
     return true;
