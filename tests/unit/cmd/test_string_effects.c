@@ -1,7 +1,9 @@
 /* Unit tests of what the STRING and BITMAP commands propagate (the effects
  * log that feeds replicas and the AOF): rewritten effects where Redis 7.0
  * rewrites them (SET ... PXAT, PEXPIREAT, PERSIST, DEL, SET ... KEEPTTL),
- * the command as received otherwise, nothing when nothing changed.
+ * the command as received otherwise, nothing when nothing changed. Also
+ * their WRONGTYPE replies against a key of another type (a stand-in type
+ * registered here, so this runs before the real types exist).
  *
  * Commands run through exec_call with a client that has no connection:
  * the real dispatcher path (keys, stripe locks, seal, publish). */
@@ -20,6 +22,7 @@
 
 static uint64_t log_pos;
 static struct client cl;
+static char last_reply[4096]; /* the reply to the last run() */
 
 /* One effect, as "ARG ARG ..." (the RESP array joined by spaces). */
 struct effects {
@@ -82,6 +85,15 @@ static struct effects run(const char *name, ...) {
     cl.argvlen = lens;
     const struct command *cmd = exec_command_lookup(name, strlen(name));
     exec_call(&cl, cmd);
+    struct iovec iov[16];
+    int niov = obuf_iov(&cl.obuf, iov, 16);
+    size_t o = 0;
+    for (int i = 0; i < niov; i++) {
+        size_t n = MIN(iov[i].iov_len, sizeof(last_reply) - 1 - o);
+        memcpy(last_reply + o, iov[i].iov_base, n);
+        o += n;
+    }
+    last_reply[o] = '\0';
     obuf_clear(&cl.obuf);
     struct effects ef = {0};
     log_consume(&log_pos, 100, collect, &ef);
@@ -192,6 +204,75 @@ TEST(bitmaps) {
     EXPECT_NONE(run("BITOP", "AND", "d", "none", NULL));
     EXPECT_NONE(run("BITCOUNT", "b", NULL));
     EXPECT_NONE(run("BITPOS", "b", "1", NULL));
+}
+
+/* ---- WRONGTYPE ------------------------------------------------------------- */
+
+static void noop_free(void *obj) { (void)obj; }
+static const struct type_ops fake_list = {"list", noop_free, NULL, NULL, NULL};
+static int fake_obj;
+
+static void add_fake(void *arg) {
+    const char *name = arg;
+    struct store_key k;
+    store_key_init(&k, name, strlen(name));
+    store_add(0, &k, entry_new_obj(name, strlen(name), TYPE_LIST, ENC_OBJ, &fake_obj, -1), NULL);
+}
+
+static void type_of(void *arg) {
+    struct store_key k;
+    store_key_init(&k, "w", 1);
+    struct entry *e = store_peek(0, &k, NULL);
+    *(int *)arg = e ? (int)entry_type(e) : -1;
+}
+
+#define WRONGTYPE "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+
+TEST(wrongtype_everywhere) {
+    setup_once();
+    run("FLUSHALL", NULL);
+    entry_register_type(TYPE_LIST, &fake_list);
+    store_run_slot(store_slot("w", 1), STORE_WRITE, add_fake, "w");
+    static const char *const cmds[][8] = {
+        {"GET", "w"}, {"SET", "w", "v", "GET"}, {"SET", "w", "v", "NX", "GET"}, {"GETEX", "w"},
+        {"GETEX", "w", "EX", "10"}, {"GETEX", "w", "PERSIST"}, {"GETDEL", "w"}, {"GETSET", "w", "v"},
+        {"APPEND", "w", "x"}, {"STRLEN", "w"}, {"GETRANGE", "w", "0", "1"}, {"SUBSTR", "w", "0", "1"},
+        {"SETRANGE", "w", "0", "x"}, {"SETRANGE", "w", "0", ""}, {"INCR", "w"}, {"DECR", "w"},
+        {"INCRBY", "w", "1"}, {"DECRBY", "w", "1"}, {"INCRBYFLOAT", "w", "1"}, {"SETBIT", "w", "0", "1"},
+        {"GETBIT", "w", "0"}, {"BITCOUNT", "w"}, {"BITCOUNT", "w", "0", "1", "BIT"}, {"BITPOS", "w", "1"},
+        {"BITPOS", "w", "0", "0", "1"}, {"BITOP", "AND", "d", "s", "w"}, {"BITOP", "NOT", "d", "w"},
+        {"BITFIELD", "w", "GET", "u8", "0"}, {"BITFIELD", "w", "SET", "u8", "0", "1"}, {"BITFIELD", "w"},
+        {"BITFIELD_RO", "w", "GET", "u8", "0"},
+    };
+    run("SET", "d", "keep", NULL);
+    run("SET", "s", "abc", NULL);
+    for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
+        const char *const *a = cmds[i];
+        struct effects ef = run(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        if (strcmp(last_reply, WRONGTYPE) != 0) fprintf(stderr, "  %s: %s\n", a[0], last_reply);
+        TEST_EXPECT_STR(last_reply, WRONGTYPE);
+        TEST_EXPECT_INT(ef.n, 0);
+    }
+    int t;
+    store_run_slot(store_slot("w", 1), STORE_READ, type_of, &t);
+    TEST_EXPECT_INT(t, TYPE_LIST);
+    run("GET", "d", NULL);
+    TEST_EXPECT_STR(last_reply, "$4\r\nkeep\r\n");
+    /* Not an error: MGET answers nil, LCS its own error, MSETNX sees a key. */
+    run("MGET", "w", "s", NULL);
+    TEST_EXPECT_STR(last_reply, "*2\r\n$-1\r\n$3\r\nabc\r\n");
+    run("LCS", "s", "w", NULL);
+    TEST_EXPECT_STR(last_reply, "-ERR The specified keys must contain string values\r\n");
+    run("MSETNX", "w", "1", "z", "2", NULL);
+    TEST_EXPECT_STR(last_reply, ":0\r\n");
+    /* SET, MSET and BITOP's destination replace a key of any type. */
+    EXPECT_ONE(run("SET", "w", "v", NULL), "SET w v");
+    run("GET", "w", NULL);
+    TEST_EXPECT_STR(last_reply, "$1\r\nv\r\n");
+    store_run_slot(store_slot("w2", 2), STORE_WRITE, add_fake, "w2");
+    EXPECT_ONE(run("BITOP", "OR", "w2", "s", NULL), "BITOP OR w2 s");
+    run("GET", "w2", NULL);
+    TEST_EXPECT_STR(last_reply, "$3\r\nabc\r\n");
 }
 
 int main(void) { return test_run_all(); }
