@@ -38,7 +38,8 @@ static bool wrongtype(struct client *c, const struct entry *e) {
 }
 
 /* Add a new key as a command does (Redis dbAdd: the "new" event). */
-static void add_key(struct client *c, const struct store_key *k, struct entry *e, struct store_ref *ref) {
+static void add_key(struct client *c, const struct store_key *k, struct entry *e,
+                    struct store_ref *ref) {
     store_add(c->db, k, e, ref);
     cmd_notify(c, NOTIFY_NEW, "new", k);
 }
@@ -78,8 +79,8 @@ bad:
 /* The string at k, made writable and long enough to hold bit `maxbit`
  * (created, or grown with zero bytes). *grew: created or lengthened.
  * Returns NULL after replying WRONGTYPE. */
-static unsigned char *bits_writable(struct client *c, const struct store_key *k, uint64_t maxbit, size_t *len,
-                                    bool *grew) {
+static unsigned char *bits_writable(struct client *c, const struct store_key *k, uint64_t maxbit,
+                                    size_t *len, bool *grew) {
     size_t need = (size_t)(maxbit >> 3) + 1;
     struct store_ref ref;
     struct entry *e = cmd_lookup_write(c, k, &ref);
@@ -100,8 +101,8 @@ static unsigned char *bits_writable(struct client *c, const struct store_key *k,
 
 /* The bytes of the string at k for reading (NULL, len 0 when absent);
  * *e_out is the entry. Returns false after replying WRONGTYPE. */
-static bool bits_read(struct client *c, int argi, char *numbuf, const unsigned char **p, size_t *len,
-                      struct entry **e_out) {
+static bool bits_read(struct client *c, int argi, char *numbuf, const unsigned char **p,
+                      size_t *len, struct entry **e_out) {
     struct store_key k;
     cmd_key(c, argi, &k);
     struct entry *e = cmd_lookup_read(c, &k, NULL);
@@ -179,18 +180,25 @@ static uint64_t popcount_bytes(const unsigned char *p, size_t n) {
 }
 
 /* Masks keeping the bits of a byte from bit (s % 8) on / up to bit (e % 8). */
-static inline unsigned char mask_from(uint64_t s) { return (unsigned char)(0xffu >> (s & 7)); }
-static inline unsigned char mask_upto(uint64_t e) { return (unsigned char)(0xffu << (7 - (e & 7))); }
+static inline unsigned char mask_from(uint64_t s) {
+    return (unsigned char)(0xffu >> (s & 7));
+}
+static inline unsigned char mask_upto(uint64_t e) {
+    return (unsigned char)(0xffu << (7 - (e & 7)));
+}
 
 /* Set bits among bits s..e (inclusive, s <= e, both inside p). */
 static uint64_t popcount_bits(const unsigned char *p, uint64_t s, uint64_t e) {
     size_t sb = (size_t)(s >> 3), eb = (size_t)(e >> 3);
     if (sb == eb) return (uint64_t)__builtin_popcount(p[sb] & mask_from(s) & mask_upto(e));
-    return (uint64_t)__builtin_popcount(p[sb] & mask_from(s)) + popcount_bytes(p + sb + 1, eb - sb - 1) +
+    return (uint64_t)__builtin_popcount(p[sb] & mask_from(s)) +
+           popcount_bytes(p + sb + 1, eb - sb - 1) +
            (uint64_t)__builtin_popcount(p[eb] & mask_upto(e));
 }
 
-static inline int clz8(unsigned v) { return __builtin_clz(v) - 24; }
+static inline int clz8(unsigned v) {
+    return __builtin_clz(v) - 24;
+}
 
 /* First bit equal to `bit` among bits s..e (inclusive, inside p), or -1. */
 static long long find_bit(const unsigned char *p, uint64_t s, uint64_t e, int bit) {
@@ -341,7 +349,8 @@ struct bitsrc {
 };
 
 /* out (maxlen bytes) = op over the sources, shorter ones zero-padded. */
-static void bitop_compute(enum bitop op, const struct bitsrc *src, int n, unsigned char *out, size_t maxlen) {
+static void bitop_compute(enum bitop op, const struct bitsrc *src, int n, unsigned char *out,
+                          size_t maxlen) {
     if (op == BITOP_NOT) {
         for (size_t i = 0; i < src[0].len; i++) out[i] = (unsigned char)~src[0].p[i];
         return;
@@ -460,7 +469,9 @@ static void bf_set(unsigned char *p, uint64_t off, int bits, uint64_t v) {
     }
 }
 
-static inline uint64_t low_mask(int bits) { return bits >= 64 ? ~0ULL : (1ULL << bits) - 1; }
+static inline uint64_t low_mask(int bits) {
+    return bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
+}
 
 /* Two's complement value of the low `bits` bits of v. */
 static inline int64_t sign_extend(uint64_t v, int bits) {
@@ -531,7 +542,8 @@ static bool bf_type(struct client *c, int i, bool *sign, int *bits) {
     long long v;
     if (n < 2 || (p[0] != 'i' && p[0] != 'u') || !str_to_ll(p + 1, n - 1, &v) || v < 1 ||
         (p[0] == 'i' && v > 64) || (p[0] == 'u' && v > 63)) {
-        reply_error(c, "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but "
+        reply_error(c, "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not "
+                       "supported but "
                        "i64 is.");
         return false;
     }
@@ -541,7 +553,8 @@ static bool bf_type(struct client *c, int i, bool *sign, int *bits) {
 }
 
 /* Parse every step; false after replying. *readonly: only GETs. */
-static bool bf_parse(struct client *c, struct bf_step *steps, int *nsteps, bool *readonly, uint64_t *maxbit) {
+static bool bf_parse(struct client *c, struct bf_step *steps, int *nsteps, bool *readonly,
+                     uint64_t *maxbit) {
     int ow = BF_WRAP, n = 0;
     *readonly = true;
     *maxbit = 0;
@@ -665,5 +678,9 @@ out:
     if (steps != stack_steps) xfree(steps);
 }
 
-void cmd_bitfield(struct client *c) { bitfield_generic(c, false); }
-void cmd_bitfield_ro(struct client *c) { bitfield_generic(c, true); }
+void cmd_bitfield(struct client *c) {
+    bitfield_generic(c, false);
+}
+void cmd_bitfield_ro(struct client *c) {
+    bitfield_generic(c, true);
+}

@@ -48,14 +48,15 @@
 /* ---- helpers ------------------------------------------------------------------ */
 
 /* Add a new key as a command does (Redis dbAdd: the "new" event). */
-static void add_key(struct client *c, const struct store_key *k, struct entry *e, struct store_ref *ref) {
+static void add_key(struct client *c, const struct store_key *k, struct entry *e,
+                    struct store_ref *ref) {
     store_add(c->db, k, e, ref);
     cmd_notify(c, NOTIFY_NEW, "new", k);
 }
 
 /* Replace the entry at ref (when old != NULL) or add e under k. */
-static void put_key(struct client *c, const struct store_key *k, struct store_ref *ref, struct entry *old,
-                    struct entry *e) {
+static void put_key(struct client *c, const struct store_key *k, struct store_ref *ref,
+                    struct entry *old, struct entry *e) {
     if (old)
         store_replace(ref, e);
     else
@@ -162,8 +163,8 @@ static bool parse_ext(struct client *c, bool getex, int *flags, int *exp_i) {
             f |= SET_KEEPTTL;
         } else if (getex && cmd_arg_is(c, j, "PERSIST") && !(f & SET_EXPIRE_ANY)) {
             f |= SET_PERSIST;
-        } else if (j + 1 < c->argc && (kind = expire_kind(c, j)) != 0 && !(f & (SET_KEEPTTL | SET_PERSIST)) &&
-                   !(f & SET_EXPIRE_ANY & ~kind)) {
+        } else if (j + 1 < c->argc && (kind = expire_kind(c, j)) != 0 &&
+                   !(f & (SET_KEEPTTL | SET_PERSIST)) && !(f & SET_EXPIRE_ANY & ~kind)) {
             f |= kind;
             *exp_i = ++j;
         } else {
@@ -196,7 +197,8 @@ invalid:
 }
 
 /* Stage "SET key value PXAT when" as the command's effect. */
-static void propagate_set_pxat(struct client *c, const struct store_key *k, int val_i, long long when) {
+static void propagate_set_pxat(struct client *c, const struct store_key *k, int val_i,
+                               long long when) {
     char ms[STR_LL_MAX];
     int n = ll_to_str(ms, sizeof(ms), when);
     const char *argv[5] = {"SET", k->ptr, c->argv[val_i], "PXAT", ms};
@@ -282,9 +284,15 @@ void cmd_set(struct client *c) {
     set_generic(c, flags, 2, exp_i, REPLY_OK_NULL);
 }
 
-void cmd_setnx(struct client *c) { set_generic(c, SET_NX, 2, 0, REPLY_ONE_ZERO); }
-void cmd_setex(struct client *c) { set_generic(c, SET_EX, 3, 2, REPLY_OK_NULL); }
-void cmd_psetex(struct client *c) { set_generic(c, SET_PX, 3, 2, REPLY_OK_NULL); }
+void cmd_setnx(struct client *c) {
+    set_generic(c, SET_NX, 2, 0, REPLY_ONE_ZERO);
+}
+void cmd_setex(struct client *c) {
+    set_generic(c, SET_EX, 3, 2, REPLY_OK_NULL);
+}
+void cmd_psetex(struct client *c) {
+    set_generic(c, SET_PX, 3, 2, REPLY_OK_NULL);
+}
 
 /* ---- GETEX GETDEL GETSET ----------------------------------------------------------- */
 
@@ -417,8 +425,12 @@ static void mset_generic(struct client *c, bool nx) {
         reply_ok(c);
 }
 
-void cmd_mset(struct client *c) { mset_generic(c, false); }
-void cmd_msetnx(struct client *c) { mset_generic(c, true); }
+void cmd_mset(struct client *c) {
+    mset_generic(c, false);
+}
+void cmd_msetnx(struct client *c) {
+    mset_generic(c, true);
+}
 
 /* ---- APPEND STRLEN ----------------------------------------------------------------- */
 
@@ -551,7 +563,8 @@ static void incr_generic(struct client *c, long long incr) {
             return;
         }
     }
-    if ((incr < 0 && v < 0 && incr < LLONG_MIN - v) || (incr > 0 && v > 0 && incr > LLONG_MAX - v)) {
+    if ((incr < 0 && v < 0 && incr < LLONG_MIN - v) ||
+        (incr > 0 && v > 0 && incr > LLONG_MAX - v)) {
         reply_error(c, RERR_OVERFLOW);
         return;
     }
@@ -566,8 +579,12 @@ static void incr_generic(struct client *c, long long incr) {
     reply_int(c, v);
 }
 
-void cmd_incr(struct client *c) { incr_generic(c, 1); }
-void cmd_decr(struct client *c) { incr_generic(c, -1); }
+void cmd_incr(struct client *c) {
+    incr_generic(c, 1);
+}
+void cmd_decr(struct client *c) {
+    incr_generic(c, -1);
+}
 
 void cmd_incrby(struct client *c) {
     long long incr;
@@ -664,7 +681,7 @@ static void lcs_full(struct client *c, const char *a, uint32_t alen, const char 
                      const struct lcs_opts *o) {
     size_t w = (size_t)blen + 1;
     uint32_t *t = xmalloc(((size_t)alen + 1) * w * sizeof(uint32_t));
-#define T(i, j) t[(size_t)(i) * w + (j)]
+#define T(i, j) t[(size_t)(i)*w + (j)]
     for (uint32_t j = 0; j <= blen; j++) T(0, j) = 0;
     for (uint32_t i = 1; i <= alen; i++) {
         T(i, 0) = 0;
@@ -781,7 +798,8 @@ void cmd_lcs(struct client *c) {
     /* The same limit as Redis's full table, even when LEN needs less. */
     unsigned long long cells = (unsigned long long)(la + 1) * (lb + 1);
     if (cells > (unsigned long long)client_get_proto_max_bulk() / sizeof(uint32_t)) {
-        reply_error(c, "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        reply_error(c,
+                    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
         return;
     }
     if (o.len)

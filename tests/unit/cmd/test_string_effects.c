@@ -196,7 +196,8 @@ TEST(bitmaps) {
     EXPECT_NONE(run("GETBIT", "b", "3", NULL));
     EXPECT_NONE(run("BITFIELD", "b", "GET", "u8", "0", NULL));
     EXPECT_NONE(run("BITFIELD", "b", "SET", "u8", "0", "16", NULL));
-    EXPECT_ONE(run("BITFIELD", "b", "SET", "u8", "0", "17", "GET", "u4", "0", NULL), "BITFIELD b SET u8 0 17 GET u4 0");
+    EXPECT_ONE(run("BITFIELD", "b", "SET", "u8", "0", "17", "GET", "u4", "0", NULL),
+               "BITFIELD b SET u8 0 17 GET u4 0");
     EXPECT_NONE(run("BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "300", NULL));
     EXPECT_NONE(run("BITFIELD_RO", "b", "GET", "u8", "0", NULL));
     EXPECT_ONE(run("BITOP", "NOT", "d", "b", NULL), "BITOP NOT d b");
@@ -208,7 +209,9 @@ TEST(bitmaps) {
 
 /* ---- WRONGTYPE ------------------------------------------------------------- */
 
-static void noop_free(void *obj) { (void)obj; }
+static void noop_free(void *obj) {
+    (void)obj;
+}
 static const struct type_ops fake_list = {"list", noop_free, NULL, NULL, NULL};
 static int fake_obj;
 
@@ -234,14 +237,36 @@ TEST(wrongtype_everywhere) {
     entry_register_type(TYPE_LIST, &fake_list);
     store_run_slot(store_slot("w", 1), STORE_WRITE, add_fake, "w");
     static const char *const cmds[][8] = {
-        {"GET", "w"}, {"SET", "w", "v", "GET"}, {"SET", "w", "v", "NX", "GET"}, {"GETEX", "w"},
-        {"GETEX", "w", "EX", "10"}, {"GETEX", "w", "PERSIST"}, {"GETDEL", "w"}, {"GETSET", "w", "v"},
-        {"APPEND", "w", "x"}, {"STRLEN", "w"}, {"GETRANGE", "w", "0", "1"}, {"SUBSTR", "w", "0", "1"},
-        {"SETRANGE", "w", "0", "x"}, {"SETRANGE", "w", "0", ""}, {"INCR", "w"}, {"DECR", "w"},
-        {"INCRBY", "w", "1"}, {"DECRBY", "w", "1"}, {"INCRBYFLOAT", "w", "1"}, {"SETBIT", "w", "0", "1"},
-        {"GETBIT", "w", "0"}, {"BITCOUNT", "w"}, {"BITCOUNT", "w", "0", "1", "BIT"}, {"BITPOS", "w", "1"},
-        {"BITPOS", "w", "0", "0", "1"}, {"BITOP", "AND", "d", "s", "w"}, {"BITOP", "NOT", "d", "w"},
-        {"BITFIELD", "w", "GET", "u8", "0"}, {"BITFIELD", "w", "SET", "u8", "0", "1"}, {"BITFIELD", "w"},
+        {"GET", "w"},
+        {"SET", "w", "v", "GET"},
+        {"SET", "w", "v", "NX", "GET"},
+        {"GETEX", "w"},
+        {"GETEX", "w", "EX", "10"},
+        {"GETEX", "w", "PERSIST"},
+        {"GETDEL", "w"},
+        {"GETSET", "w", "v"},
+        {"APPEND", "w", "x"},
+        {"STRLEN", "w"},
+        {"GETRANGE", "w", "0", "1"},
+        {"SUBSTR", "w", "0", "1"},
+        {"SETRANGE", "w", "0", "x"},
+        {"SETRANGE", "w", "0", ""},
+        {"INCR", "w"},
+        {"DECR", "w"},
+        {"INCRBY", "w", "1"},
+        {"DECRBY", "w", "1"},
+        {"INCRBYFLOAT", "w", "1"},
+        {"SETBIT", "w", "0", "1"},
+        {"GETBIT", "w", "0"},
+        {"BITCOUNT", "w"},
+        {"BITCOUNT", "w", "0", "1", "BIT"},
+        {"BITPOS", "w", "1"},
+        {"BITPOS", "w", "0", "0", "1"},
+        {"BITOP", "AND", "d", "s", "w"},
+        {"BITOP", "NOT", "d", "w"},
+        {"BITFIELD", "w", "GET", "u8", "0"},
+        {"BITFIELD", "w", "SET", "u8", "0", "1"},
+        {"BITFIELD", "w"},
         {"BITFIELD_RO", "w", "GET", "u8", "0"},
     };
     run("SET", "d", "keep", NULL);
@@ -275,4 +300,6 @@ TEST(wrongtype_everywhere) {
     TEST_EXPECT_STR(last_reply, "$3\r\nabc\r\n");
 }
 
-int main(void) { return test_run_all(); }
+int main(void) {
+    return test_run_all();
+}
