@@ -212,7 +212,7 @@ TEST(bitmaps) {
 static void noop_free(void *obj) {
     (void)obj;
 }
-static const struct type_ops fake_list = {"list", noop_free, NULL, NULL, NULL};
+static const struct type_ops fake_list = {.name = "list", .free = noop_free};
 static int fake_obj;
 
 static void add_fake(void *arg) {
