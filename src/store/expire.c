@@ -48,7 +48,7 @@ static void sweep_slot(struct cycle *c, int db, uint16_t slot, struct slot_table
             struct entry *e = st->vol[rand_below(st->nvol)];
             sampled++;
             int64_t when = entry_expire(e);
-            if (when <= now) {
+            if (when < now) {
                 struct store_ref ref;
                 if (store_ref_of(db, st, e, &ref)) {
                     store_delete_expired(&ref);

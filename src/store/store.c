@@ -396,7 +396,7 @@ static void free_entry_locked(struct entry *e) {
 
 bool store_entry_expired(const struct entry *e) {
     if (!entry_has_expire(e)) return false;
-    return entry_expire(e) <= store_now();
+    return entry_expire(e) < store_now(); /* Redis: expired once now > when */
 }
 
 static _Atomic bool lazy_expire = true;
@@ -421,7 +421,7 @@ struct entry *store_lookup(int db, const struct store_key *k, unsigned flags, st
     struct store_ref local;
     struct store_ref *r = ref ? ref : &local;
     struct entry *e = store_peek(db, k, r);
-    if (e && entry_has_expire(e) && entry_expire(e) <= store_now()) {
+    if (e && entry_has_expire(e) && entry_expire(e) < store_now()) {
         /* During CLIENT PAUSE a read hides an expired key but does not
          * delete it (deleting is a write), as Redis does; a write that
          * still runs (the end of an EXEC) replaces it, so it goes. */
@@ -745,7 +745,7 @@ static void scan_slot_locked(void *arg) {
     } while (s->cursor != 0 && (long)c.n < s->budget);
     for (size_t i = 0; i < c.n; i++) {
         struct entry *e = c.v[i];
-        if (entry_has_expire(e) && entry_expire(e) <= store_now()) {
+        if (entry_has_expire(e) && entry_expire(e) < store_now()) {
             struct store_ref ref;
             if (atomic_load_explicit(&lazy_expire, memory_order_relaxed) && store_ref_of(s->db, st, e, &ref))
                 store_delete_expired(&ref);
@@ -794,7 +794,7 @@ static void foreach_slot_locked(void *arg) {
     int64_t now = store_now();
     for (struct htab_node *n = htab_first(&st->keys, &it); n; n = htab_next(&st->keys, &it)) {
         struct entry *e = (struct entry *)n;
-        if (entry_has_expire(e) && entry_expire(e) <= now) continue;
+        if (entry_has_expire(e) && entry_expire(e) < now) continue;
         f->fn(e, f->arg);
     }
 }
@@ -827,7 +827,7 @@ static void random_locked(void *arg) {
     if (e == NULL) return;
     size_t klen;
     const char *k = entry_key(e, &klen);
-    r->expired = entry_has_expire(e) && entry_expire(e) <= store_now();
+    r->expired = entry_has_expire(e) && entry_expire(e) < store_now();
     if (r->expired && atomic_load_explicit(&lazy_expire, memory_order_relaxed)) {
         struct store_ref ref;
         if (store_ref_of(r->db, st, e, &ref)) store_delete_expired(&ref);
