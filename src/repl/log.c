@@ -56,14 +56,20 @@ int log_setup(size_t ring_bytes) {
     return 0;
 }
 
-void log_teardown(void) {
-    atomic_store(&log_active, false);
-    xfree(ring);
-    ring = NULL;
+void log_thread_cleanup(void) {
     buf_free(&st.bytes);
     xfree(st.blocks);
     st.blocks = NULL;
     st.nblocks = st.capblocks = 0;
+    st.sealed_upto = 0;
+    st.nstaged = 0;
+}
+
+void log_teardown(void) {
+    atomic_store(&log_active, false);
+    xfree(ring);
+    ring = NULL;
+    log_thread_cleanup();
 }
 
 /* ---- staging ---------------------------------------------------------------- */

@@ -56,6 +56,8 @@ void log_discard(void);
 uint64_t log_seal(bool wrap);
 /* Copy sealed blocks into the ring and commit them. */
 void log_publish(void);
+/* Free the calling thread's staging buffers (thread exit). */
+void log_thread_cleanup(void);
 
 /* Consumer ---------------------------------------------------------------- */
 

@@ -137,7 +137,10 @@ static void on_worker_start(struct worker *w) {
     loop_timer_add(worker_loop(w), 100, worker_cron, w);
 }
 
-static void on_worker_stop(struct worker *w) { client_worker_stop(w); }
+static void on_worker_stop(struct worker *w) {
+    client_worker_stop(w);
+    log_thread_cleanup();
+}
 
 static void main_cron(void *arg) {
     store_clock_tick();

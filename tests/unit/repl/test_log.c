@@ -85,6 +85,7 @@ static void *producer(void *arg) {
         pthread_mutex_unlock(&order_lock);
         log_publish();
     }
+    log_thread_cleanup();
     return NULL;
 }
 
