@@ -70,9 +70,13 @@ static _Atomic long long proto_max_bulk = 512LL * 1024 * 1024;
 static _Atomic long long idle_timeout;
 static _Atomic long long max_clients = 10000;
 static _Atomic long long tcp_keepalive = 300;
-static struct client_obuf_limit obuf_limits[CLIENT_CLASS_COUNT] = {
+/* Output buffer limits per class, read by every worker on its hot path:
+ * each field is atomic; a reader may see a half-applied CONFIG SET. */
+struct obuf_limit_atomic {
+    _Atomic long long hard, soft, soft_seconds;
+};
+static struct obuf_limit_atomic obuf_limits[CLIENT_CLASS_COUNT] = {
     {0, 0, 0}, {256LL * 1024 * 1024, 64LL * 1024 * 1024, 60}, {32LL * 1024 * 1024, 8LL * 1024 * 1024, 60}};
-static pthread_mutex_t limits_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Statistics, per thread, summed on read. */
 struct cstats {
@@ -96,14 +100,14 @@ long long client_get_proto_max_bulk(void) { return atomic_load(&proto_max_bulk);
 void client_set_timeout(long long s) { atomic_store(&idle_timeout, s); }
 void client_set_maxclients(long long n) { atomic_store(&max_clients, n); }
 void client_set_obuf_limit(enum client_class cls, const struct client_obuf_limit *l) {
-    pthread_mutex_lock(&limits_mu);
-    obuf_limits[cls] = *l;
-    pthread_mutex_unlock(&limits_mu);
+    atomic_store_explicit(&obuf_limits[cls].hard, l->hard, memory_order_relaxed);
+    atomic_store_explicit(&obuf_limits[cls].soft, l->soft, memory_order_relaxed);
+    atomic_store_explicit(&obuf_limits[cls].soft_seconds, l->soft_seconds, memory_order_relaxed);
 }
 void client_get_obuf_limit(enum client_class cls, struct client_obuf_limit *l) {
-    pthread_mutex_lock(&limits_mu);
-    *l = obuf_limits[cls];
-    pthread_mutex_unlock(&limits_mu);
+    l->hard = atomic_load_explicit(&obuf_limits[cls].hard, memory_order_relaxed);
+    l->soft = atomic_load_explicit(&obuf_limits[cls].soft, memory_order_relaxed);
+    l->soft_seconds = atomic_load_explicit(&obuf_limits[cls].soft_seconds, memory_order_relaxed);
 }
 
 /* ---- config ------------------------------------------------------------------ */
@@ -371,18 +375,23 @@ static enum client_class class_of(const struct client *c) {
 }
 
 bool client_check_output_limits(struct client *c) {
+    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED)) return false;
     size_t used = c->obuf.allocated;
-    if (used < 32 * 1024) {
-        c->obuf_soft_since = 0;
-        return true;
-    }
-    struct client_obuf_limit l = obuf_limits[class_of(c)];
+    struct client_obuf_limit l;
+    client_get_obuf_limit(class_of(c), &l);
     bool hard = l.hard && (long long)used >= l.hard;
-    bool soft = false;
-    if (l.soft && (long long)used >= l.soft) {
-        int64_t now = time_ms();
-        if (c->obuf_soft_since == 0) c->obuf_soft_since = now;
-        else if (now - c->obuf_soft_since >= l.soft_seconds * 1000) soft = true;
+    bool soft = l.soft && (long long)used >= l.soft;
+    /* Redis's rule: the soft limit counts once it has been exceeded without
+     * interruption for more than soft_seconds (whole seconds); the first time
+     * it is seen only starts the clock. */
+    if (soft) {
+        int64_t now_s = time_ms() / 1000;
+        if (c->obuf_soft_since == 0) {
+            c->obuf_soft_since = now_s > 0 ? now_s : 1;
+            soft = false;
+        } else if (now_s - c->obuf_soft_since <= l.soft_seconds) {
+            soft = false;
+        }
     } else {
         c->obuf_soft_since = 0;
     }
@@ -391,6 +400,7 @@ bool client_check_output_limits(struct client *c) {
                  (unsigned long long)c->id, c->addr);
         cst_add(&tl_cst()->obuf_kills, 1);
         c->flags |= CLIENT_CLOSE_ASAP;
+        client_want_write(c);
         return false;
     }
     return true;
@@ -444,7 +454,7 @@ static void before_sleep(void *arg) {
 
 /* ---- input ----------------------------------------------------------------------------- */
 
-static void set_argv(struct client *c, char *base) {
+static void set_argv(struct client *c, const char *base) {
     int n = (int)c->parser.argc;
     if (n > c->argcap) {
         int cap = n < 8 ? 8 : n;
@@ -453,7 +463,7 @@ static void set_argv(struct client *c, char *base) {
         c->argcap = cap;
     }
     for (int i = 0; i < n; i++) {
-        c->argv[i] = base + c->parser.offs[i].off;
+        c->argv[i] = resp_arg(&c->parser, base, (uint32_t)i);
         c->argvlen[i] = c->parser.offs[i].len;
     }
     c->argc = n;
@@ -524,13 +534,18 @@ static void on_readable(struct client *c) {
         cst_add(&st->in, (uint64_t)n);
         c->bytes_in += (uint64_t)n;
         size_t used = process_input(c, ws->shared, (size_t)n);
-        if (used < (size_t)n && !(c->flags & CLIENT_CLOSED)) keep_leftover(c, ws->shared + used, (size_t)n - used);
+        if (used < (size_t)n && !(c->flags & (CLIENT_CLOSED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)))
+            keep_leftover(c, ws->shared + used, (size_t)n - used);
     } else {
         size_t want = SHARED_IBUF;
-        /* A big bulk is coming: make room for all of it at once. */
+        /* A big bulk is coming: make room for all of it at once, so it is
+         * read straight into place with no further copy. */
         if (c->parser.need > c->qbuf.len && c->parser.need - c->qbuf.len > want && c->parser.bulk_len >= RESP_BIG_ARG)
             want = c->parser.need - c->qbuf.len;
-        buf_reserve(&c->qbuf, want);
+        /* The request must stay contiguous: grow at least geometrically so
+         * a huge request of many arguments costs linear copying, not
+         * quadratic. */
+        if (c->qbuf.cap - c->qbuf.len < want) buf_reserve(&c->qbuf, MAX(want, c->qbuf.len));
         n = conn_read(&c->conn, c->qbuf.data + c->qbuf.len, c->qbuf.cap - c->qbuf.len);
         if (n <= 0) goto read_failed;
         cst_add(&st->reads, 1);
@@ -797,12 +812,13 @@ void client_info_line(const struct client *c, struct buf *out) {
     if (c->conn.io.events & LOOP_WRITE) strcpy(events, "rw");
     const char *cmd = c->lastcmd ? c->lastcmd->fullname : "NULL";
     buf_printf(out,
-               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d ssub=0 "
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d ssub=%d "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=%zu "
                "omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, conn_fd(&c->conn), c->name ? c->name : "",
                (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags, c->db,
-               pubsub_channel_count(c), pubsub_pattern_count(c), (c->flags & CLIENT_MULTI) ? multi_queued(c) : -1,
+               pubsub_channel_count(c), pubsub_pattern_count(c), pubsub_shard_count(c),
+               (c->flags & CLIENT_MULTI) ? multi_queued(c) : -1,
                qbuf, qfree, argv_mem, multi_memory(c), rbs, rbs, obl, oll, omem, client_memory(c), events, cmd,
                c->resp);
 }

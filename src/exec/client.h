@@ -88,7 +88,7 @@ struct client {
     /* Output. */
     struct obuf obuf;
     struct obuf *out;         /* &obuf, or a sink while replies are silenced */
-    int64_t obuf_soft_since;  /* when the soft output limit was first exceeded */
+    int64_t obuf_soft_since;  /* when (Unix s) the soft output limit was first exceeded */
     uint64_t bytes_out;
 
     /* Transactions, pub/sub, blocking. */

@@ -34,6 +34,9 @@ void multi_begin(struct client *c) {
 
 void multi_queue(struct client *c) {
     struct multi_state *m = c->multi;
+    /* An aborted transaction (a rejected command, or a touched watched key)
+     * keeps nothing: EXEC will fail anyway (Redis). */
+    if ((c->flags & CLIENT_DIRTY_EXEC) || store_watch_dirty(&c->watch)) return;
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 4;
         m->q = xrealloc(m->q, (size_t)m->cap * sizeof(*m->q));

@@ -131,9 +131,9 @@ TEST(inline_quoting) {
     int st = parse_str(&p, "set \"a b\\x41\\n\" 'it\\'s'  plain\r\n", buf);
     TEST_ASSERT(st == RESP_COMMAND);
     TEST_ASSERT(p.argc == 4);
-    TEST_EXPECT(p.offs[1].len == 5 && memcmp(buf + p.offs[1].off, "a bA\n", 5) == 0);
-    TEST_EXPECT(p.offs[2].len == 4 && memcmp(buf + p.offs[2].off, "it's", 4) == 0);
-    TEST_EXPECT(p.offs[3].len == 5 && memcmp(buf + p.offs[3].off, "plain", 5) == 0);
+    TEST_EXPECT(p.offs[1].len == 5 && memcmp(resp_arg(&p, buf, 1), "a bA\n", 5) == 0);
+    TEST_EXPECT(p.offs[2].len == 4 && memcmp(resp_arg(&p, buf, 2), "it's", 4) == 0);
+    TEST_EXPECT(p.offs[3].len == 5 && memcmp(resp_arg(&p, buf, 3), "plain", 5) == 0);
     resp_parser_free(&p);
 }
 
