@@ -43,6 +43,7 @@
 #define SHARED_IBUF (16 * 1024)
 #define IOV_BATCH 64
 #define PRIVATE_IBUF_KEEP (64 * 1024)
+#define BIG_ARG_STEP (1024 * 1024)
 
 struct wstate {
     struct worker *w;
@@ -477,6 +478,7 @@ static size_t process_input(struct client *c, char *base, size_t len) {
         int st = resp_parse(&c->parser, base + pos, len - pos, &lim);
         if (st == RESP_INCOMPLETE) break;
         if (st == RESP_ERROR) {
+            c->cmd = NULL; /* counted in errorstats, not against the last command */
             reply_errorf(c, "ERR %s", c->parser.err);
             log_verbose("Protocol error (%s) from client: id=%llu addr=%s", c->parser.err,
                         (unsigned long long)c->id, c->addr);
@@ -503,9 +505,16 @@ static size_t process_input(struct client *c, char *base, size_t len) {
             obuf_clear(&ws->sink);
             c->out = &c->obuf;
         }
+        if (c->flags & CLIENT_PAUSED) {
+            /* Keep this request: it runs again when the pause ends, still
+             * silenced if CLIENT REPLY SKIP applied to it. */
+            if (c->flags & CLIENT_REPLY_SKIP) c->flags |= CLIENT_REPLY_SKIP_NEXT;
+            c->flags &= ~CLIENT_REPLY_SKIP;
+            resp_parser_reset(&c->parser);
+            break;
+        }
         c->flags &= ~CLIENT_REPLY_SKIP;
         resp_parser_reset(&c->parser);
-        if (c->flags & CLIENT_PAUSED) break; /* keep this request: it runs again later */
         pos = end;
         c->argc = 0;
         if (c->obuf.allocated > 64 * 1024 && !client_check_output_limits(c)) break;
@@ -538,14 +547,18 @@ static void on_readable(struct client *c) {
             keep_leftover(c, ws->shared + used, (size_t)n - used);
     } else {
         size_t want = SHARED_IBUF;
-        /* A big bulk is coming: make room for all of it at once, so it is
-         * read straight into place with no further copy. */
-        if (c->parser.need > c->qbuf.len && c->parser.need - c->qbuf.len > want && c->parser.bulk_len >= RESP_BIG_ARG)
-            want = c->parser.need - c->qbuf.len;
+        /* A big bulk is coming: make room for a large part of it at once, so
+         * it is read in big chunks straight into place. The room grows with
+         * what actually arrived (at least doubling), not with what the
+         * header announced: a client claiming 512 MiB costs memory only as
+         * it sends them. */
+        bool big = c->parser.need > c->qbuf.len && c->parser.need - c->qbuf.len > want &&
+                   c->parser.bulk_len >= RESP_BIG_ARG;
+        if (big) want = MIN(c->parser.need - c->qbuf.len, MAX((size_t)BIG_ARG_STEP, c->qbuf.len));
         /* The request must stay contiguous: grow at least geometrically so
-         * a huge request of many arguments costs linear copying, not
-         * quadratic. */
-        if (c->qbuf.cap - c->qbuf.len < want) buf_reserve(&c->qbuf, MAX(want, c->qbuf.len));
+         * a huge request (big arguments or very many small ones) costs
+         * linear copying, not quadratic. */
+        if (c->qbuf.cap - c->qbuf.len < want) buf_reserve(&c->qbuf, big ? want : MAX(want, c->qbuf.len));
         n = conn_read(&c->conn, c->qbuf.data + c->qbuf.len, c->qbuf.cap - c->qbuf.len);
         if (n <= 0) goto read_failed;
         cst_add(&st->reads, 1);
@@ -595,13 +608,29 @@ static void resume_input(struct client *c) {
 
 /* ---- keys helper ------------------------------------------------------------------------- */
 
+/* Commands walk their keys in order: look where the previous lookup ended
+ * first, so a command of n keys costs O(n), not O(n^2). */
+static __thread int key_hint;
+
 void client_key(const struct client *c, int i, struct store_key *k) {
     k->ptr = c->argv[i];
     k->len = c->argvlen[i];
-    for (int j = 0; j < c->nkeys; j++) {
-        if (c->keys[j].pos == i) {
-            k->slot = c->keys[j].slot;
-            return;
+    int n = c->nkeys;
+    if (n > 0) {
+        int h = key_hint < n ? key_hint : 0;
+        for (int j = h; j < n; j++) {
+            if (c->keys[j].pos == i) {
+                k->slot = c->keys[j].slot;
+                key_hint = j + 1;
+                return;
+            }
+        }
+        for (int j = 0; j < h; j++) {
+            if (c->keys[j].pos == i) {
+                k->slot = c->keys[j].slot;
+                key_hint = j + 1;
+                return;
+            }
         }
     }
     k->slot = store_slot(k->ptr, k->len);

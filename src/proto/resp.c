@@ -65,6 +65,7 @@ static void push_off(struct resp_argoff **out, uint32_t *cap, int argc, size_t o
 }
 
 int resp_split_args(char *line, size_t len, struct resp_argoff **out, uint32_t *cap) {
+    if (len == 0) return 0;
     /* sdssplitargs works on a C string: a NUL byte ends the line. */
     const char *nul = memchr(line, '\0', len);
     if (nul) len = (size_t)(nul - line);
