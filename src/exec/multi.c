@@ -112,6 +112,13 @@ static void exec_locked(void *arg) {
     store_freeze_now(false);
 }
 
+/* Keyless commands of these groups never touch the keyspace. */
+static bool keyless_may_touch_keys(const struct command *cmd) {
+    if (cmd->nkeyspecs > 0) return false;
+    const char *g = cmd->group ? cmd->group : "";
+    return strcmp(g, "connection") != 0 && strcmp(g, "pubsub") != 0 && strcmp(g, "transactions") != 0;
+}
+
 void multi_exec(struct client *c) {
     if (!(c->flags & CLIENT_MULTI)) {
         reply_error(c, "ERR EXEC without MULTI");
@@ -144,10 +151,13 @@ void multi_exec(struct client *c) {
     c->argv = saved_argv;
     c->argvlen = saved_lens;
     c->argc = saved_argc;
-    /* Commands that walk the keyspace slot by slot need every stripe. */
+    /* Keyless commands that may reach the keyspace (DBSIZE, KEYS, SCAN,
+     * DEBUG OBJECT, INFO keyspace...) take locks themselves when run alone;
+     * inside EXEC a nested store_run may only use stripes already held, so
+     * the transaction holds them all. */
     if (m->flags & CMD_ALL_STRIPES) store_lockset_all(&ls);
     for (int i = 0; i < m->n && !ls.all; i++)
-        if (m->q[i].cmd->nkeyspecs == 0 && (m->q[i].cmd->flags & (CMD_WRITE | CMD_READONLY))) store_lockset_all(&ls);
+        if (keyless_may_touch_keys(m->q[i].cmd)) store_lockset_all(&ls);
     struct exec_run r = {c, false};
     if (ls.n == 0 && !ls.all) {
         exec_locked(&r);
