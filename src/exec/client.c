@@ -375,9 +375,18 @@ static enum client_class class_of(const struct client *c) {
     return (c->flags & CLIENT_PUBSUB) ? CLIENT_CLASS_PUBSUB : CLIENT_CLASS_NORMAL;
 }
 
+/* What the output limits count: like Redis, which leaves out its 16 KiB
+ * static reply buffer, the first regular chunk is not counted (CLIENT LIST
+ * shows it as rbs, the rest as omem). */
+static size_t obuf_used_for_limits(const struct obuf *ob) {
+    size_t used = ob->allocated;
+    if (ob->head && ob->head->cap == OBUF_CHUNK && used >= ob->head->acct) used -= ob->head->acct;
+    return used;
+}
+
 bool client_check_output_limits(struct client *c) {
     if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED)) return false;
-    size_t used = c->obuf.allocated;
+    size_t used = obuf_used_for_limits(&c->obuf);
     struct client_obuf_limit l;
     client_get_obuf_limit(class_of(c), &l);
     bool hard = l.hard && (long long)used >= l.hard;
