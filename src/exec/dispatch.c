@@ -52,10 +52,6 @@ void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_rea
     atomic_fetch_add_explicit(&total_dirty, 1, memory_order_relaxed);
 }
 
-void exec_store_added(int db, const char *key, size_t klen) {
-    if (pubsub_notify_wanted(NOTIFY_NEW)) pubsub_notify(NOTIFY_NEW, "new", db, key, klen);
-}
-
 void exec_store_seal(void) {
     if (log_enabled()) log_seal(true);
 }

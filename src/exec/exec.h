@@ -56,7 +56,6 @@ enum exec_pause exec_pause_state(void);
 
 /* ---- store hooks ----------------------------------------------------------- */
 void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_reason why);
-void exec_store_added(int db, const char *key, size_t klen);
 void exec_store_seal(void);
 void exec_store_after(void);
 

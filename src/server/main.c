@@ -249,7 +249,7 @@ int main(int argc, char **argv) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         threads = ncpu > 0 ? (int)MIN(ncpu, 64L) : 1;
     }
-    struct store_hooks hooks = {exec_store_deleted, exec_store_seal, exec_store_after, exec_store_added};
+    struct store_hooks hooks = {exec_store_deleted, exec_store_seal, exec_store_after};
     if (store_setup(server_settings.databases, &hooks) != 0) {
         log_warn("Failed to start the lazy-free thread");
         return 1;

@@ -431,7 +431,6 @@ void store_add(int db, const struct store_key *k, struct entry *e, struct store_
         ref->db = db;
         ref->key = *k;
     }
-    if (store_hooks_.added) store_hooks_.added(db, k->ptr, k->len);
 }
 
 void store_replace(struct store_ref *ref, struct entry *e) {

@@ -84,9 +84,6 @@ struct store_hooks {
     void (*seal)(void);
     /* [no locks] After a locked section was released. */
     void (*after)(void);
-    /* [stripe-locked] store_add created key k in db (Redis's dbAdd: the
-     * "new" keyspace event). */
-    void (*added)(int db, const char *key, size_t klen);
 };
 
 int store_setup(int databases, const struct store_hooks *hooks);
