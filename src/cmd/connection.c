@@ -6,6 +6,9 @@
 #include "base/str.h"
 #include "exec/multi.h"
 
+#include <limits.h>
+#include <string.h>
+
 void cmd_ping(struct client *c) {
     if (c->argc > 2) {
         reply_arity_error(c);
@@ -31,7 +34,8 @@ void cmd_echo(struct client *c) { reply_bulk(c, c->argv[1], c->argvlen[1]); }
 
 void cmd_select(struct client *c) {
     long long id;
-    if (!cmd_ll(c, 1, &id)) return;
+    /* getIntFromObjectOrReply: anything outside int is "not an integer". */
+    if (!cmd_ll_range(c, 1, INT_MIN, INT_MAX, &id, RERR_NOT_INT)) return;
     if (id < 0 || id >= store_databases()) {
         reply_error(c, RERR_DB_RANGE);
         return;
@@ -46,7 +50,12 @@ void cmd_quit(struct client *c) {
 }
 
 /* No password or ACL user exists until the security module lands: the
- * default user needs no password, as in a Redis without requirepass. */
+ * default user needs no password, as in a Redis without requirepass, so any
+ * password authenticates it. User names are case-sensitive. */
+static bool is_default_user(const struct client *c, int i) {
+    return c->argvlen[i] == 7 && memcmp(c->argv[i], "default", 7) == 0;
+}
+
 void cmd_auth(struct client *c) {
     if (c->argc > 3) {
         reply_error(c, RERR_SYNTAX);
@@ -57,7 +66,7 @@ void cmd_auth(struct client *c) {
                        "sure your configuration is correct?");
         return;
     }
-    if (cmd_arg_is(c, 1, "default")) {
+    if (is_default_user(c, 1)) {
         reply_ok(c);
         return;
     }
@@ -78,34 +87,32 @@ void cmd_hello(struct client *c) {
             return;
         }
     }
-    const char *setname = NULL;
-    size_t setname_len = 0;
+    /* Options take effect one by one, as in Redis: a SETNAME before a bad
+     * option stays applied. */
     for (int j = next; j < c->argc; j++) {
         int more = c->argc - j - 1;
         if (cmd_arg_is(c, j, "AUTH") && more >= 2) {
-            if (!cmd_arg_is(c, j + 1, "default")) {
+            if (!is_default_user(c, j + 1)) {
                 reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
                 return;
             }
             j += 2;
         } else if (cmd_arg_is(c, j, "SETNAME") && more >= 1) {
-            setname = c->argv[j + 1];
-            setname_len = c->argvlen[j + 1];
-            for (size_t i = 0; i < setname_len; i++) {
-                if (setname[i] < '!' || setname[i] > '~') {
+            const char *name = c->argv[j + 1];
+            size_t len = c->argvlen[j + 1];
+            for (size_t i = 0; i < len; i++) {
+                if (name[i] < '!' || name[i] > '~') {
                     reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
                     return;
                 }
             }
+            xfree(c->name);
+            c->name = len ? xstrndup(name, len) : NULL;
             j++;
         } else {
             reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'", (int)c->argvlen[j], c->argv[j]);
             return;
         }
-    }
-    if (setname) {
-        xfree(c->name);
-        c->name = setname_len ? xstrndup(setname, setname_len) : NULL;
     }
     if (ver) c->resp = (int)ver;
     reply_map(c, 7);
@@ -131,7 +138,8 @@ void cmd_reset(struct client *c) {
     if (c->flags & CLIENT_MONITOR) exec_monitor_remove(c);
     c->db = 0;
     c->resp = 2;
-    c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT | CLIENT_NO_TOUCH);
+    /* Redis 7.0's clearClientConnectionState: NO-EVICT stays as it is. */
+    c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
     /* The reply of RESET itself is never silenced. */
     c->out = &c->obuf;
     xfree(c->name);

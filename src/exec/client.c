@@ -43,6 +43,7 @@
 #define SHARED_IBUF (16 * 1024)
 #define IOV_BATCH 64
 #define PRIVATE_IBUF_KEEP (64 * 1024)
+#define BIG_ARG_STEP (1024 * 1024)
 
 struct wstate {
     struct worker *w;
@@ -70,9 +71,13 @@ static _Atomic long long proto_max_bulk = 512LL * 1024 * 1024;
 static _Atomic long long idle_timeout;
 static _Atomic long long max_clients = 10000;
 static _Atomic long long tcp_keepalive = 300;
-static struct client_obuf_limit obuf_limits[CLIENT_CLASS_COUNT] = {
+/* Output buffer limits per class, read by every worker on its hot path:
+ * each field is atomic; a reader may see a half-applied CONFIG SET. */
+struct obuf_limit_atomic {
+    _Atomic long long hard, soft, soft_seconds;
+};
+static struct obuf_limit_atomic obuf_limits[CLIENT_CLASS_COUNT] = {
     {0, 0, 0}, {256LL * 1024 * 1024, 64LL * 1024 * 1024, 60}, {32LL * 1024 * 1024, 8LL * 1024 * 1024, 60}};
-static pthread_mutex_t limits_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Statistics, per thread, summed on read. */
 struct cstats {
@@ -96,14 +101,14 @@ long long client_get_proto_max_bulk(void) { return atomic_load(&proto_max_bulk);
 void client_set_timeout(long long s) { atomic_store(&idle_timeout, s); }
 void client_set_maxclients(long long n) { atomic_store(&max_clients, n); }
 void client_set_obuf_limit(enum client_class cls, const struct client_obuf_limit *l) {
-    pthread_mutex_lock(&limits_mu);
-    obuf_limits[cls] = *l;
-    pthread_mutex_unlock(&limits_mu);
+    atomic_store_explicit(&obuf_limits[cls].hard, l->hard, memory_order_relaxed);
+    atomic_store_explicit(&obuf_limits[cls].soft, l->soft, memory_order_relaxed);
+    atomic_store_explicit(&obuf_limits[cls].soft_seconds, l->soft_seconds, memory_order_relaxed);
 }
 void client_get_obuf_limit(enum client_class cls, struct client_obuf_limit *l) {
-    pthread_mutex_lock(&limits_mu);
-    *l = obuf_limits[cls];
-    pthread_mutex_unlock(&limits_mu);
+    l->hard = atomic_load_explicit(&obuf_limits[cls].hard, memory_order_relaxed);
+    l->soft = atomic_load_explicit(&obuf_limits[cls].soft, memory_order_relaxed);
+    l->soft_seconds = atomic_load_explicit(&obuf_limits[cls].soft_seconds, memory_order_relaxed);
 }
 
 /* ---- config ------------------------------------------------------------------ */
@@ -372,19 +377,33 @@ static enum client_class class_of(const struct client *c) {
     return (c->flags & CLIENT_PUBSUB) ? CLIENT_CLASS_PUBSUB : CLIENT_CLASS_NORMAL;
 }
 
+/* What the output limits count: like Redis, which leaves out its 16 KiB
+ * static reply buffer, the first regular chunk is not counted (CLIENT LIST
+ * shows it as rbs, the rest as omem). */
+static size_t obuf_used_for_limits(const struct obuf *ob) {
+    size_t used = ob->allocated;
+    if (ob->head && ob->head->cap == OBUF_CHUNK && used >= ob->head->acct) used -= ob->head->acct;
+    return used;
+}
+
 bool client_check_output_limits(struct client *c) {
-    size_t used = c->obuf.allocated;
-    if (used < 32 * 1024) {
-        c->obuf_soft_since = 0;
-        return true;
-    }
-    struct client_obuf_limit l = obuf_limits[class_of(c)];
+    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED)) return false;
+    size_t used = obuf_used_for_limits(&c->obuf);
+    struct client_obuf_limit l;
+    client_get_obuf_limit(class_of(c), &l);
     bool hard = l.hard && (long long)used >= l.hard;
-    bool soft = false;
-    if (l.soft && (long long)used >= l.soft) {
-        int64_t now = time_ms();
-        if (c->obuf_soft_since == 0) c->obuf_soft_since = now;
-        else if (now - c->obuf_soft_since >= l.soft_seconds * 1000) soft = true;
+    bool soft = l.soft && (long long)used >= l.soft;
+    /* Redis's rule: the soft limit counts once it has been exceeded without
+     * interruption for more than soft_seconds (whole seconds); the first time
+     * it is seen only starts the clock. */
+    if (soft) {
+        int64_t now_s = time_ms() / 1000;
+        if (c->obuf_soft_since == 0) {
+            c->obuf_soft_since = now_s > 0 ? now_s : 1;
+            soft = false;
+        } else if (now_s - c->obuf_soft_since <= l.soft_seconds) {
+            soft = false;
+        }
     } else {
         c->obuf_soft_since = 0;
     }
@@ -393,6 +412,7 @@ bool client_check_output_limits(struct client *c) {
                  (unsigned long long)c->id, c->addr);
         cst_add(&tl_cst()->obuf_kills, 1);
         c->flags |= CLIENT_CLOSE_ASAP;
+        client_want_write(c);
         return false;
     }
     return true;
@@ -446,7 +466,7 @@ static void before_sleep(void *arg) {
 
 /* ---- input ----------------------------------------------------------------------------- */
 
-static void set_argv(struct client *c, char *base) {
+static void set_argv(struct client *c, const char *base) {
     int n = (int)c->parser.argc;
     if (n > c->argcap) {
         int cap = n < 8 ? 8 : n;
@@ -455,7 +475,7 @@ static void set_argv(struct client *c, char *base) {
         c->argcap = cap;
     }
     for (int i = 0; i < n; i++) {
-        c->argv[i] = base + c->parser.offs[i].off;
+        c->argv[i] = resp_arg(&c->parser, base, (uint32_t)i);
         c->argvlen[i] = c->parser.offs[i].len;
     }
     c->argc = n;
@@ -469,6 +489,7 @@ static size_t process_input(struct client *c, char *base, size_t len) {
         int st = resp_parse(&c->parser, base + pos, len - pos, &lim);
         if (st == RESP_INCOMPLETE) break;
         if (st == RESP_ERROR) {
+            c->cmd = NULL; /* counted in errorstats, not against the last command */
             reply_errorf(c, "ERR %s", c->parser.err);
             log_verbose("Protocol error (%s) from client: id=%llu addr=%s", c->parser.err,
                         (unsigned long long)c->id, c->addr);
@@ -495,9 +516,16 @@ static size_t process_input(struct client *c, char *base, size_t len) {
             obuf_clear(&ws->sink);
             c->out = &c->obuf;
         }
+        if (c->flags & CLIENT_PAUSED) {
+            /* Keep this request: it runs again when the pause ends, still
+             * silenced if CLIENT REPLY SKIP applied to it. */
+            if (c->flags & CLIENT_REPLY_SKIP) c->flags |= CLIENT_REPLY_SKIP_NEXT;
+            c->flags &= ~CLIENT_REPLY_SKIP;
+            resp_parser_reset(&c->parser);
+            break;
+        }
         c->flags &= ~CLIENT_REPLY_SKIP;
         resp_parser_reset(&c->parser);
-        if (c->flags & CLIENT_PAUSED) break; /* keep this request: it runs again later */
         pos = end;
         c->argc = 0;
         if (c->obuf.allocated > 64 * 1024 && !client_check_output_limits(c)) break;
@@ -526,13 +554,22 @@ static void on_readable(struct client *c) {
         cst_add(&st->in, (uint64_t)n);
         c->bytes_in += (uint64_t)n;
         size_t used = process_input(c, ws->shared, (size_t)n);
-        if (used < (size_t)n && !(c->flags & CLIENT_CLOSED)) keep_leftover(c, ws->shared + used, (size_t)n - used);
+        if (used < (size_t)n && !(c->flags & (CLIENT_CLOSED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)))
+            keep_leftover(c, ws->shared + used, (size_t)n - used);
     } else {
         size_t want = SHARED_IBUF;
-        /* A big bulk is coming: make room for all of it at once. */
-        if (c->parser.need > c->qbuf.len && c->parser.need - c->qbuf.len > want && c->parser.bulk_len >= RESP_BIG_ARG)
-            want = c->parser.need - c->qbuf.len;
-        buf_reserve(&c->qbuf, want);
+        /* A big bulk is coming: make room for a large part of it at once, so
+         * it is read in big chunks straight into place. The room grows with
+         * what actually arrived (at least doubling), not with what the
+         * header announced: a client claiming 512 MiB costs memory only as
+         * it sends them. */
+        bool big = c->parser.need > c->qbuf.len && c->parser.need - c->qbuf.len > want &&
+                   c->parser.bulk_len >= RESP_BIG_ARG;
+        if (big) want = MIN(c->parser.need - c->qbuf.len, MAX((size_t)BIG_ARG_STEP, c->qbuf.len));
+        /* The request must stay contiguous: grow at least geometrically so
+         * a huge request (big arguments or very many small ones) costs
+         * linear copying, not quadratic. */
+        if (c->qbuf.cap - c->qbuf.len < want) buf_reserve(&c->qbuf, big ? want : MAX(want, c->qbuf.len));
         n = conn_read(&c->conn, c->qbuf.data + c->qbuf.len, c->qbuf.cap - c->qbuf.len);
         if (n <= 0) goto read_failed;
         cst_add(&st->reads, 1);
@@ -582,13 +619,29 @@ static void resume_input(struct client *c) {
 
 /* ---- keys helper ------------------------------------------------------------------------- */
 
+/* Commands walk their keys in order: look where the previous lookup ended
+ * first, so a command of n keys costs O(n), not O(n^2). */
+static __thread int key_hint;
+
 void client_key(const struct client *c, int i, struct store_key *k) {
     k->ptr = c->argv[i];
     k->len = c->argvlen[i];
-    for (int j = 0; j < c->nkeys; j++) {
-        if (c->keys[j].pos == i) {
-            k->slot = c->keys[j].slot;
-            return;
+    int n = c->nkeys;
+    if (n > 0) {
+        int h = key_hint < n ? key_hint : 0;
+        for (int j = h; j < n; j++) {
+            if (c->keys[j].pos == i) {
+                k->slot = c->keys[j].slot;
+                key_hint = j + 1;
+                return;
+            }
+        }
+        for (int j = 0; j < h; j++) {
+            if (c->keys[j].pos == i) {
+                k->slot = c->keys[j].slot;
+                key_hint = j + 1;
+                return;
+            }
         }
     }
     k->slot = store_slot(k->ptr, k->len);
@@ -799,12 +852,13 @@ void client_info_line(const struct client *c, struct buf *out) {
     if (c->conn.io.events & LOOP_WRITE) strcpy(events, "rw");
     const char *cmd = c->lastcmd ? c->lastcmd->fullname : "NULL";
     buf_printf(out,
-               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d ssub=0 "
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d ssub=%d "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=%zu "
                "omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, conn_fd(&c->conn), c->name ? c->name : "",
                (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags, c->db,
-               pubsub_channel_count(c), pubsub_pattern_count(c), (c->flags & CLIENT_MULTI) ? multi_queued(c) : -1,
+               pubsub_channel_count(c), pubsub_pattern_count(c), pubsub_shard_count(c),
+               (c->flags & CLIENT_MULTI) ? multi_queued(c) : -1,
                qbuf, qfree, argv_mem, multi_memory(c), rbs, rbs, obl, oll, omem, client_memory(c), events, cmd,
                c->resp);
 }

@@ -9,9 +9,17 @@
  * client until all have answered (client_fanout).
  *
  * Life of a request: bytes are read into a per-worker shared buffer (a
- * client keeps a private buffer only while it holds a partial request),
- * parsed by proto/resp, dispatched (exec/dispatch.c), and the replies
- * collected in the client's obuf are written once per batch of input.
+ * client keeps a private buffer only while it holds a partial request, or
+ * input behind a blocked or paused command), parsed by proto/resp,
+ * dispatched (exec/dispatch.c), and the replies collected in the client's
+ * obuf are written once per batch of input. c->argv points into those
+ * buffers: it is valid during the command only (a command that blocks
+ * keeps what it needs itself). A request parked by CLIENT PAUSE stays in
+ * the private buffer and is parsed again when the pause ends. A request
+ * stays contiguous: the private buffer grows geometrically, and for a big
+ * bulk (>= 32 KiB) in steps that follow what has arrived, never what the
+ * header announced. Idle clients hold no input buffer at all (CLIENT LIST
+ * shows qbuf=0 qbuf-free=0, unlike Redis's per-client 16 KiB).
  *
  * Fields marked [cmd] are what command implementations may read.
  */
@@ -88,7 +96,7 @@ struct client {
     /* Output. */
     struct obuf obuf;
     struct obuf *out;         /* &obuf, or a sink while replies are silenced */
-    int64_t obuf_soft_since;  /* when the soft output limit was first exceeded */
+    int64_t obuf_soft_since;  /* when (Unix s) the soft output limit was first exceeded */
     uint64_t bytes_out;
 
     /* Transactions, pub/sub, blocking. */

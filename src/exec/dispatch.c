@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 static _Atomic long long total_dirty;
@@ -37,6 +38,9 @@ void exec_request_shutdown(int flags) {
 }
 
 /* ---- store hooks --------------------------------------------------------------- */
+
+static __thread size_t nstaged_lines;
+static void flush_monitor_lines(void);
 
 void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_reason why) {
     const char *argv[2] = {"DEL", key};
@@ -56,6 +60,7 @@ void exec_store_seal(void) {
 void exec_store_after(void) {
     if (log_enabled()) log_publish();
     pubsub_flush_notifications();
+    if (nstaged_lines) flush_monitor_lines();
 }
 
 /* ---- MONITOR ------------------------------------------------------------------- */
@@ -135,6 +140,33 @@ static void repr_arg(struct buf *b, const char *s, size_t n) {
     buf_putc(b, '"');
 }
 
+/* Deliver a formatted line to every monitor (no locks held). */
+static void post_line(struct monitor_line *l) {
+    pthread_mutex_lock(&mon_mu);
+    int n = nmonitors;
+    struct monitor_ref *refs = n ? xmemdup(monitors, (size_t)n * sizeof(*refs)) : NULL;
+    pthread_mutex_unlock(&mon_mu);
+    atomic_init(&l->refs, n + 1);
+    for (int i = 0; i < n; i++) client_post_by_id(refs[i].worker, refs[i].id, deliver_line, l, line_unref);
+    line_unref(l);
+    xfree(refs);
+}
+
+/* Lines produced under stripe locks (commands run by EXEC) wait here until
+ * the locks are released: posting to a mailbox is a syscall. */
+static __thread struct monitor_line **staged_lines;
+static __thread size_t capstaged_lines;
+
+static void flush_monitor_lines(void) {
+    for (size_t i = 0; i < nstaged_lines; i++) post_line(staged_lines[i]);
+    nstaged_lines = 0;
+    if (capstaged_lines > 64) {
+        xfree(staged_lines);
+        staged_lines = NULL;
+        capstaged_lines = 0;
+    }
+}
+
 static void feed_monitors(struct client *c, int argc, const char *const *argv, const size_t *lens) {
     struct buf b = BUF_INIT;
     struct timeval tv;
@@ -149,18 +181,19 @@ static void feed_monitors(struct client *c, int argc, const char *const *argv, c
         if (i != argc - 1) buf_putc(&b, ' ');
     }
     buf_puts(&b, "\r\n");
-    pthread_mutex_lock(&mon_mu);
-    int n = nmonitors;
-    struct monitor_ref *refs = xmemdup(monitors, (size_t)n * sizeof(*refs));
-    pthread_mutex_unlock(&mon_mu);
     struct monitor_line *l = xmalloc(sizeof(*l) + b.len);
-    atomic_init(&l->refs, n + 1);
     l->len = b.len;
     memcpy(l->text, b.data, b.len);
     buf_free(&b);
-    for (int i = 0; i < n; i++) client_post_by_id(refs[i].worker, refs[i].id, deliver_line, l, line_unref);
-    line_unref(l);
-    xfree(refs);
+    if (store_in_run()) {
+        if (nstaged_lines == capstaged_lines) {
+            capstaged_lines = capstaged_lines ? capstaged_lines * 2 : 16;
+            staged_lines = xrealloc(staged_lines, capstaged_lines * sizeof(*staged_lines));
+        }
+        staged_lines[nstaged_lines++] = l;
+        return;
+    }
+    post_line(l);
 }
 
 /* ---- pause ------------------------------------------------------------------------- */
@@ -309,28 +342,35 @@ void exec_call(struct client *c, const struct command *cmd) {
 
 /* ---- dispatch ------------------------------------------------------------------------ */
 
+static bool is_exec(const struct command *cmd) { return cmd && strcmp(cmd->fullname, "exec") == 0; }
+
+/* Redis's rejectCommand: flag the transaction, and when the rejected
+ * command is EXEC, discard the transaction with EXECABORT. `msg` is the
+ * whole error ("OOM ...", "ERR ..."). */
 static void reject(struct client *c, const char *msg) {
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
-    if (c->cmd && c->cmd->proc == NULL) {
-        reply_error(c, msg);
-        return;
-    }
-    if (c->cmd && strcmp(c->cmd->fullname, "exec") == 0) {
-        multi_reset(c);
-        const char *m = msg;
-        reply_errorf(c, "EXECABORT Transaction discarded because of: %s", m);
+    if (is_exec(c->cmd)) {
+        multi_discard(c);
+        reply_errorf(c, "EXECABORT Transaction discarded because of: %s", msg);
         return;
     }
     reply_error(c, msg);
 }
 
+/* Redis's rejectCommandFormat: a formatted message that gets "ERR " when
+ * replied, but not inside EXECABORT's text. */
 static PRINTF_FMT(2, 3) void rejectf(struct client *c, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    reject(c, msg);
+    if (is_exec(c->cmd)) {
+        reject(c, msg);
+        return;
+    }
+    if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+    reply_errorf(c, "ERR %s", msg);
 }
 
 static bool is_tx_control(const struct command *cmd) {
@@ -358,12 +398,34 @@ static void unknown_command(struct client *c) {
         used += (size_t)k;
         if (used >= sizeof(args)) used = sizeof(args) - 1;
     }
-    rejectf(c, "ERR unknown command '%.128s', with args beginning with: %s", c->argv[0], args);
+    rejectf(c, "unknown command '%.128s', with args beginning with: %s", c->argv[0], args);
+}
+
+/* "POST" and "Host:" are HTTP, sent by cross-protocol attacks: close the
+ * connection without a reply, logging at most once a minute (Redis). */
+static _Atomic int64_t security_logged;
+
+static bool is_http(const struct client *c) {
+    return (c->argvlen[0] == 4 && strncasecmp(c->argv[0], "post", 4) == 0) ||
+           (c->argvlen[0] == 5 && strncasecmp(c->argv[0], "host:", 5) == 0);
+}
+
+static void security_warning(struct client *c) {
+    int64_t now = time_ms() / 1000, last = atomic_load(&security_logged);
+    if ((now - last > 60 || last - now > 60) && atomic_compare_exchange_strong(&security_logged, &last, now))
+        log_warn("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to "
+                 "Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise "
+                 "your Redis instance. Connection aborted.");
+    client_close_async(c);
 }
 
 void exec_dispatch(struct client *c) {
-    const struct command *cmd = exec_command_lookup(c->argv[0], c->argvlen[0]);
     c->cmd = NULL;
+    if (UNLIKELY(is_http(c))) {
+        security_warning(c);
+        return;
+    }
+    const struct command *cmd = exec_command_lookup(c->argv[0], c->argvlen[0]);
     if (cmd == NULL) {
         /* argv strings are not NUL-terminated: the %.*s in unknown_command
          * limits by length; the command name is cut at 128 by the format. */
@@ -384,7 +446,7 @@ void exec_dispatch(struct client *c) {
             size_t n = MIN(strlen(cmd->name), sizeof(upper) - 1);
             for (size_t i = 0; i < n; i++) upper[i] = (char)((cmd->name[i] >= 'a' && cmd->name[i] <= 'z') ? cmd->name[i] - 32 : cmd->name[i]);
             upper[n] = '\0';
-            rejectf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", (int)MIN(c->argvlen[1], (size_t)128),
+            rejectf(c, "unknown subcommand '%.*s'. Try %s HELP.", (int)MIN(c->argvlen[1], (size_t)128),
                     c->argv[1], upper);
             return;
         }
@@ -393,13 +455,12 @@ void exec_dispatch(struct client *c) {
     c->cmd = cmd;
     c->lastcmd = cmd;
     if ((cmd->arity > 0 && cmd->arity != c->argc) || (c->argc < -cmd->arity)) {
-        rejectf(c, "ERR wrong number of arguments for '%s' command", cmd->fullname);
-        stats_command_rejected(NULL);
+        rejectf(c, "wrong number of arguments for '%s' command", cmd->fullname);
         return;
     }
     bool in_multi = (c->flags & CLIENT_MULTI) != 0;
     if (in_multi && (cmd->flags & CMD_NO_MULTI)) {
-        reject(c, "ERR Command not allowed inside a transaction");
+        rejectf(c, "Command not allowed inside a transaction");
         return;
     }
     /* Out of memory: evict, or refuse commands that may grow memory. */
@@ -419,7 +480,7 @@ void exec_dispatch(struct client *c) {
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !allowed_in_pubsub(cmd)) {
         rejectf(c,
-                "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+                "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
                 "allowed in this context",
                 cmd->fullname);
         return;

@@ -34,6 +34,9 @@ void multi_begin(struct client *c) {
 
 void multi_queue(struct client *c) {
     struct multi_state *m = c->multi;
+    /* An aborted transaction (a rejected command, or a touched watched key)
+     * keeps nothing: EXEC will fail anyway (Redis). */
+    if ((c->flags & CLIENT_DIRTY_EXEC) || store_watch_dirty(&c->watch)) return;
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 4;
         m->q = xrealloc(m->q, (size_t)m->cap * sizeof(*m->q));
@@ -109,6 +112,13 @@ static void exec_locked(void *arg) {
     store_freeze_now(false);
 }
 
+/* Keyless commands of these groups never touch the keyspace. */
+static bool keyless_may_touch_keys(const struct command *cmd) {
+    if (cmd->nkeyspecs > 0) return false;
+    const char *g = cmd->group ? cmd->group : "";
+    return strcmp(g, "connection") != 0 && strcmp(g, "pubsub") != 0 && strcmp(g, "transactions") != 0;
+}
+
 void multi_exec(struct client *c) {
     if (!(c->flags & CLIENT_MULTI)) {
         reply_error(c, "ERR EXEC without MULTI");
@@ -141,10 +151,13 @@ void multi_exec(struct client *c) {
     c->argv = saved_argv;
     c->argvlen = saved_lens;
     c->argc = saved_argc;
-    /* Commands that walk the keyspace slot by slot need every stripe. */
+    /* Keyless commands that may reach the keyspace (DBSIZE, KEYS, SCAN,
+     * DEBUG OBJECT, INFO keyspace...) take locks themselves when run alone;
+     * inside EXEC a nested store_run may only use stripes already held, so
+     * the transaction holds them all. */
     if (m->flags & CMD_ALL_STRIPES) store_lockset_all(&ls);
     for (int i = 0; i < m->n && !ls.all; i++)
-        if (m->q[i].cmd->nkeyspecs == 0 && (m->q[i].cmd->flags & (CMD_WRITE | CMD_READONLY))) store_lockset_all(&ls);
+        if (keyless_may_touch_keys(m->q[i].cmd)) store_lockset_all(&ls);
     struct exec_run r = {c, false};
     if (ls.n == 0 && !ls.all) {
         exec_locked(&r);

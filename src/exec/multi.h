@@ -1,12 +1,19 @@
 /*
  * exec/multi.h - MULTI/EXEC/DISCARD/WATCH.
  *
- * Queued commands keep private copies of their arguments. EXEC locks the
- * union of the stripes of every queued command's keys and of the watched
- * keys (all stripes when a queued command walks or replaces the whole
- * keyspace, or its keys cannot be known), checks WATCH, runs the queue
- * with the clock frozen, and seals the effects as one MULTI ... EXEC block
- * in the log. Other clients see all of the transaction or none of it.
+ * Queued commands keep private copies of their arguments (none once the
+ * transaction is doomed: a rejected command or a touched watched key, as
+ * Redis). EXEC locks the union of the stripes of every queued command's
+ * keys and of the watched keys -- all stripes when a queued command walks
+ * or replaces the whole keyspace, its keys cannot be known, or it is a
+ * keyless command outside the connection/pubsub/transactions groups (it
+ * may call store functions that lock on their own, and a nested store_run
+ * may only use stripes already held) -- checks WATCH, runs the queue with
+ * the clock frozen and CLIENT_IN_EXEC set (blocking commands must not
+ * block, fan-outs must answer locally), and seals the effects as one
+ * MULTI ... EXEC block in the log. Keyspace events, PUBLISH deliveries and
+ * MONITOR lines of the queue go out after the locks are released, in
+ * order. Other clients see all of the transaction or none of it.
  *
  * Thread context: [owner] of the client.
  */

@@ -15,6 +15,13 @@
  *
  * Keyspace notifications are staged during a command (under stripe locks)
  * and published by pubsub_flush_notifications() once the locks are gone.
+ * A PUBLISH run under stripe locks (inside EXEC) computes its receivers at
+ * once but its deliveries wait in the same queue, so subscribers see the
+ * events of a transaction in command order, and no mailbox is posted to
+ * (a syscall) while stripes are held.
+ *
+ * Sharded pub/sub (SSUBSCRIBE, SPUBLISH) is a second channel namespace with
+ * no patterns; without cluster mode it behaves as Redis standalone does.
  *
  * Thread context: [owner] of the client for the client functions; publish
  * [any worker].
@@ -49,21 +56,30 @@ void pubsub_teardown(void);
 /* SUBSCRIBE / PSUBSCRIBE / UNSUBSCRIBE / PUNSUBSCRIBE, replying per Redis. */
 void pubsub_subscribe(struct client *c, int argc, const char *const *argv, const size_t *lens, bool pattern);
 void pubsub_unsubscribe(struct client *c, int argc, const char *const *argv, const size_t *lens, bool pattern);
+/* SSUBSCRIBE / SUNSUBSCRIBE. */
+void pubsub_ssubscribe(struct client *c, int argc, const char *const *argv, const size_t *lens);
+void pubsub_sunsubscribe(struct client *c, int argc, const char *const *argv, const size_t *lens);
 /* Drop all subscriptions of a closing client (no replies). */
 void pubsub_client_gone(struct client *c);
-/* Channels + patterns c is subscribed to. */
+/* Channels + patterns c is subscribed to (what (P)SUBSCRIBE replies show). */
 int pubsub_count(const struct client *c);
 int pubsub_channel_count(const struct client *c);
 int pubsub_pattern_count(const struct client *c);
+/* Shard channels c is subscribed to (CLIENT LIST ssub=). */
+int pubsub_shard_count(const struct client *c);
 
-/* PUBLISH: returns receivers. */
+/* PUBLISH / SPUBLISH: returns receivers. */
 long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t mlen);
+long pubsub_spublish(const char *ch, size_t chlen, const char *msg, size_t mlen);
 
-/* PUBSUB CHANNELS [pattern] / NUMSUB / NUMPAT. */
+/* PUBSUB CHANNELS [pattern] / NUMSUB / NUMPAT / SHARDCHANNELS / SHARDNUMSUB. */
 void pubsub_reply_channels(struct client *c, const char *pat, size_t plen);
+void pubsub_reply_shard_channels(struct client *c, const char *pat, size_t plen);
 long pubsub_numsub(const char *ch, size_t len);
+long pubsub_shard_numsub(const char *ch, size_t len);
 long pubsub_numpat(void);
 long pubsub_total_channels(void);
+long pubsub_total_shard_channels(void);
 
 /* Keyspace notifications. */
 void pubsub_set_notify_flags(int flags);
@@ -79,7 +95,8 @@ static inline bool pubsub_notify_wanted(int type) {
 }
 /* Stage an event (any context, including under stripe locks). */
 void pubsub_notify(int type, const char *event, int db, const char *key, size_t klen);
-/* Publish what this thread staged. [no locks held] */
+/* Publish the notifications and send the deliveries this thread staged,
+ * in order. [no locks held; a no-op inside store_run] */
 void pubsub_flush_notifications(void);
 
 #endif

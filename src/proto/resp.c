@@ -24,6 +24,9 @@ void resp_parser_free(struct resp_parser *p) {
     xfree(p->offs);
     p->offs = NULL;
     p->argcap = 0;
+    xfree(p->line);
+    p->line = NULL;
+    p->linecap = 0;
 }
 
 static void add_arg(struct resp_parser *p, size_t off, size_t len) {
@@ -62,16 +65,22 @@ static void push_off(struct resp_argoff **out, uint32_t *cap, int argc, size_t o
 }
 
 int resp_split_args(char *line, size_t len, struct resp_argoff **out, uint32_t *cap) {
+    if (len == 0) return 0;
+    /* sdssplitargs works on a C string: a NUL byte ends the line. */
+    const char *nul = memchr(line, '\0', len);
+    if (nul) len = (size_t)(nul - line);
     size_t i = 0;
     int argc = 0;
     for (;;) {
         while (i < len && isspace((unsigned char)line[i])) i++;
         if (i >= len) return argc;
-        size_t w = i; /* write position: unescaped text is never longer */
-        size_t start = w;
-        if (line[i] == '"') {
-            i++;
-            for (;;) {
+        /* One argument: unquoted text, and quoted parts that may start in
+         * its middle ("a"b is an error, a"b c" is `ab c`). Unescaped text is
+         * never longer than its source, so it is written in place. */
+        size_t start = i, w = i;
+        bool inq = false, insq = false, done = false;
+        while (!done) {
+            if (inq) {
                 if (i >= len) return -1; /* unterminated quotes */
                 char c = line[i];
                 if (c == '\\' && i + 3 < len && line[i + 1] == 'x' && hexval(line[i + 2]) >= 0 &&
@@ -94,15 +103,12 @@ int resp_split_args(char *line, size_t len, struct resp_argoff **out, uint32_t *
                     /* The closing quote must be followed by a space or the end. */
                     if (i + 1 < len && !isspace((unsigned char)line[i + 1])) return -1;
                     i++;
-                    break;
+                    done = true;
                 } else {
                     line[w++] = c;
                     i++;
                 }
-            }
-        } else if (line[i] == '\'') {
-            i++;
-            for (;;) {
+            } else if (insq) {
                 if (i >= len) return -1;
                 char c = line[i];
                 if (c == '\\' && i + 1 < len && line[i + 1] == '\'') {
@@ -111,22 +117,36 @@ int resp_split_args(char *line, size_t len, struct resp_argoff **out, uint32_t *
                 } else if (c == '\'') {
                     if (i + 1 < len && !isspace((unsigned char)line[i + 1])) return -1;
                     i++;
-                    break;
+                    done = true;
                 } else {
                     line[w++] = c;
                     i++;
                 }
+            } else if (i >= len) {
+                done = true;
+            } else {
+                char c = line[i];
+                switch (c) {
+                case ' ':
+                case '\n':
+                case '\r':
+                case '\t': done = true; break;
+                case '"': inq = true; i++; break;
+                case '\'': insq = true; i++; break;
+                default: line[w++] = c; i++; break;
+                }
             }
-        } else {
-            while (i < len && !isspace((unsigned char)line[i])) line[w++] = line[i++];
         }
         push_off(out, cap, argc, start, w - start);
         argc++;
     }
 }
 
-static int parse_inline(struct resp_parser *p, char *buf, size_t len) {
-    char *nl = memchr(buf, '\n', len);
+/* Inline lines up to this size keep their buffer between requests. */
+#define LINE_KEEP 4096
+
+static int parse_inline(struct resp_parser *p, const char *buf, size_t len) {
+    const char *nl = memchr(buf, '\n', len);
     if (nl == NULL) {
         if (len > RESP_INLINE_MAX) return fail(p, "Protocol error: too big inline request");
         return RESP_INCOMPLETE;
@@ -134,7 +154,15 @@ static int parse_inline(struct resp_parser *p, char *buf, size_t len) {
     size_t linelen = (size_t)(nl - buf);
     size_t consumed = linelen + 1;
     if (linelen > 0 && buf[linelen - 1] == '\r') linelen--;
-    int n = resp_split_args(buf, linelen, &p->offs, &p->argcap);
+    /* Unescape into the parser's line buffer: the request stays intact. */
+    if (linelen > p->linecap || (p->linecap > LINE_KEEP && linelen <= LINE_KEEP)) {
+        size_t cap = linelen > LINE_KEEP ? linelen : LINE_KEEP;
+        xfree(p->line);
+        p->line = xmalloc(cap);
+        p->linecap = cap;
+    }
+    if (linelen) memcpy(p->line, buf, linelen);
+    int n = resp_split_args(p->line, linelen, &p->offs, &p->argcap);
     if (n < 0) return fail(p, "Protocol error: unbalanced quotes in request");
     p->pos = consumed;
     p->inline_req = true;
@@ -151,7 +179,7 @@ static inline long find_cr(const char *buf, size_t pos, size_t len) {
     return cr - buf;
 }
 
-int resp_parse(struct resp_parser *p, char *buf, size_t len, const struct resp_limits *lim) {
+int resp_parse(struct resp_parser *p, const char *buf, size_t len, const struct resp_limits *lim) {
     if (p->mb_left == 0) {
         if (len == 0) return RESP_INCOMPLETE;
         if (buf[0] != '*') return parse_inline(p, buf, len);

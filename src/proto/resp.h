@@ -8,9 +8,11 @@
  *   line ("GET k\r\n", with sdssplitargs-style quoting). resp_parse() is
  *   incremental: it keeps its position and the offsets of the arguments
  *   parsed so far relative to the start of the request, so the caller may
- *   move or grow its buffer between calls (offsets stay valid). Arguments
- *   point into the caller's buffer; inline arguments are unescaped in place
- *   (never longer than their source), hence the mutable buffer.
+ *   move or grow its buffer between calls (offsets stay valid). Multibulk
+ *   arguments are offsets into the caller's buffer, which is never written;
+ *   inline arguments are unescaped into the parser's own line buffer (so a
+ *   request can be parsed again from the same bytes, e.g. after a pause).
+ *   resp_arg() turns an offset into a pointer for either kind.
  *
  *   Limits and errors are Redis's, byte for byte ("Protocol error: invalid
  *   bulk length", ...); after RESP_ERROR the caller replies `-ERR <err>` and
@@ -59,7 +61,9 @@ struct resp_parser {
     uint32_t argcap;
     struct resp_argoff *offs;
     char err[96];
-    bool inline_req;
+    bool inline_req;   /* offs point into `line`, not into the request */
+    char *line;        /* unescaped inline arguments */
+    size_t linecap;
 };
 
 void resp_parser_init(struct resp_parser *p);
@@ -75,13 +79,20 @@ static inline void resp_parser_reset(struct resp_parser *p) {
 }
 
 /* Parse the request starting at buf[0] (len bytes available). On
- * RESP_COMMAND/RESP_EMPTY the request spans buf[0, p->pos). */
-int resp_parse(struct resp_parser *p, char *buf, size_t len, const struct resp_limits *lim);
+ * RESP_COMMAND/RESP_EMPTY the request spans buf[0, p->pos). The bytes are
+ * only read. */
+int resp_parse(struct resp_parser *p, const char *buf, size_t len, const struct resp_limits *lim);
 
-/* Quoted-argument splitting (sdssplitargs rules) used for inline requests
- * and config files: unescapes line[0,len) in place and stores the argument
- * offsets in *out (grown with xrealloc, capacity *cap). Returns the count,
- * or -1 on unbalanced quotes. */
+/* Argument i of the request just parsed from buf. */
+static inline const char *resp_arg(const struct resp_parser *p, const char *buf, uint32_t i) {
+    return (p->inline_req ? p->line : buf) + p->offs[i].off;
+}
+
+/* Quoted-argument splitting (Redis's sdssplitargs rules, byte for byte)
+ * used for inline requests and config files: unescapes line[0,len) in place
+ * and stores the argument offsets in *out (grown with xrealloc, capacity
+ * *cap). A NUL byte ends the line. Returns the count, or -1 on unbalanced
+ * quotes (or a closing quote not followed by a space). */
 int resp_split_args(char *line, size_t len, struct resp_argoff **out, uint32_t *cap);
 
 /* ---- writer -------------------------------------------------------------- */

@@ -190,6 +190,7 @@ bool store_holds(uint16_t slot) {
 }
 
 bool store_holds_all(void) { return tl.all; }
+bool store_in_run(void) { return tl.depth > 0; }
 
 static void run_pending_frees(void) {
     for (size_t i = 0; i < tl.npending; i++) entry_free(tl.pending_free[i]);

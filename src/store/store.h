@@ -143,6 +143,8 @@ void store_run_all(enum store_mode mode, store_fn fn, void *arg);
 /* Does the calling thread hold this slot's stripe (or all stripes)? */
 bool store_holds(uint16_t slot);
 bool store_holds_all(void);
+/* Is the calling thread inside store_run (holding stripe locks)? */
+bool store_in_run(void);
 
 /* ---- time -------------------------------------------------------------- */
 

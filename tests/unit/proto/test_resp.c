@@ -131,9 +131,9 @@ TEST(inline_quoting) {
     int st = parse_str(&p, "set \"a b\\x41\\n\" 'it\\'s'  plain\r\n", buf);
     TEST_ASSERT(st == RESP_COMMAND);
     TEST_ASSERT(p.argc == 4);
-    TEST_EXPECT(p.offs[1].len == 5 && memcmp(buf + p.offs[1].off, "a bA\n", 5) == 0);
-    TEST_EXPECT(p.offs[2].len == 4 && memcmp(buf + p.offs[2].off, "it's", 4) == 0);
-    TEST_EXPECT(p.offs[3].len == 5 && memcmp(buf + p.offs[3].off, "plain", 5) == 0);
+    TEST_EXPECT(p.offs[1].len == 5 && memcmp(resp_arg(&p, buf, 1), "a bA\n", 5) == 0);
+    TEST_EXPECT(p.offs[2].len == 4 && memcmp(resp_arg(&p, buf, 2), "it's", 4) == 0);
+    TEST_EXPECT(p.offs[3].len == 5 && memcmp(resp_arg(&p, buf, 3), "plain", 5) == 0);
     resp_parser_free(&p);
 }
 
@@ -182,6 +182,117 @@ TEST(writer_deferred_length) {
     obuf_defer_set(&ob, d, hdr, (size_t)n);
     TEST_EXPECT_STR(drain(&ob), "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
     obuf_clear(&ob);
+}
+
+
+/* Split a C string; returns argc and copies the args into out[] as strings. */
+static int split(const char *in, char out[][64]) {
+    char line[256];
+    size_t n = strlen(in);
+    memcpy(line, in, n);
+    struct resp_argoff *offs = NULL;
+    uint32_t cap = 0;
+    int argc = resp_split_args(line, n, &offs, &cap);
+    for (int i = 0; i < argc; i++) {
+        memcpy(out[i], line + offs[i].off, offs[i].len);
+        out[i][offs[i].len] = '\0';
+    }
+    xfree(offs);
+    return argc;
+}
+
+TEST(split_args_like_sdssplitargs) {
+    char a[8][64];
+    TEST_EXPECT_INT(split("", a), 0);
+    TEST_EXPECT_INT(split("   \t ", a), 0);
+    TEST_ASSERT(split("a  b\tc", a) == 3);
+    TEST_EXPECT_STR(a[2], "c");
+    /* quotes may start inside an argument */
+    TEST_ASSERT(split("a\"b c\" d", a) == 2);
+    TEST_EXPECT_STR(a[0], "ab c");
+    TEST_ASSERT(split("x'y z'", a) == 1);
+    TEST_EXPECT_STR(a[0], "xy z");
+    /* a closing quote must be followed by a space or the end */
+    TEST_EXPECT_INT(split("\"a\"b", a), -1);
+    TEST_EXPECT_INT(split("'a'b", a), -1);
+    TEST_EXPECT_INT(split("\"abc", a), -1);
+    TEST_EXPECT_INT(split("'abc", a), -1);
+    TEST_EXPECT_INT(split("\"abc\\", a), -1);
+    /* escapes */
+    TEST_ASSERT(split("\"\\x41\\x4g\\q\\\"\"", a) == 1);
+    TEST_EXPECT_STR(a[0], "Ax4gq\"");
+    TEST_ASSERT(split("'\\n\\''", a) == 1);
+    TEST_EXPECT_STR(a[0], "\\n'");
+    /* only space, tab, CR and LF end an unquoted argument */
+    TEST_ASSERT(split("a\vb c", a) == 2);
+    TEST_EXPECT_STR(a[0], "a\vb");
+    /* but any isspace() separates arguments */
+    TEST_ASSERT(split("\va \fb", a) == 2);
+    TEST_EXPECT_STR(a[0], "a");
+    /* empty quoted arguments */
+    TEST_ASSERT(split("\"\" ''", a) == 2);
+    TEST_EXPECT_STR(a[0], "");
+    TEST_EXPECT_STR(a[1], "");
+}
+
+TEST(inline_parse_leaves_the_request_intact) {
+    const char *req = "SET k \"a\\x41\"\r\n";
+    char buf[64];
+    size_t n = strlen(req);
+    memcpy(buf, req, n);
+    struct resp_parser p;
+    resp_parser_init(&p);
+    TEST_ASSERT(resp_parse(&p, buf, n, &LIM) == RESP_COMMAND);
+    TEST_EXPECT(memcmp(buf, req, n) == 0);
+    TEST_EXPECT(p.offs[2].len == 2 && memcmp(resp_arg(&p, buf, 2), "aA", 2) == 0);
+    /* parsing the same bytes again gives the same request (a paused client) */
+    resp_parser_reset(&p);
+    TEST_ASSERT(resp_parse(&p, buf, n, &LIM) == RESP_COMMAND);
+    TEST_EXPECT(p.offs[2].len == 2 && memcmp(resp_arg(&p, buf, 2), "aA", 2) == 0);
+    /* a NUL byte ends an inline line */
+    resp_parser_reset(&p);
+    memcpy(buf, "ECHO a\0b c\r\n", 12);
+    TEST_ASSERT(resp_parse(&p, buf, 12, &LIM) == RESP_COMMAND);
+    TEST_EXPECT_INT(p.argc, 2);
+    TEST_EXPECT_INT(p.pos, 12);
+    resp_parser_free(&p);
+}
+
+TEST(writer_resp3_types_and_resp2_fallbacks) {
+    struct obuf ob;
+    obuf_init(&ob);
+    resp_w_double(&ob, 3, 1.0 / 0.0);
+    resp_w_double(&ob, 3, -1.0 / 0.0);
+    resp_w_double(&ob, 2, -1.0 / 0.0);
+    resp_w_double(&ob, 3, 0.1);
+    resp_w_bool(&ob, 2, false);
+    resp_w_bool(&ob, 3, false);
+    resp_w_null_array(&ob, 2);
+    resp_w_null_array(&ob, 3);
+    resp_w_agg(&ob, 2, '~', 3);
+    resp_w_agg(&ob, 3, '~', 3);
+    resp_w_agg(&ob, 2, '>', 2);
+    resp_w_agg(&ob, 3, '>', 2);
+    resp_w_verbatim(&ob, 3, "txt", "hi", 2);
+    resp_w_verbatim(&ob, 2, "txt", "hi", 2);
+    resp_w_bignum(&ob, 3, "123", 3);
+    resp_w_bignum(&ob, 2, "123", 3);
+    TEST_EXPECT_STR(drain(&ob), ",inf\r\n,-inf\r\n$4\r\n-inf\r\n,0.10000000000000001\r\n:0\r\n#f\r\n"
+                                "*-1\r\n_\r\n*3\r\n~3\r\n*2\r\n>2\r\n=6\r\ntxt:hi\r\n$2\r\nhi\r\n"
+                                "(123\r\n$3\r\n123\r\n");
+    obuf_clear(&ob);
+}
+
+TEST(big_bulk_is_read_in_place) {
+    /* need is announced as soon as the header is parsed */
+    char buf[64];
+    struct resp_parser p;
+    resp_parser_init(&p);
+    strcpy(buf, "*2\r\n$3\r\nGET\r\n$100000\r\nab");
+    TEST_ASSERT(resp_parse(&p, buf, strlen(buf), &LIM) == RESP_INCOMPLETE);
+    TEST_EXPECT_INT(p.bulk_len, 100000);
+    TEST_EXPECT_INT(p.need, strlen("*2\r\n$3\r\nGET\r\n$100000\r\n") + 100000 + 2);
+    resp_parser_free(&p);
 }
 
 int main(void) { return test_run_all(); }
