@@ -109,10 +109,20 @@ void cmd_config_set(struct client *c) {
     char **args = xmalloc(sizeof(char *) * (size_t)n);
     for (int i = 0; i < n; i++) args[i] = xstrndup(c->argv[i + 2], c->argvlen[i + 2]);
     char err[512];
-    if (config_set(n, args, c->argvlen + 2, err, sizeof(err)) == 0)
+    bool ok = config_set(n, args, c->argvlen + 2, err, sizeof(err)) == 0;
+    if (ok)
         reply_ok(c);
     else
         reply_error(c, err);
+    /* A lower maxmemory takes effect at once, as in Redis: evict now, not
+     * at the next write (outside the config mutex, which eviction's stripe
+     * locks must never nest under). */
+    for (int i = 0; ok && i < n; i += 2) {
+        if (strcasecmp(args[i], "maxmemory") == 0) {
+            store_evict_if_needed();
+            break;
+        }
+    }
     for (int i = 0; i < n; i++) xfree(args[i]);
     xfree(args);
 }

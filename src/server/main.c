@@ -209,6 +209,15 @@ static void write_pidfile(void) {
 
 int main(int argc, char **argv) {
     start_ms = time_ms();
+    /* Signals are read from a signalfd in the main loop. Block them before
+     * any thread exists (the lazy-free thread starts with the store), so
+     * that every thread inherits the mask and none dies of SIGTERM. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
     alloc_thread_init();
     if (hash_setup() != 0) {
         fprintf(stderr, "stash: libsodium failed to initialize\n");
@@ -291,13 +300,6 @@ int main(int argc, char **argv) {
     server_info_register();
     write_pidfile();
 
-    /* Signals are read from a signalfd in the main loop; workers block them. */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
     main_loop = loop_create();
     signal_io.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

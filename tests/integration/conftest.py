@@ -61,20 +61,26 @@ class Server:
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self):
+    def stop(self, expect_clean=True):
+        killed = False
         if self.proc.poll() is None:
             os.kill(self.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.proc.wait()
+                killed = True
         self.log_fp.close()
-        # Sanitizer builds report errors on exit: surface them.
+        # Sanitizer builds report errors (leaks included) on exit: surface them.
         text = self.log()
         assert "ERROR: AddressSanitizer" not in text, text
+        assert "ERROR: LeakSanitizer" not in text, text
         assert "runtime error:" not in text, text
         assert "WARNING: ThreadSanitizer" not in text, text
+        if expect_clean:
+            assert not killed, "did not exit on SIGTERM: " + text[-2000:]
+            assert self.proc.returncode == 0, "exit status %s: %s" % (self.proc.returncode, text[-2000:])
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +141,16 @@ class Raw:
         return line
 
     def read_exactly(self, n):
-        while len(self.buf) < n:
-            self._fill()
+        if len(self.buf) < n:
+            # Collect chunks in a list: appending to bytes is quadratic.
+            parts, have = [self.buf], len(self.buf)
+            while have < n:
+                chunk = self.sock.recv(max(65536, min(n - have, 1 << 24)))
+                if not chunk:
+                    raise ConnectionError("closed")
+                parts.append(chunk)
+                have += len(chunk)
+            self.buf = b"".join(parts)
         data, self.buf = self.buf[:n], self.buf[n:]
         return data
 

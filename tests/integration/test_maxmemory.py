@@ -123,3 +123,13 @@ def test_bad_policy_is_rejected(r, raw):
     assert str(reply).startswith("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
                                  "argument(s) must be one of the following:")
     assert raw.cmd("CONFIG", "GET", "maxmemory-policy") == [b"maxmemory-policy", b"noeviction"]
+
+
+def test_lowering_maxmemory_evicts_at_once(mm):
+    r = mm
+    r.config_set("maxmemory-policy", "allkeys-random")
+    fill(r, "z", 2000)
+    r.config_set("maxmemory", used(r) - 200 * 1024)
+    # No write needed: CONFIG SET itself made room.
+    assert r.info("stats")["evicted_keys"] > 0
+    assert r.dbsize() < 2000
