@@ -626,7 +626,14 @@ static __thread int key_hint;
 void client_key(const struct client *c, int i, struct store_key *k) {
     k->ptr = c->argv[i];
     k->len = c->argvlen[i];
+    /* Every command that names a key looks it up: hash it once here. */
+    k->hashed = true;
+    k->hash = store_hash_key(k->ptr, k->len);
     int n = c->nkeys;
+    if (LIKELY(n > 0 && c->keys[0].pos == i)) { /* the usual single-key case */
+        k->slot = c->keys[0].slot;
+        return;
+    }
     if (n > 0) {
         int h = key_hint < n ? key_hint : 0;
         for (int j = h; j < n; j++) {

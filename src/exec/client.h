@@ -83,6 +83,7 @@ struct client {
     int argcap;
     const struct command *cmd;
     const struct command *lastcmd;
+    const struct command *lasttop; /* top-level command of the last request */
     struct ckey *keys;
     int nkeys, keycap;
     long long dirty;          /* changes made by this command */

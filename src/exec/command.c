@@ -50,8 +50,16 @@ static void index_put(const char *name, const struct command *cmd) {
     index_tab[i].cmd = cmd;
 }
 
+static bool has_not_key(const struct command *c) {
+    for (int i = 0; i < c->nkeyspecs; i++)
+        if (c->keyspecs[i].flags & (KS_NOT_KEY | KS_INCOMPLETE)) return true;
+    return false;
+}
+
 static void assign_ids(struct command *c) {
     c->id = nids++;
+    c->namelen = strlen(c->name);
+    c->static_keys = !(c->flags & CMD_MOVABLE_KEYS) && c->first_key > 0 && !has_not_key(c);
     for (int i = 0; i < c->nsubcmds; i++) {
         struct command *sub = (struct command *)&c->subcmds[i];
         sub->parent = c;
@@ -108,7 +116,10 @@ const struct command *exec_command_at(int i) { return &cmds[i]; }
 int exec_command_ids(void) { return nids; }
 const struct command *exec_command_by_id(int id) { return (id >= 0 && id < nids) ? by_id[id] : NULL; }
 
+bool exec_commands_renamed;
+
 int exec_command_rename(const char *old, const char *newname) {
+    exec_commands_renamed = true;
     const struct command *c = find_in_index(old, strlen(old));
     if (c == NULL) return -1;
     /* Rebuild the index without the old name. */

@@ -101,6 +101,9 @@ struct command {
     int ntips;
     int first_key, last_key, key_step; /* legacy triple, derived from key specs */
     int id;                            /* index for per-thread statistics */
+    /* Filled at registration: */
+    size_t namelen;
+    bool static_keys; /* keys are exactly first_key..last_key by key_step */
 };
 
 /* Register the generated table (top-level commands). */
@@ -114,6 +117,8 @@ const struct command *exec_command_at(int i);
 /* Total descriptors including subcommands (ids are below this). */
 int exec_command_ids(void);
 const struct command *exec_command_by_id(int id);
+/* Set once rename-command was used (dispatch then always looks names up). */
+extern bool exec_commands_renamed;
 /* Rename or remove (empty new name) a command (rename-command). */
 int exec_command_rename(const char *old, const char *newname);
 

@@ -238,6 +238,23 @@ void exec_propagate(struct client *c, int argc, const char *const *argv, const s
 bool exec_compute_keys(struct client *c, const struct command *cmd) {
     c->nkeys = 0;
     if (cmd->nkeyspecs == 0) return true;
+    if (cmd->static_keys) {
+        /* Fixed positions (GET, SET, DEL, MSET...): no key spec walk. */
+        int last = cmd->last_key >= 0 ? cmd->last_key : c->argc + cmd->last_key;
+        int step = cmd->key_step > 0 ? cmd->key_step : 1;
+        if (last >= c->argc) last = c->argc - 1;
+        int n = last >= cmd->first_key ? (last - cmd->first_key) / step + 1 : 0;
+        if (n > c->keycap) {
+            c->keycap = n;
+            c->keys = xrealloc(c->keys, (size_t)n * sizeof(*c->keys));
+        }
+        for (int i = 0, pos = cmd->first_key; i < n; i++, pos += step) {
+            c->keys[i].pos = pos;
+            c->keys[i].slot = store_slot(c->argv[pos], c->argvlen[pos]);
+        }
+        c->nkeys = n;
+        return true;
+    }
     int pos[16];
     int n = exec_command_keys(cmd, c->argc, c->argv, c->argvlen, pos, 16);
     if (n < 0) return false;
@@ -419,13 +436,27 @@ static void security_warning(struct client *c) {
     client_close_async(c);
 }
 
+/* Does a request's command name equal cmd's (lowercase) name, ignoring case? */
+static inline bool name_is(const struct command *cmd, const char *s, size_t n) {
+    if (cmd->namelen != n) return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
+        if (ch != cmd->name[i]) return false;
+    }
+    return true;
+}
+
 void exec_dispatch(struct client *c) {
     c->cmd = NULL;
     if (UNLIKELY(is_http(c))) {
         security_warning(c);
         return;
     }
-    const struct command *cmd = exec_command_lookup(c->argv[0], c->argvlen[0]);
+    /* Clients tend to repeat a command: try the previous one first. */
+    const struct command *cmd = c->lasttop;
+    if (!(cmd && name_is(cmd, c->argv[0], c->argvlen[0]) && !exec_commands_renamed))
+        cmd = exec_command_lookup(c->argv[0], c->argvlen[0]);
     if (cmd == NULL) {
         /* argv strings are not NUL-terminated: the %.*s in unknown_command
          * limits by length; the command name is cut at 128 by the format. */
@@ -439,6 +470,7 @@ void exec_dispatch(struct client *c) {
         c->argv[0] = saved;
         return;
     }
+    c->lasttop = cmd;
     if (cmd->nsubcmds > 0 && c->argc >= 2) {
         const struct command *sub = exec_subcommand_lookup(cmd, c->argv[1], c->argvlen[1]);
         if (sub == NULL) {

@@ -179,10 +179,35 @@ static inline long find_cr(const char *buf, size_t pos, size_t len) {
     return cr - buf;
 }
 
+/* Fast path for a length header "<type><digits>\r": up to 18 digits, no
+ * sign, no leading zero (unless "0"), and the byte after '\r' present.
+ * Returns the value and sets *next to the position after the CRLF, or -1
+ * when the slow path must decide (incomplete, negative, malformed...). */
+static inline long long fast_len(const char *buf, size_t pos, size_t len, size_t *next) {
+    size_t i = pos + 1;
+    size_t end = len < pos + 19 ? len : pos + 19; /* at most 18 digits: no overflow */
+    if (i >= end || buf[i] < '0' || buf[i] > '9') return -1;
+    if (buf[i] == '0' && i + 1 < end && buf[i + 1] != '\r') return -1;
+    long long v = 0;
+    while (i < end && (unsigned)(buf[i] - '0') < 10) v = v * 10 + (buf[i++] - '0');
+    if (i + 1 >= len || buf[i] != '\r') return -1;
+    *next = i + 2;
+    return v;
+}
+
 int resp_parse(struct resp_parser *p, const char *buf, size_t len, const struct resp_limits *lim) {
     if (p->mb_left == 0) {
         if (len == 0) return RESP_INCOMPLETE;
         if (buf[0] != '*') return parse_inline(p, buf, len);
+        size_t next;
+        long long fast = fast_len(buf, 0, len, &next);
+        if (fast > 0 && fast <= 10) {
+            p->pos = next;
+            p->mb_left = fast;
+            p->bulk_len = -1;
+            p->argc = 0;
+            goto bulks;
+        }
         long cr = find_cr(buf, 0, len);
         if (cr < 0) {
             if (len > RESP_INLINE_MAX) return fail(p, "Protocol error: too big mbulk count string");
@@ -200,8 +225,16 @@ int resp_parse(struct resp_parser *p, const char *buf, size_t len, const struct 
         p->bulk_len = -1;
         p->argc = 0;
     }
+bulks:
     while (p->mb_left > 0) {
         if (p->bulk_len < 0) {
+            size_t next;
+            long long fast = (p->pos < len && buf[p->pos] == '$') ? fast_len(buf, p->pos, len, &next) : -1;
+            if (fast >= 0 && fast <= 16384 && fast <= lim->max_bulk) {
+                p->pos = next;
+                p->bulk_len = fast;
+                goto have_len;
+            }
             long cr = find_cr(buf, p->pos, len);
             if (cr < 0) {
                 if (len - p->pos > RESP_INLINE_MAX)
@@ -221,6 +254,7 @@ int resp_parse(struct resp_parser *p, const char *buf, size_t len, const struct 
             p->pos = (size_t)cr + 2;
             p->bulk_len = n;
         }
+    have_len:;
         size_t need = p->pos + (size_t)p->bulk_len + 2;
         if (len < need) {
             p->need = need;

@@ -210,7 +210,7 @@ struct evict_step {
 
 static void evict_locked(void *arg) {
     struct evict_step *s = arg;
-    struct store_key k = {s->c->key, s->c->klen, s->c->slot};
+    struct store_key k = {.ptr = s->c->key, .len = s->c->klen, .slot = s->c->slot};
     struct store_ref ref;
     struct entry *e = store_peek(s->c->db, &k, &ref);
     if (e == NULL) return;

@@ -408,7 +408,7 @@ struct entry *store_peek(int db, const struct store_key *k, struct store_ref *re
     struct slot_table *st = slot_get(db, k->slot);
     if (st == NULL) return NULL;
     struct htab_pos pos;
-    if (!htab_find(&st->keys, store_hash_key(k->ptr, k->len), store_entry_eq, k, &pos)) return NULL;
+    if (!htab_find(&st->keys, store_key_hash(k), store_entry_eq, k, &pos)) return NULL;
     if (ref) {
         ref->st = st;
         ref->pos = pos;
@@ -445,7 +445,7 @@ struct entry *store_lookup(int db, const struct store_key *k, unsigned flags, st
 bool store_ref_of(int db, struct slot_table *st, struct entry *e, struct store_ref *ref) {
     size_t klen;
     const char *key = entry_key(e, &klen);
-    struct store_key k = {key, klen, 0};
+    struct store_key k = {.ptr = key, .len = klen, .slot = 0};
     struct htab_pos pos;
     if (!htab_find(&st->keys, store_hash_key(key, klen), store_entry_eq, &k, &pos)) return false;
     ref->st = st;
@@ -477,7 +477,7 @@ void store_add(int db, const struct store_key *k, struct entry *e, struct store_
     struct slot_table *st = slot_get_or_create(db, k->slot);
     init_access(e);
     struct htab_pos pos;
-    htab_insert(&st->keys, store_hash_key(k->ptr, k->len), &e->node, &pos);
+    htab_insert(&st->keys, store_key_hash(k), &e->node, &pos);
     if (entry_has_expire(e)) vol_add(st, e, db, k->slot);
     publish_counts(db, k->slot, st);
     hint_rehash(db, k->slot, st);

@@ -45,16 +45,28 @@ struct store_key {
     const char *ptr;
     size_t len;
     uint16_t slot;
+    bool hashed;   /* hash below is valid; keys built by hand leave it false */
+    uint64_t hash; /* keyed hash for the slot table */
 };
 
 /* Cluster slot of a key: CRC16 of the part between the first '{' and the
  * next '}' when that part is non-empty, else of the whole key. */
 uint16_t store_slot(const char *key, size_t len);
 
+/* The keyed table hash (SipHash-2-4 with the process key). */
+uint64_t store_hash_key(const char *p, size_t n);
+
 static inline void store_key_init(struct store_key *k, const char *p, size_t n) {
     k->ptr = p;
     k->len = n;
     k->slot = store_slot(p, n);
+    k->hashed = true;
+    k->hash = store_hash_key(p, n);
+}
+
+/* k's table hash, computed once per key per command. */
+static inline uint64_t store_key_hash(const struct store_key *k) {
+    return k->hashed ? k->hash : store_hash_key(k->ptr, k->len);
 }
 
 static inline unsigned store_stripe_of(uint16_t slot) { return slot & (STORE_STRIPES - 1); }

@@ -64,7 +64,6 @@ static inline uint32_t slot_vol(int db, uint16_t slot) {
     return atomic_load_explicit(&dbslots_get(db)->counts[slot].vol, memory_order_relaxed);
 }
 
-uint64_t store_hash_key(const char *p, size_t n);
 bool store_entry_eq(const struct htab_node *n, const void *key);
 
 /* Delete an expired entry at ref, counting and reporting it. [stripe-locked] */

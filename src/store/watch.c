@@ -111,7 +111,7 @@ void store_watch_lockset(const struct store_watch *w, struct store_lockset *ls) 
 bool store_watch_expired(const struct store_watch *w) {
     for (struct watch_rec *r = w->recs; r; r = r->next_in_client) {
         if (r->expired) continue;
-        struct store_key k = {r->wk->key, r->wk->klen, r->slot};
+        struct store_key k = {.ptr = r->wk->key, .len = r->wk->klen, .slot = r->slot};
         struct entry *e = store_peek(r->wk->db, &k, NULL);
         if (e && store_entry_expired(e)) return true;
     }
@@ -162,7 +162,7 @@ void store_unwatch_all(struct store_watch *w) {
 static void mark_dirty(struct watch_rec *r) { atomic_store_explicit(&r->owner->dirty, true, memory_order_relaxed); }
 
 static bool key_exists(int db, const char *key, size_t klen, uint16_t slot) {
-    struct store_key k = {key, klen, slot};
+    struct store_key k = {.ptr = key, .len = klen, .slot = slot};
     return store_peek(db, &k, NULL) != NULL;
 }
 
@@ -191,7 +191,7 @@ static struct entry *find_in(struct dbslots *d, const char *key, size_t klen, ui
     if (d == NULL) return NULL;
     struct slot_table *st = atomic_load_explicit(&d->slots[slot], memory_order_acquire);
     if (st == NULL) return NULL;
-    struct store_key k = {key, klen, slot};
+    struct store_key k = {.ptr = key, .len = klen, .slot = slot};
     struct htab_pos pos;
     if (!htab_find(&st->keys, store_hash_key(key, klen), store_entry_eq, &k, &pos)) return NULL;
     return (struct entry *)*pos.link;
