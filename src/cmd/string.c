@@ -261,8 +261,11 @@ static void set_generic(struct client *c, int flags, int val_i, int exp_i, enum 
     }
     int64_t expire = when;
     if (expire < 0 && old && (flags & SET_KEEPTTL)) expire = entry_expire(old);
-    struct entry *e = entry_new_str(k.ptr, k.len, c->argv[val_i], c->argvlen[val_i], expire, false);
-    put_key(c, &k, &ref, old, e);
+    /* Same-size inline value: overwrite in place, no allocation. */
+    if (!(old && store_str_overwrite(&ref, c->argv[val_i], c->argvlen[val_i], expire))) {
+        struct entry *e = entry_new_str(k.ptr, k.len, c->argv[val_i], c->argvlen[val_i], expire, false);
+        put_key(c, &k, &ref, old, e);
+    }
     exec_dirty(c, 1);
     cmd_modified(c, &k);
     cmd_notify(c, NOTIFY_STRING, "set", &k);

@@ -634,6 +634,25 @@ char *store_str_writable(struct store_ref *ref, size_t len) {
     return b->data;
 }
 
+bool store_str_overwrite(struct store_ref *ref, const char *val, size_t vlen, int64_t expire) {
+    struct entry *e = store_ref_entry(ref);
+    if (entry_type(e) != TYPE_STRING) return false;
+    int enc = entry_enc(e);
+    if (enc != ENC_EMBSTR && enc != ENC_RAWEMB) return false;
+    if ((expire >= 0) != entry_has_expire(e)) return false;
+    long long ll;
+    if (vlen <= 20 && vlen > 0 && str_to_ll(val, vlen, &ll)) return false; /* becomes ENC_INT */
+    uint8_t *vp = entry_valp(e);
+    size_t cur;
+    size_t h = varint_get(vp, &cur);
+    if (cur != vlen) return false;
+    memcpy(vp + h, val, vlen);
+    entry_set_enc(e, ENC_EMBSTR); /* a fresh SET value, as Redis reports it */
+    if (expire >= 0) entry_store_expire(e, expire);
+    store_touch_access(e);
+    return true;
+}
+
 void store_str_set_int(struct store_ref *ref, long long v) {
     struct entry *e = store_ref_entry(ref);
     if (entry_type(e) == TYPE_STRING && entry_enc(e) == ENC_INT) {

@@ -211,6 +211,11 @@ void store_set_expire(struct store_ref *ref, int64_t when);
  * with zero bytes) and return a writable pointer to it. Integers are turned
  * into text first. May move the entry. */
 char *store_str_writable(struct store_ref *ref, size_t len);
+/* SET's fast path: when the key's value is an inline string of exactly
+ * vlen bytes, the new value is not an integer, and the expiry keeps its
+ * presence (expire < 0 and none now, or both set), overwrite it in place
+ * (no allocation) and return true; else change nothing and return false. */
+bool store_str_overwrite(struct store_ref *ref, const char *val, size_t vlen, int64_t expire);
 /* Store an integer as the key's string value (INCR). May move the entry. */
 void store_str_set_int(struct store_ref *ref, long long v);
 

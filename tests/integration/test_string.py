@@ -743,3 +743,45 @@ def test_redis_py_client_api(r):
     assert r.lcs("m2", "m2") == b"y"
     with pytest.raises(redis.ResponseError, match="syntax error"):
         r.execute_command("SET", "a", "b", "NX", "XX")
+
+
+def test_set_same_length_overwrite_keeps_redis_semantics(r, raw):
+    """SET over a value of the same length is done in place: nothing a
+    client can see may differ from a fresh SET."""
+    r.set("ow", "abcdef")
+    r.append("ow", "")  # still "raw" after APPEND in Redis terms
+    assert r.set("ow", "uvwxyz") is True
+    assert r.get("ow") == b"uvwxyz"
+    assert raw.cmd("OBJECT", "ENCODING", "ow") == b"embstr"
+    # Without KEEPTTL a SET drops the TTL; with it the TTL stays.
+    r.set("ow", "aaaaaa", ex=100)
+    r.set("ow", "bbbbbb", keepttl=True)
+    assert 0 < r.ttl("ow") <= 100
+    r.set("ow", "cccccc")
+    assert r.ttl("ow") == -1
+    # A new EX on a key that has a TTL replaces it.
+    r.set("ow", "dddddd", ex=100)
+    r.set("ow", "eeeeee", ex=5000)
+    assert 100 < r.ttl("ow") <= 5000
+    # Integer-looking values still become integers.
+    r.set("ow2", "abcd")
+    r.set("ow2", "1234")
+    assert raw.cmd("OBJECT", "ENCODING", "ow2") == b"int"
+    assert r.get("ow2") == b"1234"
+
+
+def test_set_in_place_still_touches_watchers(r, server):
+    r.set("wk", "xxxx")
+    other = server.client()
+    p = r.pipeline(transaction=True)
+    p.watch("wk")
+    other.set("wk", "yyyy")
+    p.multi()
+    p.get("wk")
+    import redis as redis_mod
+    try:
+        p.execute()
+        assert False, "EXEC should have failed"
+    except redis_mod.WatchError:
+        pass
+    other.close()
