@@ -135,6 +135,13 @@ static void post_line(struct monitor_line *l) {
 static __thread struct monitor_line **staged_lines;
 static __thread size_t capstaged_lines;
 
+void exec_thread_cleanup(void) {
+    xfree(staged_lines);
+    staged_lines = NULL;
+    capstaged_lines = nstaged_lines = 0;
+    pubsub_thread_cleanup();
+}
+
 static void flush_monitor_lines(void) {
     for (size_t i = 0; i < nstaged_lines; i++) post_line(staged_lines[i]);
     nstaged_lines = 0;
