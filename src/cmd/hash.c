@@ -57,9 +57,10 @@ static int apply_value(long long v, char *err) {
 }
 
 static struct config_option options[] = {
-    {"hash-max-listpack-entries", "hash-max-ziplist-entries", CFG_INT, 0, "128", 0, LONG_MAX, NULL,
+    /* Redis 7.0's defaults (config.c), not the older 128. */
+    {"hash-max-listpack-entries", "hash-max-ziplist-entries", CFG_INT, 0, "512", 0, LONG_MAX, NULL,
      apply_entries, NULL, NULL, NULL, 0, NULL},
-    {"hash-max-listpack-value", "hash-max-ziplist-value", CFG_INT, 0, "64", 0, LONG_MAX, NULL, apply_value,
+    {"hash-max-listpack-value", "hash-max-ziplist-value", CFG_MEMORY, 0, "64", 0, LONG_MAX, NULL, apply_value,
      NULL, NULL, NULL, 0, NULL},
     CFG_END,
 };

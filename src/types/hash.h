@@ -30,7 +30,7 @@
 #include "ds/htab.h"
 #include "ds/listpack.h"
 
-#define HASH_DEFAULT_MAX_LP_ENTRIES 128
+#define HASH_DEFAULT_MAX_LP_ENTRIES 512
 #define HASH_DEFAULT_MAX_LP_VALUE 64
 
 enum hash_encoding { HASH_ENC_LISTPACK = 0, HASH_ENC_HT = 1 };
