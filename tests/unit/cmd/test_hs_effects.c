@@ -133,6 +133,7 @@ TEST(hash_family) {
     EXPECT_ONE(run("HDEL", "h", "a", "b", "c", "n", "f", NULL), "HDEL h a b c n f");
     run("EXISTS", "h", NULL);
     TEST_EXPECT_STR(last_reply, ":0\r\n");
+    run("FLUSHALL", "SYNC", NULL);
 }
 
 TEST(set_family) {
@@ -176,6 +177,7 @@ TEST(set_family) {
     EXPECT_NONE(run("SINTERSTORE", "d{t}", "a{t}", "b{t}", NULL)); /* empty, d already gone */
     EXPECT_ONE(run("SDIFFSTORE", "d{t}", "a{t}", "b{t}", NULL), "SDIFFSTORE d{t} a{t} b{t}");
     EXPECT_NONE(run("SINTER", "a{t}", "b{t}", NULL));
+    run("FLUSHALL", "SYNC", NULL);
 }
 
 int main(void) {
