@@ -236,8 +236,9 @@ void *hash_dup(const void *obj) {
     struct htab_iter it;
     for (struct htab_node *hn = htab_first(&src->t, &it); hn; hn = htab_next(&src->t, &it)) {
         struct hnode *n = (struct hnode *)hn;
-        size_t size = xusable(n);
-        struct hnode *c = xmemdup(n, size);
+        size_t vlen, voff = node_voff(n);
+        size_t vk = vget(n->data + voff, &vlen);
+        struct hnode *c = xmemdup(n, sizeof(struct hnode) + voff + vk + vlen);
         dst->bytes += xusable(c);
         htab_insert(&dst->t, node_hash(hn), &c->node, NULL);
     }
