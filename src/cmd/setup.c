@@ -15,6 +15,7 @@ void cmd_setup(void) {
     exec_commands_register(cmd_table, cmd_table_len);
     cmd_debug_setup();
     cmd_zset_setup();
+    cmd_hll_setup();
 }
 
 bool cmd_ll_msg(struct client *c, int i, long long *out, const char *msg) {
