@@ -14,6 +14,8 @@
 void cmd_setup(void) {
     exec_commands_register(cmd_table, cmd_table_len);
     cmd_debug_setup();
+    cmd_hash_setup();
+    cmd_set_setup();
     cmd_zset_setup();
     cmd_hll_setup();
 }
