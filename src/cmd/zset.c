@@ -31,8 +31,8 @@
 #include "base/rand.h"
 #include "base/str.h"
 #include "config/config.h"
+#include "types/set.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -938,129 +938,53 @@ void cmd_zrandmember(struct client *c) {
 
 /* ---- ZSCAN -------------------------------------------------------------------------------------------- */
 
-/* Redis parses cursors with strtoul(): leading space, trailing bytes and
- * overflow are errors. */
-static bool parse_cursor(struct client *c, int i, uint64_t *out) {
-    char buf[64], *heap = NULL;
-    const char *s = arg_z(c, i, buf, sizeof(buf), &heap);
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    bool ok = !(s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r')) && *end == '\0' && errno != ERANGE;
-    xfree(heap);
-    if (!ok) {
-        reply_error(c, "ERR invalid cursor");
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-struct scan_out {
-    const char *pat;
-    size_t plen;
-    bool all;
-    size_t n, cap;
-    char **items; /* member, score, member, score... (heap copies) */
-    size_t *lens;
-};
-
-static void scan_push(struct scan_out *s, const char *p, size_t n) {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 32;
-        s->items = xrealloc(s->items, s->cap * sizeof(char *));
-        s->lens = xrealloc(s->lens, s->cap * sizeof(size_t));
-    }
-    s->items[s->n] = xmemdup(p, n ? n : 1);
-    s->lens[s->n++] = n;
-}
-
+/* One element of a skiplist set: the score as Redis formats a double
+ * object (%.17g). */
 static void scan_elem(const struct zset_elem *e, void *arg) {
-    struct scan_out *s = arg;
+    struct cmd_scan *s = arg;
+    s->seen += 2;
+    if (!cmd_scan_match(s, e->m, e->mlen)) return;
     char num[STR_D_MAX];
     int n = d_to_str_17g(num, sizeof(num), e->score);
-    scan_push(s, e->m, e->mlen);
-    scan_push(s, num, (size_t)n);
+    cmd_scan_add(s, e->m, e->mlen);
+    cmd_scan_add(s, num, (size_t)n);
 }
 
 void cmd_zscan(struct client *c) {
     uint64_t cursor;
-    if (!parse_cursor(c, 2, &cursor)) return;
+    if (!cmd_scan_cursor(c, 2, &cursor)) return;
     struct store_key k;
     cmd_key(c, 1, &k);
     struct entry *e = cmd_lookup_read(c, &k, NULL);
     if (e == NULL) {
-        reply_array(c, 2);
-        reply_bulk(c, "0", 1);
-        reply_array(c, 0);
+        cmd_reply_empty_scan(c);
         return;
     }
     if (wrongtype(c, e)) return;
-    long long count = 10;
-    struct scan_out s = {NULL, 0, true, 0, 0, NULL, NULL};
-    for (int i = 3; i < c->argc; i += 2) {
-        bool has_value = i + 1 < c->argc;
-        if (cmd_arg_is(c, i, "COUNT") && has_value) {
-            if (!cmd_ll(c, i + 1, &count)) return;
-            if (count < 1) {
-                reply_error(c, RERR_SYNTAX);
-                return;
-            }
-        } else if (cmd_arg_is(c, i, "MATCH") && has_value) {
-            s.pat = c->argv[i + 1];
-            s.plen = c->argvlen[i + 1];
-            s.all = s.plen == 1 && s.pat[0] == '*';
-        } else {
-            reply_error(c, RERR_SYNTAX);
-            return;
-        }
-    }
+    struct cmd_scan s;
+    if (!cmd_scan_options(c, 3, &s)) return;
     const struct zset *z = zset_of(e);
-    uint64_t next = 0;
     if (zset_is_listpack(z)) {
         /* Small sets come whole, the scores as stored (Redis's d2string). */
         struct zset_iter it;
         struct zset_elem el;
         zset_iter_rank(z, &it, 0, false);
         while (zset_iter_next(&it, &el)) {
+            if (!cmd_scan_match(&s, el.m, el.mlen)) continue;
             char num[STR_D_MAX];
             int n = d_to_str(num, sizeof(num), el.score);
-            scan_push(&s, el.m, el.mlen);
-            scan_push(&s, num, (size_t)n);
+            cmd_scan_add(&s, el.m, el.mlen);
+            cmd_scan_add(&s, num, (size_t)n);
         }
+        cursor = 0;
     } else {
-        size_t want = (size_t)count * 2;
-        long long maxiter = (long long)want * 10;
+        /* Redis counts member and score: COUNT pairs per step at most. */
+        long want = s.count * 2, maxiter = want * 10;
         do {
-            next = zset_scan(z, cursor, scan_elem, &s);
-            cursor = next;
-        } while (cursor && maxiter-- && s.n < want);
+            cursor = zset_scan(z, cursor, scan_elem, &s);
+        } while (cursor && maxiter-- && s.seen < want);
     }
-    /* MATCH filters what the step collected (members only). */
-    size_t kept = 0;
-    for (size_t i = 0; i < s.n; i += 2) {
-        if (s.all || glob_match(s.pat, s.plen, s.items[i], s.lens[i], false)) {
-            s.items[kept] = s.items[i];
-            s.lens[kept++] = s.lens[i];
-            s.items[kept] = s.items[i + 1];
-            s.lens[kept++] = s.lens[i + 1];
-        } else {
-            xfree(s.items[i]);
-            xfree(s.items[i + 1]);
-        }
-    }
-    s.n = kept;
-    char num[STR_LL_MAX];
-    int nl = ull_to_str(num, sizeof(num), next);
-    reply_array(c, 2);
-    reply_bulk(c, num, (size_t)nl);
-    reply_array(c, (long long)s.n);
-    for (size_t i = 0; i < s.n; i++) {
-        reply_bulk(c, s.items[i], s.lens[i]);
-        xfree(s.items[i]);
-    }
-    xfree(s.items);
-    xfree(s.lens);
+    cmd_scan_reply(c, cursor, &s);
 }
 
 /* ---- ZUNION ZINTER ZDIFF (STORE) ZINTERCARD ---------------------------------------------------------- */
@@ -1068,7 +992,8 @@ void cmd_zscan(struct client *c) {
 enum setop { OP_UNION, OP_INTER, OP_DIFF };
 enum aggr { AGGR_SUM, AGGR_MIN, AGGR_MAX };
 
-/* One input: a sorted set, a set (every score 1), or a missing key. */
+/* One input: a sorted set, a set (every score 1), or a missing key. The
+ * same key given twice is the same entry (INTER compares them). */
 struct zsrc {
     const struct entry *e;
     double weight;
@@ -1077,20 +1002,39 @@ struct zsrc {
 
 static size_t src_len(const struct entry *e) {
     if (e == NULL) return 0;
+    if (entry_type(e) == TYPE_SET) return set_len(entry_obj(e));
     return zset_len(zset_of(e));
 }
 
 static bool src_find(const struct zsrc *s, const char *m, size_t n, double *score) {
     if (s->e == NULL) return false;
+    if (entry_type(s->e) == TYPE_SET) {
+        if (!set_contains(entry_obj(s->e), m, n)) return false;
+        *score = 1.0;
+        return true;
+    }
     return zset_score(zset_of(s->e), m, n, score);
 }
 
-/* Visit the elements of s until fn returns false. */
+/* Visit the elements of s until fn returns false (set members score 1). */
 typedef bool (*src_fn)(const struct zset_elem *el, void *arg);
 static void src_foreach(const struct zsrc *s, src_fn fn, void *arg) {
     if (s->e == NULL) return;
-    struct zset_iter it;
     struct zset_elem el;
+    if (entry_type(s->e) == TYPE_SET) {
+        struct set_iter it;
+        struct set_str m;
+        set_iter_init(entry_obj(s->e), &it);
+        while (set_iter_next(&it, &m)) {
+            el.m = m.ptr;
+            el.mlen = m.len;
+            el.score = 1.0;
+            if (!fn(&el, arg)) break;
+        }
+        set_iter_done(&it);
+        return;
+    }
+    struct zset_iter it;
     zset_iter_rank(zset_of(s->e), &it, 0, false);
     while (zset_iter_next(&it, &el))
         if (!fn(&el, arg)) return;
@@ -1193,7 +1137,7 @@ static void setop_generic(struct client *c, int dst, int numkeys_i, enum setop o
         struct store_key k;
         cmd_key(c, j, &k);
         struct entry *e = cmd_lookup_read(c, &k, NULL);
-        if (e && entry_type(e) != TYPE_ZSET) {
+        if (e && entry_type(e) != TYPE_ZSET && entry_type(e) != TYPE_SET) {
             xfree(src);
             reply_error(c, RERR_WRONGTYPE);
             return;
