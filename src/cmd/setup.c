@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 #include "base/str.h"
 #include "cmd/debug.h"
+#include "cmd/list.h"
 #include "cmd/procs.h"
 
 #include <ctype.h>
@@ -13,6 +14,7 @@
 void cmd_setup(void) {
     exec_commands_register(cmd_table, cmd_table_len);
     cmd_debug_setup();
+    cmd_list_setup();
 }
 
 bool cmd_ll_msg(struct client *c, int i, long long *out, const char *msg) {
