@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 #include "base/str.h"
 #include "cmd/debug.h"
+#include "cmd/list.h"
 #include "cmd/procs.h"
 #include "cmd/zset.h"
 
@@ -16,6 +17,7 @@ void cmd_setup(void) {
     cmd_debug_setup();
     cmd_hash_setup();
     cmd_set_setup();
+    cmd_list_setup();
     cmd_zset_setup();
     cmd_hll_setup();
 }
