@@ -29,8 +29,10 @@
 #include "base/assert.h"
 #include "base/digest.h"
 #include "base/rand.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "config/config.h"
+#include "exec/block.h"
 #include "types/set.h"
 
 #include <limits.h>
@@ -687,37 +689,44 @@ void cmd_zrevrangebyscore(struct client *c) { zrange_generic(c, 1, false, ZR_SCO
 void cmd_zrangebylex(struct client *c) { zrange_generic(c, 1, false, ZR_LEX, ZR_FORWARD); }
 void cmd_zrevrangebylex(struct client *c) { zrange_generic(c, 1, false, ZR_LEX, ZR_REVERSE); }
 
-/* ---- ZPOPMIN ZPOPMAX ZMPOP ---------------------------------------------------------------------- */
+/* ---- ZPOPMIN ZPOPMAX ZMPOP BZPOPMIN BZPOPMAX BZMPOP --------------------------------------------- */
 
-/* Redis's genericZpopCommand over keys argv[first..first+nkeys): pops up to
- * count (-1: a single pop) elements from the first existing key. emitkey:
- * the reply names the key; nested: pairs as arrays (ZMPOP, RESP3 with
- * count). Returns the index of the key popped from, or -1. */
-static int zpop_generic(struct client *c, int first, int nkeys, bool max, bool emitkey, long long count,
-                        bool nested, bool nil_when_empty) {
-    struct store_key k;
-    struct store_ref ref;
-    struct entry *e = NULL;
-    int idx = -1;
-    for (int j = 0; j < nkeys; j++) {
-        cmd_key(c, first + j, &k);
-        e = cmd_lookup_write(c, &k, &ref);
-        if (e == NULL) continue;
-        if (wrongtype(c, e)) return -1;
-        idx = first + j;
-        break;
-    }
-    if (e == NULL) {
-        if (nil_when_empty)
-            reply_null_array(c);
-        else
-            reply_array(c, 0);
-        return -1;
-    }
-    if (count == 0) {
-        reply_array(c, 0);
-        return -1;
-    }
+/* What a served blocked pop took, to put it back if the client is gone. */
+struct zpop_undo {
+    struct store_key key;
+    size_t n;
+    char **m;
+    size_t *mlen;
+    double *score;
+    char keybuf[];
+};
+
+static struct zpop_undo *zpop_undo_new(const struct store_key *k, size_t n) {
+    struct zpop_undo *u = xcalloc(1, sizeof(*u) + k->len);
+    memcpy(u->keybuf, k->ptr, k->len);
+    u->key = *k;
+    u->key.ptr = u->keybuf;
+    u->m = xcalloc(n ? n : 1, sizeof(char *));
+    u->mlen = xcalloc(n ? n : 1, sizeof(size_t));
+    u->score = xcalloc(n ? n : 1, sizeof(double));
+    return u;
+}
+
+static void zpop_undo_free(void *arg) {
+    struct zpop_undo *u = arg;
+    for (size_t i = 0; i < u->n; i++) xfree(u->m[i]);
+    xfree(u->m);
+    xfree(u->mlen);
+    xfree(u->score);
+    xfree(u);
+}
+
+/* Pop up to count (-1: one, flat) elements from the set at (k, ref, e),
+ * with Redis's reply shapes: emitkey names the key, nested gives pairs as
+ * arrays. Signals, notifies, counts changes, deletes the emptied key. The
+ * popped pairs go to u when given. Returns how many were popped. */
+static long long zpop_key(struct client *c, const struct store_key *k, struct store_ref *ref, struct entry *e,
+                          bool max, bool emitkey, long long count, bool nested, struct zpop_undo *u) {
     if (count == -1) count = 1;
     struct zset *z = zset_of(e);
     long long llen = (long long)zset_len(z);
@@ -728,10 +737,10 @@ static int zpop_generic(struct client *c, int first, int nkeys, bool max, bool e
         reply_array(c, n);
     } else if (!nested && emitkey) {
         reply_array(c, n * 2 + 1);
-        reply_bulk(c, k.ptr, k.len);
+        reply_bulk(c, k->ptr, k->len);
     } else {
         reply_array(c, 2);
-        reply_bulk(c, k.ptr, k.len);
+        reply_bulk(c, k->ptr, k->len);
         reply_array(c, n);
     }
     for (long long i = 0; i < n; i++) {
@@ -741,20 +750,51 @@ static int zpop_generic(struct client *c, int first, int nkeys, bool max, bool e
         if (nested) reply_array(c, 2);
         reply_bulk(c, el.m, el.mlen);
         reply_double(c, el.score);
-        /* el.m may point into the set: copy before deleting. */
-        char small[128];
-        char *m = el.mlen <= sizeof(small) ? small : xmalloc(el.mlen);
-        memcpy(m, el.m, el.mlen);
+        /* el.m may point into the set: copy it before deleting. */
+        char *m = xmemdup(el.m, el.mlen ? el.mlen : 1);
         bool ok = zset_del(&z, m, el.mlen);
         ASSERT(ok);
-        if (m != small) xfree(m);
+        if (u) {
+            u->m[u->n] = m;
+            u->mlen[u->n] = el.mlen;
+            u->score[u->n++] = el.score;
+        } else {
+            xfree(m);
+        }
     }
     zput(e, z);
     exec_dirty(c, n);
-    cmd_notify(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", &k);
-    cmd_modified(c, &k);
-    delete_if_empty(c, &ref, e);
-    return idx;
+    cmd_notify(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", k);
+    cmd_modified(c, k);
+    delete_if_empty(c, ref, e);
+    return n;
+}
+
+/* The first existing key of argv[first..first+nkeys) (NULL: none, or
+ * WRONGTYPE replied when *err). */
+static struct entry *first_zset(struct client *c, int first, int nkeys, struct store_key *k, struct store_ref *ref,
+                                bool *err) {
+    *err = false;
+    for (int j = 0; j < nkeys; j++) {
+        cmd_key(c, first + j, k);
+        struct entry *e = cmd_lookup_write(c, k, ref);
+        if (e == NULL) continue;
+        if (wrongtype(c, e)) {
+            *err = true;
+            return NULL;
+        }
+        return e;
+    }
+    return NULL;
+}
+
+/* Stage "ZPOPMIN|ZPOPMAX key [n]" (n < 0: without count). */
+static void propagate_zpop(struct client *c, const struct store_key *k, bool max, long long n) {
+    char num[STR_LL_MAX];
+    int nlen = n >= 0 ? ll_to_str(num, sizeof(num), n) : 0;
+    const char *argv[3] = {max ? "ZPOPMAX" : "ZPOPMIN", k->ptr, num};
+    size_t lens[3] = {7, k->len, (size_t)nlen};
+    exec_propagate(c, n >= 0 ? 3 : 2, argv, lens);
 }
 
 static void zpop_minmax(struct client *c, bool max) {
@@ -765,53 +805,190 @@ static void zpop_minmax(struct client *c, bool max) {
     long long count = -1;
     if (c->argc == 3 && !cmd_ll_range(c, 2, 0, LONG_MAX, &count, RERR_NEGATIVE_COUNT)) return;
     bool nested = c->resp > 2 && count != -1;
-    zpop_generic(c, 1, 1, max, false, count, nested, false);
+    struct store_key k;
+    struct store_ref ref;
+    bool err;
+    struct entry *e = first_zset(c, 1, 1, &k, &ref, &err);
+    if (err) return;
+    if (e == NULL || count == 0) {
+        reply_array(c, 0);
+        return;
+    }
+    zpop_key(c, &k, &ref, e, max, false, count, nested, NULL);
 }
 
 void cmd_zpopmin(struct client *c) { zpop_minmax(c, false); }
 void cmd_zpopmax(struct client *c) { zpop_minmax(c, true); }
 
-void cmd_zmpop(struct client *c) {
-    long long numkeys;
-    if (!cmd_ll_range(c, 1, 1, LONG_MAX, &numkeys, "ERR numkeys should be greater than 0")) return;
-    long long where_idx = 1 + numkeys + 1;
+/* ZMPOP/BZMPOP arguments from argv[numkeys_i]: numkeys, MIN|MAX, COUNT. */
+static bool parse_zmpop(struct client *c, int numkeys_i, long long *numkeys, bool *max, long long *count) {
+    if (!cmd_ll_range(c, numkeys_i, 1, LONG_MAX, numkeys, "ERR numkeys should be greater than 0")) return false;
+    long long where_idx = numkeys_i + *numkeys + 1;
     if (where_idx >= c->argc) {
         reply_error(c, RERR_SYNTAX);
-        return;
+        return false;
     }
-    bool max;
     if (cmd_arg_is(c, (int)where_idx, "MIN")) {
-        max = false;
+        *max = false;
     } else if (cmd_arg_is(c, (int)where_idx, "MAX")) {
-        max = true;
+        *max = true;
     } else {
         reply_error(c, RERR_SYNTAX);
-        return;
+        return false;
     }
-    long long count = -1;
+    *count = -1;
     for (int j = (int)where_idx + 1; j < c->argc; j++) {
         bool more = j < c->argc - 1;
-        if (count == -1 && cmd_arg_is(c, j, "COUNT") && more) {
+        if (*count == -1 && cmd_arg_is(c, j, "COUNT") && more) {
             j++;
-            if (!cmd_ll_range(c, j, 1, LONG_MAX, &count, "ERR count should be greater than 0")) return;
+            if (!cmd_ll_range(c, j, 1, LONG_MAX, count, "ERR count should be greater than 0")) return false;
         } else {
             reply_error(c, RERR_SYNTAX);
-            return;
+            return false;
         }
     }
-    if (count == -1) count = 1;
+    if (*count == -1) *count = 1;
+    return true;
+}
+
+void cmd_zmpop(struct client *c) {
+    long long numkeys, count;
+    bool max;
+    if (!parse_zmpop(c, 1, &numkeys, &max, &count)) return;
     struct store_key k;
-    long long before = c->dirty;
-    int idx = zpop_generic(c, 2, (int)numkeys, max, true, count, true, true);
-    if (idx < 0 || c->dirty == before) return;
+    struct store_ref ref;
+    bool err;
+    struct entry *e = first_zset(c, 2, (int)numkeys, &k, &ref, &err);
+    if (err) return;
+    if (e == NULL) {
+        reply_null_array(c);
+        return;
+    }
     /* Propagated as ZPOPMIN/ZPOPMAX key count (Redis 7.0). */
-    cmd_key(c, idx, &k);
-    char num[STR_LL_MAX];
-    long long popped = c->dirty - before;
-    int nlen = ll_to_str(num, sizeof(num), popped);
-    const char *argv[3] = {max ? "ZPOPMAX" : "ZPOPMIN", k.ptr, num};
-    size_t lens[3] = {7, k.len, (size_t)nlen};
-    exec_propagate(c, 3, argv, lens);
+    propagate_zpop(c, &k, max, zpop_key(c, &k, &ref, e, max, true, count, true, NULL));
+}
+
+/* A blocked BZPOPMIN/BZPOPMAX/BZMPOP: its direction and count (-1: the
+ * single-element BZPOP form). */
+struct bzpop_arg {
+    bool max;
+    long long count;
+};
+
+struct zpop_undo_run {
+    int db;
+    struct zpop_undo *u;
+};
+
+/* [locked on the key] Add the popped pairs back (as ZADD, propagated). */
+static void zpop_undo_locked(void *arg) {
+    struct zpop_undo_run *r = arg;
+    struct zpop_undo *u = r->u;
+    struct client proxy;
+    memset(&proxy, 0, sizeof(proxy));
+    proxy.db = r->db;
+    struct entry *e = store_lookup(r->db, &u->key, STORE_LOOKUP_WRITE, NULL);
+    if (e && entry_type(e) != TYPE_ZSET) {
+        log_warn("Blocked client gone before its reply: key changed type, %zu popped element(s) dropped", u->n);
+        return;
+    }
+    size_t maxlen = 0;
+    for (size_t i = 0; i < u->n; i++) maxlen = MAX(maxlen, u->mlen[i]);
+    if (e == NULL) e = add_key(&proxy, &u->key, zset_create(u->n, maxlen), NULL);
+    struct zset *z = zset_of(e);
+    int argc = 2 + 2 * (int)u->n;
+    const char **argv = xmalloc(sizeof(char *) * (size_t)argc);
+    size_t *lens = xmalloc(sizeof(size_t) * (size_t)argc);
+    char(*nums)[STR_D_MAX] = xmalloc(sizeof(*nums) * (u->n ? u->n : 1));
+    argv[0] = "ZADD";
+    lens[0] = 4;
+    argv[1] = u->key.ptr;
+    lens[1] = u->key.len;
+    for (size_t i = 0; i < u->n; i++) {
+        int out;
+        zset_add(&z, u->score[i], u->m[i], u->mlen[i], 0, &out, NULL);
+        argv[2 + 2 * i] = nums[i];
+        lens[2 + 2 * i] = (size_t)d_to_str_17g(nums[i], sizeof(nums[i]), u->score[i]);
+        argv[3 + 2 * i] = u->m[i];
+        lens[3 + 2 * i] = u->mlen[i];
+    }
+    zput(e, z);
+    cmd_modified(&proxy, &u->key);
+    cmd_notify(&proxy, NOTIFY_ZSET, "zadd", &u->key);
+    exec_propagate(&proxy, argc, argv, lens);
+    xfree(nums);
+    xfree(lens);
+    xfree(argv);
+}
+
+static void zpop_undo_run(int db, void *arg) {
+    struct zpop_undo_run r = {db, arg};
+    store_run_slot(r.u->key.slot, STORE_WRITE, zpop_undo_locked, &r);
+    zpop_undo_free(r.u);
+}
+
+/* Serve a blocked sorted-set pop from k (non-empty, its stripe held), as
+ * Redis's serveClientsBlockedOnSortedSetKey. */
+static void zset_serve(struct client *c, const struct store_key *k, struct store_ref *ref, struct entry *e,
+                       const struct store_key *target, void *argp, void **undo) {
+    struct bzpop_arg *a = argp;
+    long long llen = (long long)zset_len(zset_of(e));
+    struct zpop_undo *u = zpop_undo_new(k, (size_t)(a->count == -1 ? 1 : MIN(a->count, llen)));
+    bool nested = a->count != -1;
+    zpop_key(c, k, ref, e, a->max, true, a->count, nested, u);
+    propagate_zpop(c, k, a->max, a->count == -1 ? -1 : MIN(a->count, llen));
+    *undo = u;
+}
+
+static const struct block_ops zset_block_ops = {
+    .type = TYPE_ZSET,
+    .serve = zset_serve,
+    .undo = zpop_undo_run,
+    .undo_free = zpop_undo_free,
+    .timeout = NULL, /* a null array, as Redis 7.0 */
+    .free_arg = NULL,
+};
+
+/* Redis's blockingGenericZpopCommand: pop at once from the first non-empty
+ * key of argv[first..first+nkeys), else block. count -1: BZPOPMIN/MAX. */
+static void bzpop_generic(struct client *c, int first, int nkeys, bool max, int timeout_i, long long count) {
+    int64_t deadline;
+    if (!block_parse_timeout(c, timeout_i, &deadline)) return;
+    struct store_key k;
+    struct store_ref ref;
+    bool err;
+    struct entry *e = first_zset(c, first, nkeys, &k, &ref, &err);
+    if (err) return;
+    if (e) {
+        long long llen = (long long)zset_len(zset_of(e));
+        zpop_key(c, &k, &ref, e, max, true, count, count != -1, NULL);
+        propagate_zpop(c, &k, max, count == -1 ? -1 : MIN(count, llen));
+        return;
+    }
+    /* Inside MULTI/EXEC: as if the timeout had expired at once. */
+    if (!block_allowed(c)) {
+        reply_null_array(c);
+        return;
+    }
+    struct bzpop_arg *a = xmalloc(sizeof(*a));
+    a->max = max;
+    a->count = count;
+    int stack[16];
+    int *pos = nkeys <= 16 ? stack : xmalloc((size_t)nkeys * sizeof(int));
+    for (int i = 0; i < nkeys; i++) pos[i] = first + i;
+    struct block_request r = {&zset_block_ops, a, deadline, pos, nkeys, -1};
+    block_for_keys(c, &r);
+    if (pos != stack) xfree(pos);
+}
+
+void cmd_bzpopmin(struct client *c) { bzpop_generic(c, 1, c->argc - 2, false, c->argc - 1, -1); }
+void cmd_bzpopmax(struct client *c) { bzpop_generic(c, 1, c->argc - 2, true, c->argc - 1, -1); }
+
+void cmd_bzmpop(struct client *c) {
+    long long numkeys, count;
+    bool max;
+    if (!parse_zmpop(c, 2, &numkeys, &max, &count)) return;
+    bzpop_generic(c, 3, (int)numkeys, max, 1, count);
 }
 
 /* ---- ZRANDMEMBER ----------------------------------------------------------------------------------- */
