@@ -341,100 +341,11 @@ static void search(const struct zset *z, struct geo_shape *s, struct points *out
     }
 }
 
-/* Stable merge sort by distance (ascending, or descending). */
-static void sort_points(struct geo_point *a, size_t n, bool desc) {
-    if (n < 2) return;
-    struct geo_point *tmp = xmalloc(n * sizeof(*a));
-    for (size_t width = 1; width < n; width *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * width) {
-            size_t mid = MIN(lo + width, n), hi = MIN(lo + 2 * width, n), i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) {
-                bool take_right = desc ? a[j].dist > a[i].dist : a[j].dist < a[i].dist;
-                tmp[k++] = take_right ? a[j++] : a[i++];
-            }
-            while (i < mid) tmp[k++] = a[i++];
-            while (j < hi) tmp[k++] = a[j++];
-        }
-        memcpy(a, tmp, n * sizeof(*a));
-    }
-    xfree(tmp);
-}
-
-/* ---- partial sort (COUNT): Bentley & McIlroy's quicksort, recursing only
- * into parts that overlap the wanted ranks [lr, rr], as Redis's pqsort
- * does, so that members at equal distances come in Redis's order. */
-
-static int gp_cmp(const struct geo_point *x, const struct geo_point *y, bool desc) {
+/* By distance, ascending (ctx non-NULL: descending). */
+static int gp_cmp(const void *a, const void *b, void *desc) {
+    const struct geo_point *x = a, *y = b;
     int r = x->dist > y->dist ? 1 : x->dist == y->dist ? 0 : -1;
     return desc ? -r : r;
-}
-
-static void gp_swap(struct geo_point *a, long i, long j) {
-    struct geo_point t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-}
-
-static void gp_vecswap(struct geo_point *a, long i, long j, long n) {
-    for (long k = 0; k < n; k++) gp_swap(a, i + k, j + k);
-}
-
-static long gp_med3(const struct geo_point *a, long i, long j, long k, bool desc) {
-    return gp_cmp(&a[i], &a[j], desc) < 0
-               ? (gp_cmp(&a[j], &a[k], desc) < 0 ? j : (gp_cmp(&a[i], &a[k], desc) < 0 ? k : i))
-               : (gp_cmp(&a[j], &a[k], desc) > 0 ? j : (gp_cmp(&a[i], &a[k], desc) < 0 ? i : k));
-}
-
-/* a: the part (absolute index off), n elements. */
-static void partial_sort(struct geo_point *a, long n, long off, long lr, long rr, bool desc) {
-loop:
-    if (n < 7) {
-        for (long m = 1; m < n; m++)
-            for (long l = m; l > 0 && gp_cmp(&a[l - 1], &a[l], desc) > 0; l--) gp_swap(a, l, l - 1);
-        return;
-    }
-    long pm = n / 2;
-    if (n > 7) {
-        long pl = 0, pn = n - 1;
-        if (n > 40) {
-            long d = n / 8;
-            pl = gp_med3(a, pl, pl + d, pl + 2 * d, desc);
-            pm = gp_med3(a, pm - d, pm, pm + d, desc);
-            pn = gp_med3(a, pn - 2 * d, pn - d, pn, desc);
-        }
-        pm = gp_med3(a, pl, pm, pn, desc);
-    }
-    gp_swap(a, 0, pm);
-    long pa = 1, pb = 1, pc = n - 1, pd = n - 1;
-    for (;;) {
-        int r;
-        while (pb <= pc && (r = gp_cmp(&a[pb], &a[0], desc)) <= 0) {
-            if (r == 0) gp_swap(a, pa++, pb);
-            pb++;
-        }
-        while (pb <= pc && (r = gp_cmp(&a[pc], &a[0], desc)) >= 0) {
-            if (r == 0) gp_swap(a, pc, pd--);
-            pc--;
-        }
-        if (pb > pc) break;
-        gp_swap(a, pb++, pc--);
-    }
-    long pn = n;
-    long r = MIN(pa, pb - pa);
-    gp_vecswap(a, 0, pb - r, r);
-    r = MIN(pd - pc, pn - pd - 1);
-    gp_vecswap(a, pb, pn - r, r);
-    if ((r = pb - pa) > 1) {
-        long s = off, e = off + r - 1;
-        if (!(rr < s || lr > e)) partial_sort(a, r, off, lr, rr, desc);
-    }
-    if ((r = pd - pc) > 1) {
-        a += pn - r;
-        off += pn - r;
-        n = r;
-        long s = off, e = off + r - 1;
-        if (!(rr < s || lr > e)) goto loop;
-    }
 }
 
 /* Redis's georadiusGeneric: argv[src] is the source key. */
@@ -569,10 +480,11 @@ static void georadius_generic(struct client *c, int src, int flags) {
     }
     size_t returned = (count == 0 || pts.n < (size_t)count) ? pts.n : (size_t)count;
     if (sort != SORT_NONE) {
+        void *desc = sort == SORT_DESC ? (void *)1 : NULL;
         if (returned == pts.n)
-            sort_points(pts.a, pts.n, sort == SORT_DESC);
+            cmd_sort_stable(pts.a, pts.n, sizeof(*pts.a), gp_cmp, desc);
         else
-            partial_sort(pts.a, (long)pts.n, 0, 0, (long)returned - 1, sort == SORT_DESC);
+            cmd_sort_partial(pts.a, pts.n, sizeof(*pts.a), gp_cmp, desc, 0, returned - 1);
     }
     if (!store_i) {
         int opts = withdist + withcoords + withhash;

@@ -31,4 +31,13 @@ bool cmd_delete_if_exists(struct client *c, const struct store_key *k);
 /* Score range parsing as Redis's zslParseRange (false: invalid). */
 bool cmd_zset_parse_range(const struct client *c, int imin, int imax, struct zsl_range *r);
 
+/* Sorting helpers (cmd/sort.c), shared with cmd/geo.c. cmp returns <0, 0
+ * or >0. cmd_sort_stable: a stable merge sort (the order glibc's qsort
+ * gives). cmd_sort_partial: Redis's pqsort, Bentley & McIlroy's quicksort
+ * that only orders what ranks [lrank, rrank] need (equal elements come in
+ * the same order as on Redis). */
+typedef int (*cmd_cmp_fn)(const void *a, const void *b, void *ctx);
+void cmd_sort_stable(void *base, size_t n, size_t es, cmd_cmp_fn cmp, void *ctx);
+void cmd_sort_partial(void *base, size_t n, size_t es, cmd_cmp_fn cmp, void *ctx, size_t lrank, size_t rrank);
+
 #endif
