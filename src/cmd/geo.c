@@ -29,14 +29,14 @@
 #include <math.h>
 #include <stdio.h>
 
-
 /* ---- argument helpers ----------------------------------------------------------------- */
 
 /* Longitude and latitude from argv[i], argv[i+1]. */
 static bool parse_lonlat(struct client *c, int i, double xy[2]) {
     for (int j = 0; j < 2; j++)
         if (!cmd_double(c, i + j, &xy[j])) return false;
-    if (xy[0] < GEO_LONG_MIN || xy[0] > GEO_LONG_MAX || xy[1] < GEO_LAT_MIN || xy[1] > GEO_LAT_MAX) {
+    if (xy[0] < GEO_LONG_MIN || xy[0] > GEO_LONG_MAX || xy[1] < GEO_LAT_MIN ||
+        xy[1] > GEO_LAT_MAX) {
         reply_errorf(c, "ERR invalid longitude,latitude pair %f,%f", xy[0], xy[1]);
         return false;
     }
@@ -107,7 +107,8 @@ static void reply_distance(struct client *c, double d) {
         n = snprintf(buf, sizeof(buf), "0.0000");
     } else {
         long long sv = llrint(d * 10000.0);
-        unsigned long long v = sv < 0 ? (unsigned long long)(-(sv + 1)) + 1 : (unsigned long long)sv;
+        unsigned long long v =
+            sv < 0 ? (unsigned long long)(-(sv + 1)) + 1 : (unsigned long long)sv;
         n = snprintf(buf, sizeof(buf), "%s%llu.%04llu", sv < 0 ? "-" : "", v / 10000, v % 10000);
     }
     reply_bulk(c, buf, (size_t)n);
@@ -193,7 +194,8 @@ out:
     xfree(argv);
 }
 
-/* ---- GEOHASH GEOPOS GEODIST ------------------------------------------------------------------- */
+/* ---- GEOHASH GEOPOS GEODIST -------------------------------------------------------------------
+ */
 
 static const struct zset *lookup_zset(struct client *c, int i, bool *bad) {
     struct store_key k;
@@ -256,7 +258,8 @@ void cmd_geodist(struct client *c) {
     if (wrongtype(c, e)) return;
     const struct zset *z = zset_of(e);
     double s1, s2, a[2], b[2];
-    if (!zset_score(z, c->argv[2], c->argvlen[2], &s1) || !zset_score(z, c->argv[3], c->argvlen[3], &s2)) {
+    if (!zset_score(z, c->argv[2], c->argvlen[2], &s1) ||
+        !zset_score(z, c->argv[3], c->argvlen[3], &s2)) {
         reply_null(c);
         return;
     }
@@ -266,12 +269,13 @@ void cmd_geodist(struct client *c) {
         reply_distance(c, geo_distance(a[0], a[1], b[0], b[1]) / to_meter);
 }
 
-/* ---- searches ------------------------------------------------------------------------------------ */
+/* ---- searches
+ * ------------------------------------------------------------------------------------ */
 
-#define F_COORDS (1 << 0)   /* GEORADIUS: center from coordinates */
-#define F_MEMBER (1 << 1)   /* GEORADIUSBYMEMBER: center from a member */
-#define F_NOSTORE (1 << 2)  /* the _RO forms */
-#define F_SEARCH (1 << 3)   /* GEOSEARCH syntax */
+#define F_COORDS (1 << 0)  /* GEORADIUS: center from coordinates */
+#define F_MEMBER (1 << 1)  /* GEORADIUSBYMEMBER: center from a member */
+#define F_NOSTORE (1 << 2) /* the _RO forms */
+#define F_SEARCH (1 << 3)  /* GEOSEARCH syntax */
 #define F_SEARCHSTORE (1 << 4)
 
 enum { SORT_NONE, SORT_ASC, SORT_DESC };
@@ -287,7 +291,8 @@ struct points {
     size_t n, cap;
 };
 
-static void points_add(struct points *p, const double xy[2], double dist, double score, const char *m, size_t len) {
+static void points_add(struct points *p, const double xy[2], double dist, double score,
+                       const char *m, size_t len) {
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 8;
         p->a = xrealloc(p->a, p->cap * sizeof(*p->a));
@@ -307,8 +312,8 @@ static void points_free(struct points *p) {
 }
 
 /* The members of one geohash box inside the shape (scores [min, max)). */
-static void box_members(const struct zset *z, struct geo_bits hash, const struct geo_shape *s, struct points *out,
-                        size_t limit) {
+static void box_members(const struct zset *z, struct geo_bits hash, const struct geo_shape *s,
+                        struct points *out, size_t limit) {
     struct zsl_range r = {(double)geo_align52(hash), 0, false, true};
     hash.bits++;
     r.max = (double)geo_align52(hash);
@@ -334,7 +339,8 @@ static void search(const struct zset *z, struct geo_shape *s, struct points *out
     for (int i = 0; i < 1 + GEO_NEIGHBORS; i++) {
         if (geo_bits_zero(boxes[i])) continue;
         /* With huge radii neighbours may repeat a box just searched. */
-        if (last && boxes[i].bits == boxes[last].bits && boxes[i].step == boxes[last].step) continue;
+        if (last && boxes[i].bits == boxes[last].bits && boxes[i].step == boxes[last].step)
+            continue;
         if (out->n && limit && out->n >= limit) break;
         box_members(z, boxes[i], s, out, limit);
         last = i;
@@ -407,30 +413,34 @@ static void georadius_generic(struct client *c, int src, int flags) {
                 return;
             }
             i++;
-        } else if ((cmd_arg_is(c, a, "STORE") || cmd_arg_is(c, a, "STOREDIST")) && i + 1 < remaining &&
-                   !(flags & F_NOSTORE) && !(flags & F_SEARCH)) {
+        } else if ((cmd_arg_is(c, a, "STORE") || cmd_arg_is(c, a, "STOREDIST")) &&
+                   i + 1 < remaining && !(flags & F_NOSTORE) && !(flags & F_SEARCH)) {
             storedist = cmd_arg_is(c, a, "STOREDIST");
             store_i = a + 1;
             i++;
         } else if (cmd_arg_is(c, a, "STOREDIST") && (flags & F_SEARCH) && (flags & F_SEARCHSTORE)) {
             storedist = true;
-        } else if (cmd_arg_is(c, a, "FROMMEMBER") && i + 1 < remaining && (flags & F_SEARCH) && !fromloc) {
+        } else if (cmd_arg_is(c, a, "FROMMEMBER") && i + 1 < remaining && (flags & F_SEARCH) &&
+                   !fromloc) {
             if (z && !member_lonlat(z, c->argv[a + 1], c->argvlen[a + 1], s.xy)) {
                 reply_error(c, "ERR could not decode requested zset member");
                 return;
             }
             frommember = true;
             i++;
-        } else if (cmd_arg_is(c, a, "FROMLONLAT") && i + 2 < remaining && (flags & F_SEARCH) && !frommember) {
+        } else if (cmd_arg_is(c, a, "FROMLONLAT") && i + 2 < remaining && (flags & F_SEARCH) &&
+                   !frommember) {
             if (!parse_lonlat(c, a + 1, s.xy)) return;
             fromloc = true;
             i += 2;
-        } else if (cmd_arg_is(c, a, "BYRADIUS") && i + 2 < remaining && (flags & F_SEARCH) && !bybox) {
+        } else if (cmd_arg_is(c, a, "BYRADIUS") && i + 2 < remaining && (flags & F_SEARCH) &&
+                   !bybox) {
             if (!parse_distance(c, a + 1, &s)) return;
             s.type = GEO_CIRCLE;
             byradius = true;
             i += 2;
-        } else if (cmd_arg_is(c, a, "BYBOX") && i + 3 < remaining && (flags & F_SEARCH) && !byradius) {
+        } else if (cmd_arg_is(c, a, "BYBOX") && i + 3 < remaining && (flags & F_SEARCH) &&
+                   !byradius) {
             if (!parse_box(c, a + 1, &s)) return;
             s.type = GEO_RECTANGLE;
             bybox = true;
@@ -516,7 +526,8 @@ static void georadius_generic(struct client *c, int src, int flags) {
             }
             zset_maybe_to_listpack(&dst, maxelelen, totelelen);
             cmd_zset_store(c, &sk, dst);
-            cmd_notify(c, NOTIFY_ZSET, (flags & F_SEARCH) ? "geosearchstore" : "georadiusstore", &sk);
+            cmd_notify(c, NOTIFY_ZSET, (flags & F_SEARCH) ? "geosearchstore" : "georadiusstore",
+                       &sk);
             exec_dirty(c, (long long)returned);
         } else {
             cmd_delete_if_exists(c, &sk);
@@ -526,9 +537,21 @@ static void georadius_generic(struct client *c, int src, int flags) {
     points_free(&pts);
 }
 
-void cmd_georadius(struct client *c) { georadius_generic(c, 1, F_COORDS); }
-void cmd_georadiusbymember(struct client *c) { georadius_generic(c, 1, F_MEMBER); }
-void cmd_georadius_ro(struct client *c) { georadius_generic(c, 1, F_COORDS | F_NOSTORE); }
-void cmd_georadiusbymember_ro(struct client *c) { georadius_generic(c, 1, F_MEMBER | F_NOSTORE); }
-void cmd_geosearch(struct client *c) { georadius_generic(c, 1, F_SEARCH); }
-void cmd_geosearchstore(struct client *c) { georadius_generic(c, 2, F_SEARCH | F_SEARCHSTORE); }
+void cmd_georadius(struct client *c) {
+    georadius_generic(c, 1, F_COORDS);
+}
+void cmd_georadiusbymember(struct client *c) {
+    georadius_generic(c, 1, F_MEMBER);
+}
+void cmd_georadius_ro(struct client *c) {
+    georadius_generic(c, 1, F_COORDS | F_NOSTORE);
+}
+void cmd_georadiusbymember_ro(struct client *c) {
+    georadius_generic(c, 1, F_MEMBER | F_NOSTORE);
+}
+void cmd_geosearch(struct client *c) {
+    georadius_generic(c, 1, F_SEARCH);
+}
+void cmd_geosearchstore(struct client *c) {
+    georadius_generic(c, 2, F_SEARCH | F_SEARCHSTORE);
+}

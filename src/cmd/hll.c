@@ -42,14 +42,18 @@ static int apply_sparse_max(long long v, char *err) {
 }
 
 static struct config_option options[] = {
-    {"hll-sparse-max-bytes", NULL, CFG_MEMORY, 0, "3000", 0, LONG_MAX, NULL, apply_sparse_max, NULL, NULL, NULL, 0,
-     NULL},
+    {"hll-sparse-max-bytes", NULL, CFG_MEMORY, 0, "3000", 0, LONG_MAX, NULL, apply_sparse_max, NULL,
+     NULL, NULL, 0, NULL},
     CFG_END,
 };
 
-void cmd_hll_setup(void) { config_register(options); }
+void cmd_hll_setup(void) {
+    config_register(options);
+}
 
-static size_t sparse_max(void) { return (size_t)atomic_load_explicit(&sparse_max_bytes, memory_order_relaxed); }
+static size_t sparse_max(void) {
+    return (size_t)atomic_load_explicit(&sparse_max_bytes, memory_order_relaxed);
+}
 
 /* The HLL bytes of entry e, or NULL after replying WRONGTYPE (Redis's
  * isHLLObjectOrReply). [stripe-locked] */
@@ -272,12 +276,13 @@ void cmd_pfdebug(struct client *c) {
     bool getreg = cmd_arg_is(c, 1, "GETREG"), todense = cmd_arg_is(c, 1, "TODENSE");
     bool decode = cmd_arg_is(c, 1, "DECODE"), encoding = cmd_arg_is(c, 1, "ENCODING");
     if (!getreg && !todense && !decode && !encoding) {
-        reply_errorf(c, "ERR Unknown PFDEBUG subcommand '%.*s'", (int)MIN(c->argvlen[1], (size_t)128), c->argv[1]);
+        reply_errorf(c, "ERR Unknown PFDEBUG subcommand '%.*s'",
+                     (int)MIN(c->argvlen[1], (size_t)128), c->argv[1]);
         return;
     }
     if (c->argc != 3) {
-        reply_errorf(c, "ERR Wrong number of arguments for the '%.*s' subcommand", (int)MIN(c->argvlen[1], (size_t)128),
-                     c->argv[1]);
+        reply_errorf(c, "ERR Wrong number of arguments for the '%.*s' subcommand",
+                     (int)MIN(c->argvlen[1], (size_t)128), c->argv[1]);
         return;
     }
     if (encoding) {
@@ -377,8 +382,8 @@ void cmd_pfselftest(struct client *c) {
         if (j == 10) maxerr = 1;
         if (abserr < 0) abserr = -abserr;
         if (abserr > (long long)maxerr) {
-            reply_errorf(c, "TESTFAILED Too big error. card:%llu abserr:%llu", (unsigned long long)checkpoint,
-                         (unsigned long long)abserr);
+            reply_errorf(c, "TESTFAILED Too big error. card:%llu abserr:%llu",
+                         (unsigned long long)checkpoint, (unsigned long long)abserr);
             goto out;
         }
         checkpoint *= 10;

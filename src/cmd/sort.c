@@ -67,8 +67,12 @@ struct psort {
     char *tmp;
 };
 
-static inline char *el(const struct psort *p, long i) { return p->base + (size_t)i * p->es; }
-static inline int pcmp(const struct psort *p, long i, long j) { return p->cmp(el(p, i), el(p, j), p->ctx); }
+static inline char *el(const struct psort *p, long i) {
+    return p->base + (size_t)i * p->es;
+}
+static inline int pcmp(const struct psort *p, long i, long j) {
+    return p->cmp(el(p, i), el(p, j), p->ctx);
+}
 
 static void pswap(const struct psort *p, long i, long j) {
     if (i == j) return;
@@ -130,7 +134,8 @@ loop:
     }
 }
 
-void cmd_sort_partial(void *base, size_t n, size_t es, cmd_cmp_fn cmp, void *ctx, size_t lrank, size_t rrank) {
+void cmd_sort_partial(void *base, size_t n, size_t es, cmd_cmp_fn cmp, void *ctx, size_t lrank,
+                      size_t rrank) {
     struct psort p = {base, es, cmp, ctx, xmalloc(es)};
     psort_range(&p, 0, (long)n, (long)lrank, (long)rrank);
     xfree(p.tmp);
@@ -150,8 +155,8 @@ struct patval {
  * first '*' is replaced by the element and, when "->field" follows it, the
  * key's hash field is read; else the key's string value. Returns false
  * when there is no such value (or no '*' in the pattern). [all-locked] */
-static bool lookup_pattern(struct client *c, const char *pat, size_t plen, const char *elem, size_t elen,
-                           struct patval *out) {
+static bool lookup_pattern(struct client *c, const char *pat, size_t plen, const char *elem,
+                           size_t elen, struct patval *out) {
     if (plen == 1 && pat[0] == '#') {
         out->p = elem;
         out->len = elen;
@@ -199,10 +204,10 @@ static bool lookup_pattern(struct client *c, const char *pat, size_t plen, const
 /* ---- SORT ---------------------------------------------------------------------------- */
 
 struct sort_obj {
-    char *s;       /* the element (heap copy) */
+    char *s; /* the element (heap copy) */
     size_t len;
-    double score;  /* numeric sort key */
-    char *cmp;     /* ALPHA BY: the looked-up value (NULL: none) */
+    double score; /* numeric sort key */
+    char *cmp;    /* ALPHA BY: the looked-up value (NULL: none) */
     size_t cmplen;
 };
 
@@ -280,7 +285,8 @@ static void load_set(struct sort_vec *vec, struct set *st) {
     set_iter_done(&it);
 }
 
-static void load_zset(struct sort_vec *vec, const struct zset *z, size_t from, bool desc, size_t max) {
+static void load_zset(struct sort_vec *vec, const struct zset *z, size_t from, bool desc,
+                      size_t max) {
     struct zset_iter it;
     struct zset_elem e;
     zset_iter_rank(z, &it, from, desc);
@@ -289,7 +295,8 @@ static void load_zset(struct sort_vec *vec, const struct zset *z, size_t from, b
 
 /* Compute each element's sort key; false when a numeric key is not a
  * number (Redis replies the error after sorting). */
-static bool sort_keys(struct client *c, struct sort_vec *vec, const char *by, size_t bylen, bool alpha) {
+static bool sort_keys(struct client *c, struct sort_vec *vec, const char *by, size_t bylen,
+                      bool alpha) {
     bool ok = true;
     for (size_t j = 0; j < vec->n; j++) {
         struct sort_obj *o = &vec->v[j];
@@ -377,9 +384,10 @@ static void sort_generic(struct client *c, bool readonly) {
         by = NULL;
     }
     long vectorlen = 0;
-    if (e) vectorlen = type == TYPE_LIST ? (long)list_len(entry_obj(e))
-                     : type == TYPE_SET  ? (long)set_len(entry_obj(e))
-                                         : (long)zset_len(zset_of(e));
+    if (e)
+        vectorlen = type == TYPE_LIST  ? (long)list_len(entry_obj(e))
+                    : type == TYPE_SET ? (long)set_len(entry_obj(e))
+                                       : (long)zset_len(zset_of(e));
     long start = (long)MIN(MAX(limit_start, 0), vectorlen);
     long count = (long)MIN(MAX(limit_count, -1), vectorlen);
     long end = count < 0 ? vectorlen - 1 : start + count - 1;
@@ -413,7 +421,8 @@ static void sort_generic(struct client *c, bool readonly) {
         numeric_ok = sort_keys(c, &vec, by, bylen, alpha);
         struct sort_ctx ctx = {desc, alpha, by != NULL};
         if (by && (start != 0 || end != (long)vec.n - 1))
-            cmd_sort_partial(vec.v, vec.n, sizeof(*vec.v), sort_cmp, &ctx, (size_t)start, (size_t)end);
+            cmd_sort_partial(vec.v, vec.n, sizeof(*vec.v), sort_cmp, &ctx, (size_t)start,
+                             (size_t)end);
         else
             cmd_sort_stable(vec.v, vec.n, sizeof(*vec.v), sort_cmp, &ctx);
     }
@@ -473,5 +482,9 @@ out:
     xfree(gets);
 }
 
-void cmd_sort(struct client *c) { sort_generic(c, false); }
-void cmd_sort_ro(struct client *c) { sort_generic(c, true); }
+void cmd_sort(struct client *c) {
+    sort_generic(c, false);
+}
+void cmd_sort_ro(struct client *c) {
+    sort_generic(c, true);
+}

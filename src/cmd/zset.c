@@ -45,11 +45,21 @@
 
 /* ---- type registration and options ----------------------------------------------- */
 
-static void t_free(void *o) { zset_destroy(o); }
-static void *t_dup(const void *o) { return zset_dup(o); }
-static size_t t_mem(const void *o) { return zset_mem(o); }
-static const char *t_enc(const void *o, int enc) { return zset_enc_name(o); }
-static void t_digest(const void *o, unsigned char d[20]) { zset_digest(o, d); }
+static void t_free(void *o) {
+    zset_destroy(o);
+}
+static void *t_dup(const void *o) {
+    return zset_dup(o);
+}
+static size_t t_mem(const void *o) {
+    return zset_mem(o);
+}
+static const char *t_enc(const void *o, int enc) {
+    return zset_enc_name(o);
+}
+static void t_digest(const void *o, unsigned char d[20]) {
+    zset_digest(o, d);
+}
 
 static const struct type_ops zset_ops = {"zset", t_free, t_dup, t_mem, t_enc, t_digest};
 
@@ -70,8 +80,8 @@ static int apply_value(long long v, char *err) {
 static struct config_option options[] = {
     {"zset-max-listpack-entries", "zset-max-ziplist-entries", CFG_INT, 0, "128", 0, LONG_MAX, NULL,
      apply_entries, NULL, NULL, NULL, 0, NULL},
-    {"zset-max-listpack-value", "zset-max-ziplist-value", CFG_MEMORY, 0, "64", 0, LONG_MAX, NULL, apply_value,
-     NULL, NULL, NULL, 0, NULL},
+    {"zset-max-listpack-value", "zset-max-ziplist-value", CFG_MEMORY, 0, "64", 0, LONG_MAX, NULL,
+     apply_value, NULL, NULL, NULL, 0, NULL},
     CFG_END,
 };
 
@@ -90,10 +100,13 @@ static bool wrongtype(struct client *c, const struct entry *e) {
     return false;
 }
 
-static inline void zput(struct entry *e, struct zset *z) { entry_set_obj(e, z); }
+static inline void zput(struct entry *e, struct zset *z) {
+    entry_set_obj(e, z);
+}
 
 /* A new key holding z ("new" event). */
-static struct entry *add_key(struct client *c, const struct store_key *k, struct zset *z, struct store_ref *ref) {
+static struct entry *add_key(struct client *c, const struct store_key *k, struct zset *z,
+                             struct store_ref *ref) {
     struct entry *e = entry_new_obj(k->ptr, k->len, TYPE_ZSET, ENC_OBJ, z, -1);
     store_add(c->db, k, e, ref);
     cmd_notify(c, NOTIFY_NEW, "new", k);
@@ -155,7 +168,8 @@ static bool parse_score_bound(const struct client *c, int i, double *v, bool *ex
 }
 
 bool cmd_zset_parse_range(const struct client *c, int imin, int imax, struct zsl_range *r) {
-    return parse_score_bound(c, imin, &r->min, &r->minex) && parse_score_bound(c, imax, &r->max, &r->maxex);
+    return parse_score_bound(c, imin, &r->min, &r->minex) &&
+           parse_score_bound(c, imax, &r->max, &r->maxex);
 }
 
 static bool parse_lex_bound(const struct client *c, int i, struct zsl_lex_bound *b) {
@@ -254,8 +268,8 @@ static void zadd_generic(struct client *c, int flags) {
     for (int j = 0; j < elements; j++) {
         int out;
         double newscore;
-        bool ok = zset_add(&z, scores[j], c->argv[idx + 2 * j + 1], c->argvlen[idx + 2 * j + 1], flags, &out,
-                           &newscore);
+        bool ok = zset_add(&z, scores[j], c->argv[idx + 2 * j + 1], c->argvlen[idx + 2 * j + 1],
+                           flags, &out, &newscore);
         if (!ok) {
             zput(e, z);
             reply_error(c, ERR_NAN);
@@ -286,8 +300,12 @@ out:
     if (scores != sbuf) xfree(scores);
 }
 
-void cmd_zadd(struct client *c) { zadd_generic(c, 0); }
-void cmd_zincrby(struct client *c) { zadd_generic(c, ZSET_IN_INCR); }
+void cmd_zadd(struct client *c) {
+    zadd_generic(c, 0);
+}
+void cmd_zincrby(struct client *c) {
+    zadd_generic(c, ZSET_IN_INCR);
+}
 
 /* ---- ZREM ZREMRANGEBY* ---------------------------------------------------------------------- */
 
@@ -381,9 +399,15 @@ static void zremrange_generic(struct client *c, enum zrange_type type) {
     reply_int(c, (long long)deleted);
 }
 
-void cmd_zremrangebyrank(struct client *c) { zremrange_generic(c, ZR_RANK); }
-void cmd_zremrangebyscore(struct client *c) { zremrange_generic(c, ZR_SCORE); }
-void cmd_zremrangebylex(struct client *c) { zremrange_generic(c, ZR_LEX); }
+void cmd_zremrangebyrank(struct client *c) {
+    zremrange_generic(c, ZR_RANK);
+}
+void cmd_zremrangebyscore(struct client *c) {
+    zremrange_generic(c, ZR_SCORE);
+}
+void cmd_zremrangebylex(struct client *c) {
+    zremrange_generic(c, ZR_LEX);
+}
 
 /* ---- ZCARD ZSCORE ZMSCORE ZRANK ZREVRANK ZCOUNT ZLEXCOUNT ---------------------------------- */
 
@@ -446,8 +470,12 @@ static void zrank_generic(struct client *c, bool rev) {
         reply_null(c);
 }
 
-void cmd_zrank(struct client *c) { zrank_generic(c, false); }
-void cmd_zrevrank(struct client *c) { zrank_generic(c, true); }
+void cmd_zrank(struct client *c) {
+    zrank_generic(c, false);
+}
+void cmd_zrevrank(struct client *c) {
+    zrank_generic(c, true);
+}
 
 void cmd_zcount(struct client *c) {
     struct zsl_range r;
@@ -483,7 +511,8 @@ void cmd_zlexcount(struct client *c) {
     reply_int(c, (long long)zset_count_lex(zset_of(e), &r));
 }
 
-/* ---- ZRANGE and friends, ZRANGESTORE ---------------------------------------------------------- */
+/* ---- ZRANGE and friends, ZRANGESTORE ----------------------------------------------------------
+ */
 
 /* Where a range goes: the client, or a new set stored at `dst`. */
 struct zr_out {
@@ -523,8 +552,9 @@ static void zr_finish(struct zr_out *o) {
     struct client *c = o->c;
     if (!o->store) {
         if (o->deferred)
-            reply_defer_array(c, o->deferred, o->withscores && c->resp == 2 ? (long long)o->count * 2
-                                                                             : (long long)o->count);
+            reply_defer_array(c, o->deferred,
+                              o->withscores && c->resp == 2 ? (long long)o->count * 2
+                                                            : (long long)o->count);
         return;
     }
     if (o->count) {
@@ -539,7 +569,8 @@ static void zr_finish(struct zr_out *o) {
     }
 }
 
-static void range_by_rank(struct zr_out *o, const struct zset *z, long long start, long long end, bool rev) {
+static void range_by_rank(struct zr_out *o, const struct zset *z, long long start, long long end,
+                          bool rev) {
     long long llen = (long long)zset_len(z);
     if (start < 0) start += llen;
     if (end < 0) end += llen;
@@ -567,8 +598,8 @@ static void skip_offset(struct zset_iter *it, long long offset) {
         zset_iter_skip(it, (size_t)offset);
 }
 
-static void range_by_score(struct zr_out *o, const struct zset *z, const struct zsl_range *r, long long offset,
-                           long long limit, bool rev) {
+static void range_by_score(struct zr_out *o, const struct zset *z, const struct zsl_range *r,
+                           long long offset, long long limit, bool rev) {
     zr_begin(o, -1);
     if (offset > 0 && offset >= (long long)zset_len(z)) {
         zr_finish(o);
@@ -586,8 +617,8 @@ static void range_by_score(struct zr_out *o, const struct zset *z, const struct 
     zr_finish(o);
 }
 
-static void range_by_lex(struct zr_out *o, const struct zset *z, const struct zsl_lex_range *r, long long offset,
-                         long long limit, bool rev) {
+static void range_by_lex(struct zr_out *o, const struct zset *z, const struct zsl_lex_range *r,
+                         long long offset, long long limit, bool rev) {
     zr_begin(o, -1);
     struct zset_iter it;
     struct zset_elem e;
@@ -605,7 +636,8 @@ enum zr_dir { ZR_DIR_AUTO = 0, ZR_FORWARD, ZR_REVERSE };
 
 /* Redis's zrangeGenericCommand: argv[src] is the source key, then min max
  * and the options. */
-static void zrange_generic(struct client *c, int src, bool store, enum zrange_type type, enum zr_dir dir) {
+static void zrange_generic(struct client *c, int src, bool store, enum zrange_type type,
+                           enum zr_dir dir) {
     int imin = src + 1, imax = src + 2;
     bool withscores = false;
     long long offset = 0, limit = -1;
@@ -630,7 +662,8 @@ static void zrange_generic(struct client *c, int src, bool store, enum zrange_ty
     if (dir == ZR_DIR_AUTO) dir = ZR_FORWARD;
     if (type == ZR_AUTO) type = ZR_RANK;
     if (limit != -1 && type == ZR_RANK) {
-        reply_error(c, "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+        reply_error(c, "ERR syntax error, LIMIT is only supported in combination with either "
+                       "BYSCORE or BYLEX");
         return;
     }
     if (withscores && type == ZR_LEX) {
@@ -681,15 +714,30 @@ static void zrange_generic(struct client *c, int src, bool store, enum zrange_ty
         range_by_lex(&o, z, &lex, offset, limit, rev);
 }
 
-void cmd_zrange(struct client *c) { zrange_generic(c, 1, false, ZR_AUTO, ZR_DIR_AUTO); }
-void cmd_zrangestore(struct client *c) { zrange_generic(c, 2, true, ZR_AUTO, ZR_DIR_AUTO); }
-void cmd_zrevrange(struct client *c) { zrange_generic(c, 1, false, ZR_RANK, ZR_REVERSE); }
-void cmd_zrangebyscore(struct client *c) { zrange_generic(c, 1, false, ZR_SCORE, ZR_FORWARD); }
-void cmd_zrevrangebyscore(struct client *c) { zrange_generic(c, 1, false, ZR_SCORE, ZR_REVERSE); }
-void cmd_zrangebylex(struct client *c) { zrange_generic(c, 1, false, ZR_LEX, ZR_FORWARD); }
-void cmd_zrevrangebylex(struct client *c) { zrange_generic(c, 1, false, ZR_LEX, ZR_REVERSE); }
+void cmd_zrange(struct client *c) {
+    zrange_generic(c, 1, false, ZR_AUTO, ZR_DIR_AUTO);
+}
+void cmd_zrangestore(struct client *c) {
+    zrange_generic(c, 2, true, ZR_AUTO, ZR_DIR_AUTO);
+}
+void cmd_zrevrange(struct client *c) {
+    zrange_generic(c, 1, false, ZR_RANK, ZR_REVERSE);
+}
+void cmd_zrangebyscore(struct client *c) {
+    zrange_generic(c, 1, false, ZR_SCORE, ZR_FORWARD);
+}
+void cmd_zrevrangebyscore(struct client *c) {
+    zrange_generic(c, 1, false, ZR_SCORE, ZR_REVERSE);
+}
+void cmd_zrangebylex(struct client *c) {
+    zrange_generic(c, 1, false, ZR_LEX, ZR_FORWARD);
+}
+void cmd_zrevrangebylex(struct client *c) {
+    zrange_generic(c, 1, false, ZR_LEX, ZR_REVERSE);
+}
 
-/* ---- ZPOPMIN ZPOPMAX ZMPOP BZPOPMIN BZPOPMAX BZMPOP --------------------------------------------- */
+/* ---- ZPOPMIN ZPOPMAX ZMPOP BZPOPMIN BZPOPMAX BZMPOP ---------------------------------------------
+ */
 
 /* What a served blocked pop took, to put it back if the client is gone. */
 struct zpop_undo {
@@ -725,8 +773,9 @@ static void zpop_undo_free(void *arg) {
  * with Redis's reply shapes: emitkey names the key, nested gives pairs as
  * arrays. Signals, notifies, counts changes, deletes the emptied key. The
  * popped pairs go to u when given. Returns how many were popped. */
-static long long zpop_key(struct client *c, const struct store_key *k, struct store_ref *ref, struct entry *e,
-                          bool max, bool emitkey, long long count, bool nested, struct zpop_undo *u) {
+static long long zpop_key(struct client *c, const struct store_key *k, struct store_ref *ref,
+                          struct entry *e, bool max, bool emitkey, long long count, bool nested,
+                          struct zpop_undo *u) {
     if (count == -1) count = 1;
     struct zset *z = zset_of(e);
     long long llen = (long long)zset_len(z);
@@ -772,8 +821,8 @@ static long long zpop_key(struct client *c, const struct store_key *k, struct st
 
 /* The first existing key of argv[first..first+nkeys) (NULL: none, or
  * WRONGTYPE replied when *err). */
-static struct entry *first_zset(struct client *c, int first, int nkeys, struct store_key *k, struct store_ref *ref,
-                                bool *err) {
+static struct entry *first_zset(struct client *c, int first, int nkeys, struct store_key *k,
+                                struct store_ref *ref, bool *err) {
     *err = false;
     for (int j = 0; j < nkeys; j++) {
         cmd_key(c, first + j, k);
@@ -817,12 +866,18 @@ static void zpop_minmax(struct client *c, bool max) {
     zpop_key(c, &k, &ref, e, max, false, count, nested, NULL);
 }
 
-void cmd_zpopmin(struct client *c) { zpop_minmax(c, false); }
-void cmd_zpopmax(struct client *c) { zpop_minmax(c, true); }
+void cmd_zpopmin(struct client *c) {
+    zpop_minmax(c, false);
+}
+void cmd_zpopmax(struct client *c) {
+    zpop_minmax(c, true);
+}
 
 /* ZMPOP/BZMPOP arguments from argv[numkeys_i]: numkeys, MIN|MAX, COUNT. */
-static bool parse_zmpop(struct client *c, int numkeys_i, long long *numkeys, bool *max, long long *count) {
-    if (!cmd_ll_range(c, numkeys_i, 1, LONG_MAX, numkeys, "ERR numkeys should be greater than 0")) return false;
+static bool parse_zmpop(struct client *c, int numkeys_i, long long *numkeys, bool *max,
+                        long long *count) {
+    if (!cmd_ll_range(c, numkeys_i, 1, LONG_MAX, numkeys, "ERR numkeys should be greater than 0"))
+        return false;
     long long where_idx = numkeys_i + *numkeys + 1;
     if (where_idx >= c->argc) {
         reply_error(c, RERR_SYNTAX);
@@ -841,7 +896,8 @@ static bool parse_zmpop(struct client *c, int numkeys_i, long long *numkeys, boo
         bool more = j < c->argc - 1;
         if (*count == -1 && cmd_arg_is(c, j, "COUNT") && more) {
             j++;
-            if (!cmd_ll_range(c, j, 1, LONG_MAX, count, "ERR count should be greater than 0")) return false;
+            if (!cmd_ll_range(c, j, 1, LONG_MAX, count, "ERR count should be greater than 0"))
+                return false;
         } else {
             reply_error(c, RERR_SYNTAX);
             return false;
@@ -889,7 +945,9 @@ static void zpop_undo_locked(void *arg) {
     proxy.db = r->db;
     struct entry *e = store_lookup(r->db, &u->key, STORE_LOOKUP_WRITE, NULL);
     if (e && entry_type(e) != TYPE_ZSET) {
-        log_warn("Blocked client gone before its reply: key changed type, %zu popped element(s) dropped", u->n);
+        log_warn(
+            "Blocked client gone before its reply: key changed type, %zu popped element(s) dropped",
+            u->n);
         return;
     }
     size_t maxlen = 0;
@@ -929,8 +987,8 @@ static void zpop_undo_run(int db, void *arg) {
 
 /* Serve a blocked sorted-set pop from k (non-empty, its stripe held), as
  * Redis's serveClientsBlockedOnSortedSetKey. */
-static void zset_serve(struct client *c, const struct store_key *k, struct store_ref *ref, struct entry *e,
-                       const struct store_key *target, void *argp, void **undo) {
+static void zset_serve(struct client *c, const struct store_key *k, struct store_ref *ref,
+                       struct entry *e, const struct store_key *target, void *argp, void **undo) {
     struct bzpop_arg *a = argp;
     long long llen = (long long)zset_len(zset_of(e));
     struct zpop_undo *u = zpop_undo_new(k, (size_t)(a->count == -1 ? 1 : MIN(a->count, llen)));
@@ -951,7 +1009,8 @@ static const struct block_ops zset_block_ops = {
 
 /* Redis's blockingGenericZpopCommand: pop at once from the first non-empty
  * key of argv[first..first+nkeys), else block. count -1: BZPOPMIN/MAX. */
-static void bzpop_generic(struct client *c, int first, int nkeys, bool max, int timeout_i, long long count) {
+static void bzpop_generic(struct client *c, int first, int nkeys, bool max, int timeout_i,
+                          long long count) {
     int64_t deadline;
     if (!block_parse_timeout(c, timeout_i, &deadline)) return;
     struct store_key k;
@@ -981,8 +1040,12 @@ static void bzpop_generic(struct client *c, int first, int nkeys, bool max, int 
     if (pos != stack) xfree(pos);
 }
 
-void cmd_bzpopmin(struct client *c) { bzpop_generic(c, 1, c->argc - 2, false, c->argc - 1, -1); }
-void cmd_bzpopmax(struct client *c) { bzpop_generic(c, 1, c->argc - 2, true, c->argc - 1, -1); }
+void cmd_bzpopmin(struct client *c) {
+    bzpop_generic(c, 1, c->argc - 2, false, c->argc - 1, -1);
+}
+void cmd_bzpopmax(struct client *c) {
+    bzpop_generic(c, 1, c->argc - 2, true, c->argc - 1, -1);
+}
 
 void cmd_bzmpop(struct client *c) {
     long long numkeys, count;
@@ -991,7 +1054,8 @@ void cmd_bzmpop(struct client *c) {
     bzpop_generic(c, 3, (int)numkeys, max, 1, count);
 }
 
-/* ---- ZRANDMEMBER ----------------------------------------------------------------------------------- */
+/* ---- ZRANDMEMBER
+ * ----------------------------------------------------------------------------------- */
 
 /* A set of distinct ranks (open addressing; ranks + 1 so 0 means empty). */
 struct rankset {
@@ -1034,7 +1098,9 @@ static void zrandmember_count(struct client *c, long long l, bool withscores) {
         for (unsigned long long i = 0; i < count; i++) {
             zset_at_rank(z, (size_t)rand_below(size), &el, buf);
             reply_elem(c, &el, withscores);
-            if ((i & 1023) == 1023 && !client_check_output_limits(c) && (c->flags & CLIENT_CLOSE_ASAP)) break;
+            if ((i & 1023) == 1023 && !client_check_output_limits(c) &&
+                (c->flags & CLIENT_CLOSE_ASAP))
+                break;
         }
         return;
     }
@@ -1080,7 +1146,8 @@ void cmd_zrandmember(struct client *c) {
         long long l;
         if (!cmd_ll(c, 2, &l)) return;
         if (l < -LONG_MAX) {
-            reply_errorf(c, "ERR value is out of range, value must between %ld and %ld", -LONG_MAX, LONG_MAX);
+            reply_errorf(c, "ERR value is out of range, value must between %ld and %ld", -LONG_MAX,
+                         LONG_MAX);
             return;
         }
         bool withscores = false;
@@ -1113,7 +1180,8 @@ void cmd_zrandmember(struct client *c) {
     reply_bulk(c, el.m, el.mlen);
 }
 
-/* ---- ZSCAN -------------------------------------------------------------------------------------------- */
+/* ---- ZSCAN
+ * -------------------------------------------------------------------------------------------- */
 
 /* One element of a skiplist set: the score as Redis formats a double
  * object (%.17g). */
@@ -1164,7 +1232,8 @@ void cmd_zscan(struct client *c) {
     cmd_scan_reply(c, cursor, &s);
 }
 
-/* ---- ZUNION ZINTER ZDIFF (STORE) ZINTERCARD ---------------------------------------------------------- */
+/* ---- ZUNION ZINTER ZDIFF (STORE) ZINTERCARD
+ * ---------------------------------------------------------- */
 
 enum setop { OP_UNION, OP_INTER, OP_DIFF };
 enum aggr { AGGR_SUM, AGGR_MIN, AGGR_MAX };
@@ -1379,8 +1448,8 @@ static void setop_generic(struct client *c, int dst, int numkeys_i, enum setop o
             src[b + 1] = t;
         }
     }
-    struct setop_ctx x = {src, (long)setnum, aggr, zset_create_skiplist(), 0, 0, card_only, 0,
-                          (unsigned long long)limit, NULL};
+    struct setop_ctx x = {src, (long)setnum, aggr, zset_create_skiplist(),    0,
+                          0,   card_only,    0,    (unsigned long long)limit, NULL};
     if (op == OP_INTER) {
         if (src[0].len > 0) src_foreach(&src[0], inter_elem, &x);
     } else if (op == OP_UNION) {
@@ -1400,7 +1469,10 @@ static void setop_generic(struct client *c, int dst, int numkeys_i, enum setop o
             zset_maybe_to_listpack(&x.dst, x.maxelelen, x.totelelen);
             cmd_zset_store(c, &dk, x.dst);
             reply_int(c, (long long)len);
-            cmd_notify(c, NOTIFY_ZSET, op == OP_UNION ? "zunionstore" : op == OP_INTER ? "zinterstore" : "zdiffstore",
+            cmd_notify(c, NOTIFY_ZSET,
+                       op == OP_UNION   ? "zunionstore"
+                       : op == OP_INTER ? "zinterstore"
+                                        : "zdiffstore",
                        &dk);
             exec_dirty(c, 1);
         } else {
@@ -1423,10 +1495,24 @@ static void setop_generic(struct client *c, int dst, int numkeys_i, enum setop o
     zset_destroy(x.dst);
 }
 
-void cmd_zunionstore(struct client *c) { setop_generic(c, 1, 2, OP_UNION, false); }
-void cmd_zinterstore(struct client *c) { setop_generic(c, 1, 2, OP_INTER, false); }
-void cmd_zdiffstore(struct client *c) { setop_generic(c, 1, 2, OP_DIFF, false); }
-void cmd_zunion(struct client *c) { setop_generic(c, 0, 1, OP_UNION, false); }
-void cmd_zinter(struct client *c) { setop_generic(c, 0, 1, OP_INTER, false); }
-void cmd_zdiff(struct client *c) { setop_generic(c, 0, 1, OP_DIFF, false); }
-void cmd_zintercard(struct client *c) { setop_generic(c, 0, 1, OP_INTER, true); }
+void cmd_zunionstore(struct client *c) {
+    setop_generic(c, 1, 2, OP_UNION, false);
+}
+void cmd_zinterstore(struct client *c) {
+    setop_generic(c, 1, 2, OP_INTER, false);
+}
+void cmd_zdiffstore(struct client *c) {
+    setop_generic(c, 1, 2, OP_DIFF, false);
+}
+void cmd_zunion(struct client *c) {
+    setop_generic(c, 0, 1, OP_UNION, false);
+}
+void cmd_zinter(struct client *c) {
+    setop_generic(c, 0, 1, OP_INTER, false);
+}
+void cmd_zdiff(struct client *c) {
+    setop_generic(c, 0, 1, OP_DIFF, false);
+}
+void cmd_zintercard(struct client *c) {
+    setop_generic(c, 0, 1, OP_INTER, true);
+}

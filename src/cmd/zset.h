@@ -17,7 +17,9 @@ void cmd_zset_setup(void);
 void cmd_hll_setup(void);
 
 /* The sorted set of entry e (a TYPE_ZSET entry). */
-static inline struct zset *zset_of(const struct entry *e) { return entry_obj(e); }
+static inline struct zset *zset_of(const struct entry *e) {
+    return entry_obj(e);
+}
 
 /* Put z (non-empty) under key k as a command's result (Redis's setKey):
  * overwrites any value (and its TTL) or adds the key ("new" event), and
@@ -38,6 +40,7 @@ bool cmd_zset_parse_range(const struct client *c, int imin, int imax, struct zsl
  * the same order as on Redis). */
 typedef int (*cmd_cmp_fn)(const void *a, const void *b, void *ctx);
 void cmd_sort_stable(void *base, size_t n, size_t es, cmd_cmp_fn cmp, void *ctx);
-void cmd_sort_partial(void *base, size_t n, size_t es, cmd_cmp_fn cmp, void *ctx, size_t lrank, size_t rrank);
+void cmd_sort_partial(void *base, size_t n, size_t es, cmd_cmp_fn cmp, void *ctx, size_t lrank,
+                      size_t rrank);
 
 #endif

@@ -29,8 +29,12 @@ int zsl_cmp(const char *a, size_t alen, const char *b, size_t blen) {
     return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
-bool zsl_score_gte_min(double v, const struct zsl_range *r) { return r->minex ? v > r->min : v >= r->min; }
-bool zsl_score_lte_max(double v, const struct zsl_range *r) { return r->maxex ? v < r->max : v <= r->max; }
+bool zsl_score_gte_min(double v, const struct zsl_range *r) {
+    return r->minex ? v > r->min : v >= r->min;
+}
+bool zsl_score_lte_max(double v, const struct zsl_range *r) {
+    return r->maxex ? v < r->max : v <= r->max;
+}
 
 bool zsl_range_valid(const struct zsl_range *r) {
     return !(r->min > r->max || (r->min == r->max && (r->minex || r->maxex)));
@@ -68,7 +72,8 @@ bool zsl_lex_range_valid(const struct zsl_lex_range *r) {
 
 /* Is node x before (score, member) in the order? */
 static inline bool node_before(const struct zsl_node *x, double score, const char *m, size_t mlen) {
-    return x->score < score || (x->score == score && zsl_cmp(zsl_node_member(x), x->mlen, m, mlen) < 0);
+    return x->score < score ||
+           (x->score == score && zsl_cmp(zsl_node_member(x), x->mlen, m, mlen) < 0);
 }
 
 /* ---- nodes ------------------------------------------------------------------------ */
@@ -96,7 +101,9 @@ struct zsl_node *zsl_node_new(double score, const char *member, size_t mlen) {
     return node_alloc(random_height(), score, member, mlen);
 }
 
-void zsl_node_free(struct zsl_node *n) { xfree(n); }
+void zsl_node_free(struct zsl_node *n) {
+    xfree(n);
+}
 
 void zsl_init(struct zsl *zsl) {
     zsl->header = node_alloc(ZSL_MAXLEVEL, 0, NULL, 0);
@@ -184,7 +191,8 @@ static struct zsl_node *find_update(struct zsl *zsl, double score, const char *m
                                     struct zsl_node **update) {
     struct zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--) {
-        while (x->lv[i].forward && node_before(x->lv[i].forward, score, m, mlen)) x = x->lv[i].forward;
+        while (x->lv[i].forward && node_before(x->lv[i].forward, score, m, mlen))
+            x = x->lv[i].forward;
         update[i] = x;
     }
     return x->lv[0].forward;
@@ -215,11 +223,13 @@ void zsl_update_score(struct zsl *zsl, struct zsl_node *n, double newscore) {
     zsl_insert(zsl, x);
 }
 
-size_t zsl_delete_range_by_score(struct zsl *zsl, const struct zsl_range *r, zsl_node_fn fn, void *arg) {
+size_t zsl_delete_range_by_score(struct zsl *zsl, const struct zsl_range *r, zsl_node_fn fn,
+                                 void *arg) {
     struct zsl_node *update[ZSL_MAXLEVEL];
     struct zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--) {
-        while (x->lv[i].forward && !zsl_score_gte_min(x->lv[i].forward->score, r)) x = x->lv[i].forward;
+        while (x->lv[i].forward && !zsl_score_gte_min(x->lv[i].forward->score, r))
+            x = x->lv[i].forward;
         update[i] = x;
     }
     x = x->lv[0].forward;
@@ -234,7 +244,8 @@ size_t zsl_delete_range_by_score(struct zsl *zsl, const struct zsl_range *r, zsl
     return removed;
 }
 
-size_t zsl_delete_range_by_lex(struct zsl *zsl, const struct zsl_lex_range *r, zsl_node_fn fn, void *arg) {
+size_t zsl_delete_range_by_lex(struct zsl *zsl, const struct zsl_lex_range *r, zsl_node_fn fn,
+                               void *arg) {
     struct zsl_node *update[ZSL_MAXLEVEL];
     struct zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--) {
@@ -255,7 +266,8 @@ size_t zsl_delete_range_by_lex(struct zsl *zsl, const struct zsl_lex_range *r, z
     return removed;
 }
 
-size_t zsl_delete_range_by_rank(struct zsl *zsl, size_t start, size_t end, zsl_node_fn fn, void *arg) {
+size_t zsl_delete_range_by_rank(struct zsl *zsl, size_t start, size_t end, zsl_node_fn fn,
+                                void *arg) {
     struct zsl_node *update[ZSL_MAXLEVEL];
     size_t traversed = 0;
     struct zsl_node *x = zsl->header;
@@ -286,14 +298,15 @@ size_t zsl_rank(const struct zsl *zsl, double score, const char *member, size_t 
     size_t rank = 0;
     const struct zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--) {
-        while (x->lv[i].forward &&
-               (x->lv[i].forward->score < score ||
-                (x->lv[i].forward->score == score &&
-                 zsl_cmp(zsl_node_member(x->lv[i].forward), x->lv[i].forward->mlen, member, mlen) <= 0))) {
+        while (x->lv[i].forward && (x->lv[i].forward->score < score ||
+                                    (x->lv[i].forward->score == score &&
+                                     zsl_cmp(zsl_node_member(x->lv[i].forward),
+                                             x->lv[i].forward->mlen, member, mlen) <= 0))) {
             rank += x->lv[i].span;
             x = x->lv[i].forward;
         }
-        if (x != zsl->header && x->score == score && zsl_cmp(zsl_node_member(x), x->mlen, member, mlen) == 0)
+        if (x != zsl->header && x->score == score &&
+            zsl_cmp(zsl_node_member(x), x->mlen, member, mlen) == 0)
             return rank;
     }
     return 0;
@@ -324,7 +337,8 @@ struct zsl_node *zsl_first_in_range(const struct zsl *zsl, const struct zsl_rang
     if (!in_range(zsl, r)) return NULL;
     struct zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--)
-        while (x->lv[i].forward && !zsl_score_gte_min(x->lv[i].forward->score, r)) x = x->lv[i].forward;
+        while (x->lv[i].forward && !zsl_score_gte_min(x->lv[i].forward->score, r))
+            x = x->lv[i].forward;
     x = x->lv[0].forward;
     return x && zsl_score_lte_max(x->score, r) ? x : NULL;
 }
@@ -333,7 +347,8 @@ struct zsl_node *zsl_last_in_range(const struct zsl *zsl, const struct zsl_range
     if (!in_range(zsl, r)) return NULL;
     struct zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--)
-        while (x->lv[i].forward && zsl_score_lte_max(x->lv[i].forward->score, r)) x = x->lv[i].forward;
+        while (x->lv[i].forward && zsl_score_lte_max(x->lv[i].forward->score, r))
+            x = x->lv[i].forward;
     return x != zsl->header && zsl_score_gte_min(x->score, r) ? x : NULL;
 }
 
@@ -349,7 +364,8 @@ struct zsl_node *zsl_first_in_lex_range(const struct zsl *zsl, const struct zsl_
     if (!in_lex_range(zsl, r)) return NULL;
     struct zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--)
-        while (x->lv[i].forward && !zsl_lex_gte_min(zsl_node_member(x->lv[i].forward), x->lv[i].forward->mlen, r))
+        while (x->lv[i].forward &&
+               !zsl_lex_gte_min(zsl_node_member(x->lv[i].forward), x->lv[i].forward->mlen, r))
             x = x->lv[i].forward;
     x = x->lv[0].forward;
     return x && zsl_lex_lte_max(zsl_node_member(x), x->mlen, r) ? x : NULL;
@@ -359,7 +375,8 @@ struct zsl_node *zsl_last_in_lex_range(const struct zsl *zsl, const struct zsl_l
     if (!in_lex_range(zsl, r)) return NULL;
     struct zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--)
-        while (x->lv[i].forward && zsl_lex_lte_max(zsl_node_member(x->lv[i].forward), x->lv[i].forward->mlen, r))
+        while (x->lv[i].forward &&
+               zsl_lex_lte_max(zsl_node_member(x->lv[i].forward), x->lv[i].forward->mlen, r))
             x = x->lv[i].forward;
     return x != zsl->header && zsl_lex_gte_min(zsl_node_member(x), x->mlen, r) ? x : NULL;
 }

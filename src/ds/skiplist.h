@@ -123,14 +123,21 @@ void zsl_update_score(struct zsl *zsl, struct zsl_node *n, double newscore);
 typedef void (*zsl_node_fn)(struct zsl_node *n, void *arg);
 /* Unlink every node in the range and pass each to fn (which frees it);
  * return how many. Ranks are 1-based, inclusive. */
-size_t zsl_delete_range_by_score(struct zsl *zsl, const struct zsl_range *r, zsl_node_fn fn, void *arg);
-size_t zsl_delete_range_by_lex(struct zsl *zsl, const struct zsl_lex_range *r, zsl_node_fn fn, void *arg);
-size_t zsl_delete_range_by_rank(struct zsl *zsl, size_t start, size_t end, zsl_node_fn fn, void *arg);
+size_t zsl_delete_range_by_score(struct zsl *zsl, const struct zsl_range *r, zsl_node_fn fn,
+                                 void *arg);
+size_t zsl_delete_range_by_lex(struct zsl *zsl, const struct zsl_lex_range *r, zsl_node_fn fn,
+                               void *arg);
+size_t zsl_delete_range_by_rank(struct zsl *zsl, size_t start, size_t end, zsl_node_fn fn,
+                                void *arg);
 
 /* ---- queries ----------------------------------------------------------------- */
 
-static inline struct zsl_node *zsl_first(const struct zsl *zsl) { return zsl->header->lv[0].forward; }
-static inline struct zsl_node *zsl_last(const struct zsl *zsl) { return zsl->tail; }
+static inline struct zsl_node *zsl_first(const struct zsl *zsl) {
+    return zsl->header->lv[0].forward;
+}
+static inline struct zsl_node *zsl_last(const struct zsl *zsl) {
+    return zsl->tail;
+}
 
 /* 1-based rank of (score, member), 0 if absent. */
 size_t zsl_rank(const struct zsl *zsl, double score, const char *member, size_t mlen);

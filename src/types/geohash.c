@@ -11,8 +11,12 @@
 #define MERCATOR_MAX 20037726.37
 #define D_R (M_PI / 180.0)
 
-static inline double deg_rad(double a) { return a * D_R; }
-static inline double rad_deg(double a) { return a / D_R; }
+static inline double deg_rad(double a) {
+    return a * D_R;
+}
+static inline double rad_deg(double a) {
+    return a / D_R;
+}
 
 /* Spread the 32 bits of v over the even bits of a 64-bit word. */
 static uint64_t spread(uint32_t v) {
@@ -39,15 +43,18 @@ static uint32_t gather(uint64_t v) {
 static const struct geo_range LON_RANGE = {GEO_LONG_MIN, GEO_LONG_MAX};
 static const struct geo_range LAT_RANGE = {GEO_LAT_MIN, GEO_LAT_MAX};
 
-bool geo_encode(const struct geo_range *lon_range, const struct geo_range *lat_range, double lon, double lat,
-                uint8_t step, struct geo_bits *hash) {
+bool geo_encode(const struct geo_range *lon_range, const struct geo_range *lat_range, double lon,
+                double lat, uint8_t step, struct geo_bits *hash) {
     if (step > 32 || step == 0 || (lat_range->min == 0 && lat_range->max == 0) ||
         (lon_range->min == 0 && lon_range->max == 0))
         return false;
-    if (lon > GEO_LONG_MAX || lon < GEO_LONG_MIN || lat > GEO_LAT_MAX || lat < GEO_LAT_MIN) return false;
+    if (lon > GEO_LONG_MAX || lon < GEO_LONG_MIN || lat > GEO_LAT_MAX || lat < GEO_LAT_MIN)
+        return false;
     hash->bits = 0;
     hash->step = step;
-    if (lat < lat_range->min || lat > lat_range->max || lon < lon_range->min || lon > lon_range->max) return false;
+    if (lat < lat_range->min || lat > lat_range->max || lon < lon_range->min ||
+        lon > lon_range->max)
+        return false;
     double lat_off = (lat - lat_range->min) / (lat_range->max - lat_range->min);
     double lon_off = (lon - lon_range->min) / (lon_range->max - lon_range->min);
     lat_off *= (double)(1ULL << step);
@@ -60,7 +67,8 @@ bool geo_encode_wgs84(double lon, double lat, uint8_t step, struct geo_bits *has
     return geo_encode(&LON_RANGE, &LAT_RANGE, lon, lat, step, hash);
 }
 
-bool geo_decode(struct geo_range lon_range, struct geo_range lat_range, struct geo_bits hash, struct geo_area *area) {
+bool geo_decode(struct geo_range lon_range, struct geo_range lat_range, struct geo_bits hash,
+                struct geo_area *area) {
     if (geo_bits_zero(hash) || (lat_range.min == 0 && lat_range.max == 0) ||
         (lon_range.min == 0 && lon_range.max == 0))
         return false;
@@ -88,7 +96,9 @@ bool geo_decode_score(double score, double xy[2]) {
     return true;
 }
 
-uint64_t geo_align52(struct geo_bits hash) { return hash.bits << (52 - hash.step * 2); }
+uint64_t geo_align52(struct geo_bits hash) {
+    return hash.bits << (52 - hash.step * 2);
+}
 
 /* ---- neighbours ------------------------------------------------------------ */
 
@@ -134,7 +144,9 @@ static void neighbors(const struct geo_bits *h, struct geo_bits *n) {
 
 /* ---- distances ------------------------------------------------------------- */
 
-static double lat_distance(double lat1, double lat2) { return EARTH_RADIUS * fabs(deg_rad(lat2) - deg_rad(lat1)); }
+static double lat_distance(double lat1, double lat2) {
+    return EARTH_RADIUS * fabs(deg_rad(lat2) - deg_rad(lat1));
+}
 
 double geo_distance(double lon1, double lat1, double lon2, double lat2) {
     double lon1r = deg_rad(lon1), lon2r = deg_rad(lon2);
@@ -194,10 +206,12 @@ static void bounding_box(struct geo_shape *s) {
 
 void geo_search_areas(struct geo_shape *s, struct geo_search *out) {
     bounding_box(s);
-    double min_lon = s->bounds[0], min_lat = s->bounds[1], max_lon = s->bounds[2], max_lat = s->bounds[3];
+    double min_lon = s->bounds[0], min_lat = s->bounds[1], max_lon = s->bounds[2],
+           max_lat = s->bounds[3];
     double lon = s->xy[0], lat = s->xy[1];
-    double radius = s->type == GEO_CIRCLE ? s->radius
-                                          : sqrt((s->width / 2) * (s->width / 2) + (s->height / 2) * (s->height / 2));
+    double radius = s->type == GEO_CIRCLE
+                        ? s->radius
+                        : sqrt((s->width / 2) * (s->width / 2) + (s->height / 2) * (s->height / 2));
     radius *= s->conversion;
     int steps = steps_by_radius(radius, lat);
     struct geo_bits hash;
@@ -211,8 +225,8 @@ void geo_search_areas(struct geo_shape *s, struct geo_search *out) {
     geo_decode(LON_RANGE, LAT_RANGE, out->neighbors[GEO_S], &so);
     geo_decode(LON_RANGE, LAT_RANGE, out->neighbors[GEO_E], &e);
     geo_decode(LON_RANGE, LAT_RANGE, out->neighbors[GEO_W], &w);
-    bool decrease = n.latitude.max < max_lat || so.latitude.min > min_lat || e.longitude.max < max_lon ||
-                    w.longitude.min > min_lon;
+    bool decrease = n.latitude.max < max_lat || so.latitude.min > min_lat ||
+                    e.longitude.max < max_lon || w.longitude.min > min_lon;
     if (steps > 1 && decrease) {
         steps--;
         geo_encode(&LON_RANGE, &LAT_RANGE, lon, lat, (uint8_t)steps, &hash);

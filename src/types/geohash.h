@@ -45,11 +45,11 @@ enum geo_shape_type { GEO_CIRCLE = 1, GEO_RECTANGLE = 2 };
 
 struct geo_shape {
     enum geo_shape_type type;
-    double xy[2];      /* center: longitude, latitude */
-    double conversion; /* the unit in meters */
-    double radius;     /* circle, in units */
+    double xy[2];         /* center: longitude, latitude */
+    double conversion;    /* the unit in meters */
+    double radius;        /* circle, in units */
     double width, height; /* rectangle, in units */
-    double bounds[4];  /* min lon, min lat, max lon, max lat */
+    double bounds[4];     /* min lon, min lat, max lon, max lat */
 };
 
 /* The boxes to search for a shape. A zero hash (bits 0, step 0) is a
@@ -60,12 +60,15 @@ struct geo_search {
     struct geo_area area;
 };
 
-static inline bool geo_bits_zero(struct geo_bits h) { return h.bits == 0 && h.step == 0; }
+static inline bool geo_bits_zero(struct geo_bits h) {
+    return h.bits == 0 && h.step == 0;
+}
 
-bool geo_encode(const struct geo_range *lon_range, const struct geo_range *lat_range, double lon, double lat,
-                uint8_t step, struct geo_bits *hash);
+bool geo_encode(const struct geo_range *lon_range, const struct geo_range *lat_range, double lon,
+                double lat, uint8_t step, struct geo_bits *hash);
 bool geo_encode_wgs84(double lon, double lat, uint8_t step, struct geo_bits *hash);
-bool geo_decode(struct geo_range lon_range, struct geo_range lat_range, struct geo_bits hash, struct geo_area *area);
+bool geo_decode(struct geo_range lon_range, struct geo_range lat_range, struct geo_bits hash,
+                struct geo_area *area);
 /* The center of the 52-bit score's box (clamped to the limits). */
 bool geo_decode_score(double score, double xy[2]);
 /* The hash left-aligned to 52 bits (the sorted set score). */

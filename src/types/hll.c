@@ -43,8 +43,12 @@ void hll_init_sparse(unsigned char *out) {
     out[HLL_HDR_SIZE + 1] = (unsigned char)((HLL_REGISTERS - 1) & 0xff);
 }
 
-bool hll_cache_valid(const unsigned char *p) { return (p[15] & 0x80) == 0; }
-void hll_cache_invalidate(unsigned char *p) { p[15] |= 0x80; }
+bool hll_cache_valid(const unsigned char *p) {
+    return (p[15] & 0x80) == 0;
+}
+void hll_cache_invalidate(unsigned char *p) {
+    p[15] |= 0x80;
+}
 
 uint64_t hll_cache_get(const unsigned char *p) {
     uint64_t v = 0;
@@ -81,9 +85,7 @@ uint64_t hll_murmur64a(const void *key, size_t len, uint32_t seed) {
     case 4: h ^= (uint64_t)data[3] << 24; /* fall through */
     case 3: h ^= (uint64_t)data[2] << 16; /* fall through */
     case 2: h ^= (uint64_t)data[1] << 8;  /* fall through */
-    case 1:
-        h ^= (uint64_t)data[0];
-        h *= m;
+    case 1: h ^= (uint64_t)data[0]; h *= m;
     }
     h ^= h >> r;
     h *= m;
@@ -133,11 +135,11 @@ int hll_dense_add(unsigned char *p, const void *ele, size_t len) {
 
 /* ---- sparse ----------------------------------------------------------------------- */
 
-#define IS_ZERO(b) (((b) & 0xc0) == 0)
-#define IS_XZERO(b) (((b) & 0xc0) == 0x40)
-#define ZERO_LEN(b) (((b) & 0x3f) + 1)
+#define IS_ZERO(b) (((b)&0xc0) == 0)
+#define IS_XZERO(b) (((b)&0xc0) == 0x40)
+#define ZERO_LEN(b) (((b)&0x3f) + 1)
 #define VAL_VALUE(b) ((((b) >> 2) & 0x1f) + 1)
-#define VAL_LEN(b) (((b) & 0x3) + 1)
+#define VAL_LEN(b) (((b)&0x3) + 1)
 
 static inline unsigned char op_val(int value, int len) {
     return (unsigned char)(0x80 | ((value - 1) << 2) | (len - 1));

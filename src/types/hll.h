@@ -56,7 +56,9 @@ struct hll_buf {
 
 /* Redis's isHLLObject: header, magic, encoding and dense length. */
 bool hll_is_valid(const unsigned char *p, size_t len);
-static inline int hll_encoding(const unsigned char *p) { return p[4]; }
+static inline int hll_encoding(const unsigned char *p) {
+    return p[4];
+}
 
 /* An empty sparse HLL (HLL_SPARSE_EMPTY_SIZE bytes). */
 void hll_init_sparse(unsigned char *out);

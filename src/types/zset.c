@@ -29,6 +29,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,21 +40,37 @@ struct big {
     size_t node_bytes;
 };
 
-static size_t max_entries = 128;
-static size_t max_value = 64;
+/* The limits are set by CONFIG SET on any worker and read by all: relaxed
+ * atomics (a command sees the old or the new value, never a torn one). */
+static _Atomic size_t max_entries_ = 128;
+static _Atomic size_t max_value_ = 64;
 
 void zset_set_limits(size_t entries, size_t value) {
-    max_entries = entries;
-    max_value = value;
+    atomic_store_explicit(&max_entries_, entries, memory_order_relaxed);
+    atomic_store_explicit(&max_value_, value, memory_order_relaxed);
 }
-size_t zset_max_entries(void) { return max_entries; }
-size_t zset_max_value(void) { return max_value; }
+size_t zset_max_entries(void) {
+    return atomic_load_explicit(&max_entries_, memory_order_relaxed);
+}
+size_t zset_max_value(void) {
+    return atomic_load_explicit(&max_value_, memory_order_relaxed);
+}
 
-static inline bool is_big(const struct zset *z) { return ((uintptr_t)z & 1) != 0; }
-static inline struct big *big_of(const struct zset *z) { return (struct big *)((uintptr_t)z & ~(uintptr_t)1); }
-static inline unsigned char *lp_of(const struct zset *z) { return (unsigned char *)z; }
-static inline struct zset *big_handle(struct big *b) { return (struct zset *)((uintptr_t)b | 1); }
-static inline struct zset *lp_handle(unsigned char *lp) { return (struct zset *)lp; }
+static inline bool is_big(const struct zset *z) {
+    return ((uintptr_t)z & 1) != 0;
+}
+static inline struct big *big_of(const struct zset *z) {
+    return (struct big *)((uintptr_t)z & ~(uintptr_t)1);
+}
+static inline unsigned char *lp_of(const struct zset *z) {
+    return (unsigned char *)z;
+}
+static inline struct zset *big_handle(struct big *b) {
+    return (struct zset *)((uintptr_t)b | 1);
+}
+static inline struct zset *lp_handle(unsigned char *lp) {
+    return (struct zset *)lp;
+}
 
 /* ---- listpack encoding ----------------------------------------------------------- */
 
@@ -110,7 +127,8 @@ static struct lp_item score_item(double score, char buf[STR_D_MAX]) {
 }
 
 /* Insert (m, score) at its place (m absent). */
-static unsigned char *lp_insert_sorted(unsigned char *lp, const char *m, size_t mlen, double score) {
+static unsigned char *lp_insert_sorted(unsigned char *lp, const char *m, size_t mlen,
+                                       double score) {
     char sbuf[STR_D_MAX];
     struct lp_item items[2] = {lp_str_item(m, mlen), score_item(score, sbuf)};
     unsigned char *p = lp_first(lp);
@@ -231,7 +249,8 @@ static void big_free(struct big *b) {
     xfree(b);
 }
 
-static struct zsl_node *big_find(const struct big *b, const char *m, size_t mlen, struct htab_pos *pos) {
+static struct zsl_node *big_find(const struct big *b, const char *m, size_t mlen,
+                                 struct htab_pos *pos) {
     struct mkey k = {m, mlen};
     struct htab_pos p;
     if (!htab_find((struct htab *)&b->dict, hash_keyed(m, mlen), node_eq, &k, &p)) return NULL;
@@ -274,11 +293,15 @@ static bool big_del(struct big *b, const char *m, size_t mlen) {
 /* ---- life cycle ----------------------------------------------------------------------- */
 
 struct zset *zset_create(size_t size_hint, size_t maxlen_hint) {
-    if (max_entries == 0 || size_hint > max_entries || maxlen_hint > max_value) return zset_create_skiplist();
+    size_t max_entries = zset_max_entries();
+    if (max_entries == 0 || size_hint > max_entries || maxlen_hint > zset_max_value())
+        return zset_create_skiplist();
     return lp_handle(lp_new(0));
 }
 
-struct zset *zset_create_skiplist(void) { return big_handle(big_new()); }
+struct zset *zset_create_skiplist(void) {
+    return big_handle(big_new());
+}
 
 void zset_destroy(struct zset *z) {
     if (z == NULL) return;
@@ -293,7 +316,8 @@ struct zset *zset_dup(const struct zset *z) {
     const struct big *src = big_of(z);
     struct big *b = big_new();
     /* Walk from the highest so every insert is at the front: O(1) levels. */
-    for (struct zsl_node *x = src->zsl.tail; x; x = x->backward) big_insert(b, x->score, zsl_node_member(x), x->mlen);
+    for (struct zsl_node *x = src->zsl.tail; x; x = x->backward)
+        big_insert(b, x->score, zsl_node_member(x), x->mlen);
     return big_handle(b);
 }
 
@@ -303,9 +327,15 @@ size_t zset_mem(const struct zset *z) {
     return xusable(b) + b->node_bytes + htab_buckets(&b->dict) * sizeof(void *);
 }
 
-bool zset_is_listpack(const struct zset *z) { return !is_big(z); }
-const char *zset_enc_name(const struct zset *z) { return is_big(z) ? "skiplist" : "listpack"; }
-const unsigned char *zset_listpack(const struct zset *z) { return is_big(z) ? NULL : lp_of(z); }
+bool zset_is_listpack(const struct zset *z) {
+    return !is_big(z);
+}
+const char *zset_enc_name(const struct zset *z) {
+    return is_big(z) ? "skiplist" : "listpack";
+}
+const unsigned char *zset_listpack(const struct zset *z) {
+    return is_big(z) ? NULL : lp_of(z);
+}
 
 size_t zset_len(const struct zset *z) {
     if (is_big(z)) return big_of(z)->zsl.length;
@@ -344,7 +374,8 @@ void zset_to_listpack(struct zset **zp) {
     unsigned char *lp = lp_new(0);
     for (struct zsl_node *x = zsl_first(&b->zsl); x; x = x->lv[0].forward) {
         char sbuf[STR_D_MAX];
-        struct lp_item items[2] = {lp_str_item(zsl_node_member(x), x->mlen), score_item(x->score, sbuf)};
+        struct lp_item items[2] = {lp_str_item(zsl_node_member(x), x->mlen),
+                                   score_item(x->score, sbuf)};
         lp = lp_append_batch(lp, items, 2);
     }
     big_free(b);
@@ -353,7 +384,8 @@ void zset_to_listpack(struct zset **zp) {
 
 void zset_maybe_to_listpack(struct zset **zp, size_t maxelelen, size_t totelelen) {
     if (!is_big(*zp)) return;
-    if (big_of(*zp)->zsl.length <= max_entries && maxelelen <= max_value && lp_safe_to_add(NULL, totelelen))
+    if (big_of(*zp)->zsl.length <= zset_max_entries() && maxelelen <= zset_max_value() &&
+        lp_safe_to_add(NULL, totelelen))
         zset_to_listpack(zp);
 }
 
@@ -388,7 +420,8 @@ static bool update_score(int in, double cur, double *score, int *out) {
     return true;
 }
 
-bool zset_add(struct zset **zp, double score, const char *m, size_t mlen, int in, int *out, double *newscore) {
+bool zset_add(struct zset **zp, double score, const char *m, size_t mlen, int in, int *out,
+              double *newscore) {
     *out = 0;
     if (isnan(score)) {
         *out = ZSET_OUT_NAN;
@@ -412,7 +445,8 @@ bool zset_add(struct zset **zp, double score, const char *m, size_t mlen, int in
             *out |= ZSET_OUT_NOP;
             return true;
         }
-        if (lp_length(lp) / 2 + 1 > max_entries || mlen > max_value || !lp_safe_to_add(lp, mlen)) {
+        if (lp_length(lp) / 2 + 1 > zset_max_entries() || mlen > zset_max_value() ||
+            !lp_safe_to_add(lp, mlen)) {
             zset_to_skiplist(zp);
         } else {
             *zp = lp_handle(lp_insert_sorted(lp, m, mlen, score));
@@ -579,7 +613,8 @@ size_t zset_delete_lex(struct zset **zp, const struct zsl_lex_range *r) {
     return n;
 }
 
-/* ---- iteration -------------------------------------------------------------------------------- */
+/* ---- iteration --------------------------------------------------------------------------------
+ */
 
 static void iter_init(const struct zset *z, struct zset_iter *it, bool rev) {
     it->z = z;
@@ -599,21 +634,25 @@ void zset_iter_rank(const struct zset *z, struct zset_iter *it, size_t start, bo
         it->node = zsl_by_rank(&big_of(z)->zsl, rev ? len - start : start + 1);
 }
 
-bool zset_iter_score(const struct zset *z, struct zset_iter *it, const struct zsl_range *r, bool rev) {
+bool zset_iter_score(const struct zset *z, struct zset_iter *it, const struct zsl_range *r,
+                     bool rev) {
     iter_init(z, it, rev);
     if (it->lp)
         it->p = rev ? lp_last_in_range(it->lp, r) : lp_first_in_range(it->lp, r);
     else
-        it->node = rev ? zsl_last_in_range(&big_of(z)->zsl, r) : zsl_first_in_range(&big_of(z)->zsl, r);
+        it->node =
+            rev ? zsl_last_in_range(&big_of(z)->zsl, r) : zsl_first_in_range(&big_of(z)->zsl, r);
     return it->p || it->node;
 }
 
-bool zset_iter_lex(const struct zset *z, struct zset_iter *it, const struct zsl_lex_range *r, bool rev) {
+bool zset_iter_lex(const struct zset *z, struct zset_iter *it, const struct zsl_lex_range *r,
+                   bool rev) {
     iter_init(z, it, rev);
     if (it->lp)
         it->p = rev ? lp_last_in_lex(it->lp, r) : lp_first_in_lex(it->lp, r);
     else
-        it->node = rev ? zsl_last_in_lex_range(&big_of(z)->zsl, r) : zsl_first_in_lex_range(&big_of(z)->zsl, r);
+        it->node = rev ? zsl_last_in_lex_range(&big_of(z)->zsl, r)
+                       : zsl_first_in_lex_range(&big_of(z)->zsl, r);
     return it->p || it->node;
 }
 

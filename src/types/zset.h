@@ -103,8 +103,8 @@ bool zset_score(const struct zset *z, const char *m, size_t mlen, double *score)
  * Returns false only for NaN (ZSET_OUT_NAN); *newscore (may be NULL) gets
  * the resulting score when the member was added or considered for update.
  * May convert to skiplist. */
-bool zset_add(struct zset **zp, double score, const char *m, size_t mlen, int in_flags, int *out_flags,
-              double *newscore);
+bool zset_add(struct zset **zp, double score, const char *m, size_t mlen, int in_flags,
+              int *out_flags, double *newscore);
 /* Give the existing member m exactly `score` (even -0 for 0, which
  * zset_add treats as no change). */
 void zset_set_score(struct zset **zp, const char *m, size_t mlen, double score);
@@ -137,8 +137,8 @@ size_t zset_delete_lex(struct zset **zp, const struct zsl_lex_range *r);
 struct zset_iter {
     const struct zset *z;
     bool rev;
-    unsigned char *lp, *p;  /* listpack: the member entry, NULL at the end */
-    struct zsl_node *node;  /* skiplist: the next node, NULL at the end */
+    unsigned char *lp, *p; /* listpack: the member entry, NULL at the end */
+    struct zsl_node *node; /* skiplist: the next node, NULL at the end */
     char buf[ZSET_INTBUF];
 };
 
@@ -147,8 +147,10 @@ struct zset_iter {
 void zset_iter_rank(const struct zset *z, struct zset_iter *it, size_t start, bool rev);
 /* Start at the first element inside the range (the last with rev); returns
  * false (and an empty walk) when no element is inside. */
-bool zset_iter_score(const struct zset *z, struct zset_iter *it, const struct zsl_range *r, bool rev);
-bool zset_iter_lex(const struct zset *z, struct zset_iter *it, const struct zsl_lex_range *r, bool rev);
+bool zset_iter_score(const struct zset *z, struct zset_iter *it, const struct zsl_range *r,
+                     bool rev);
+bool zset_iter_lex(const struct zset *z, struct zset_iter *it, const struct zsl_lex_range *r,
+                   bool rev);
 /* The next element, or false at the end. */
 bool zset_iter_next(struct zset_iter *it, struct zset_elem *e);
 /* Skip n elements (O(log n) for the skiplist). */

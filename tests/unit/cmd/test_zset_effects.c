@@ -135,7 +135,9 @@ TEST(zmpop_and_blocking_pops_become_zpop) {
     EXPECT_ONE(run("BZPOPMIN", "nokey", "z", "0", NULL), "ZPOPMIN z");
     run("ZADD", "z", "1", "a", "2", "b", NULL);
     EXPECT_ONE(run("BZMPOP", "0", "1", "z", "MAX", "COUNT", "5", NULL), "ZPOPMAX z 2");
-    TEST_EXPECT_STR(last_reply, "*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n");
+    TEST_EXPECT_STR(
+        last_reply,
+        "*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n");
 }
 
 TEST(store_commands) {
@@ -143,7 +145,8 @@ TEST(store_commands) {
     run("FLUSHALL", NULL);
     run("ZADD", "a", "1", "x", NULL);
     EXPECT_ONE(run("ZUNIONSTORE", "d", "1", "a", NULL), "ZUNIONSTORE d 1 a");
-    EXPECT_ONE(run("ZINTERSTORE", "d", "2", "a", "nokey", NULL), "ZINTERSTORE d 2 a nokey"); /* deletes d */
+    EXPECT_ONE(run("ZINTERSTORE", "d", "2", "a", "nokey", NULL),
+               "ZINTERSTORE d 2 a nokey");                         /* deletes d */
     EXPECT_NONE(run("ZINTERSTORE", "d", "2", "a", "nokey", NULL)); /* nothing left to delete */
     EXPECT_ONE(run("ZRANGESTORE", "d", "a", "0", "-1", NULL), "ZRANGESTORE d a 0 -1");
     EXPECT_NONE(run("ZUNION", "1", "a", NULL));
@@ -156,8 +159,9 @@ TEST(geo_and_hll_and_sort) {
                "zadd g CH 3479099956230698 Palermo");
     EXPECT_NONE(run("GEOADD", "g", "13.361389", "38.115556", "Palermo", NULL));
     EXPECT_NONE(run("GEOSEARCH", "g", "FROMMEMBER", "Palermo", "BYRADIUS", "1", "km", NULL));
-    EXPECT_ONE(run("GEOSEARCHSTORE", "d", "g", "FROMMEMBER", "Palermo", "BYRADIUS", "1", "km", NULL),
-               "GEOSEARCHSTORE d g FROMMEMBER Palermo BYRADIUS 1 km");
+    EXPECT_ONE(
+        run("GEOSEARCHSTORE", "d", "g", "FROMMEMBER", "Palermo", "BYRADIUS", "1", "km", NULL),
+        "GEOSEARCHSTORE d g FROMMEMBER Palermo BYRADIUS 1 km");
     EXPECT_ONE(run("PFADD", "h", "a", "b", NULL), "PFADD h a b");
     EXPECT_NONE(run("PFADD", "h", "a", NULL));
     EXPECT_ONE(run("PFCOUNT", "h", NULL), "PFCOUNT h"); /* refreshes the cache */
@@ -170,4 +174,6 @@ TEST(geo_and_hll_and_sort) {
     EXPECT_NONE(run("SORT", "nokey", "STORE", "nokey2", NULL));
 }
 
-int main(void) { return test_run_all(); }
+int main(void) {
+    return test_run_all();
+}

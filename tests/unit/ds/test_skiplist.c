@@ -138,7 +138,8 @@ TEST(lex_ranges) {
     struct zsl zsl;
     zsl_init(&zsl);
     const char *names[] = {"a", "b", "c", "d", "e", "ee", "f"};
-    for (size_t i = 0; i < ARRAY_LEN(names); i++) zsl_insert(&zsl, zsl_node_new(0, names[i], strlen(names[i])));
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        zsl_insert(&zsl, zsl_node_new(0, names[i], strlen(names[i])));
     struct zsl_lex_range all = {{NULL, 0, true, ZSL_LEX_MINUS}, {NULL, 0, true, ZSL_LEX_PLUS}};
     TEST_EXPECT_INT(zsl_count_in_lex_range(&zsl, &all), 7);
     struct zsl_lex_range r = {{"b", 1, false, ZSL_LEX_VALUE}, {"e", 1, true, ZSL_LEX_VALUE}};
@@ -156,4 +157,6 @@ TEST(lex_ranges) {
     zsl_destroy(&zsl);
 }
 
-int main(void) { return test_run_all(); }
+int main(void) {
+    return test_run_all();
+}
