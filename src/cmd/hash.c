@@ -34,7 +34,7 @@
 #include <math.h>
 #include <stdatomic.h>
 
-/* ---- registration ------------------------------------------------------------------- */
+/* ---- registration ---------------------------------------------------------------------------- */
 
 static const struct type_ops hash_ops = {
     "hash", hash_free, hash_dup, hash_mem, hash_enc_name, hash_digest,
@@ -57,10 +57,11 @@ static int apply_value(long long v, char *err) {
 }
 
 static struct config_option options[] = {
-    {"hash-max-listpack-entries", "hash-max-ziplist-entries", CFG_INT, 0, "128", 0, LONG_MAX, NULL,
+    /* Redis 7.0's defaults (config.c), not the older 128. */
+    {"hash-max-listpack-entries", "hash-max-ziplist-entries", CFG_INT, 0, "512", 0, LONG_MAX, NULL,
      apply_entries, NULL, NULL, NULL, 0, NULL},
-    {"hash-max-listpack-value", "hash-max-ziplist-value", CFG_INT, 0, "64", 0, LONG_MAX, NULL, apply_value,
-     NULL, NULL, NULL, 0, NULL},
+    {"hash-max-listpack-value", "hash-max-ziplist-value", CFG_MEMORY, 0, "64", 0, LONG_MAX, NULL,
+     apply_value, NULL, NULL, NULL, 0, NULL},
     CFG_END,
 };
 
@@ -69,7 +70,7 @@ void cmd_hash_setup(void) {
     config_register(options);
 }
 
-/* ---- helpers -------------------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static bool wrongtype(struct client *c, const struct entry *e) {
     if (entry_type(e) != TYPE_HASH) {
@@ -79,7 +80,9 @@ static bool wrongtype(struct client *c, const struct entry *e) {
     return false;
 }
 
-static inline struct hash *hash_of(const struct entry *e) { return entry_obj(e); }
+static inline struct hash *hash_of(const struct entry *e) {
+    return entry_obj(e);
+}
 
 /* A write's target: the existing hash (e set), or a new empty one to be
  * added by store_back. Returns false (after replying) on WRONGTYPE. */
@@ -119,7 +122,9 @@ static void drop_unstored(struct target *t) {
     if (!t->e) hash_free(t->h);
 }
 
-static void reply_hstr(struct client *c, const struct hash_str *s) { reply_bulk(c, s->ptr, s->len); }
+static void reply_hstr(struct client *c, const struct hash_str *s) {
+    reply_bulk(c, s->ptr, s->len);
+}
 
 /* Redis's getRangeLongFromObjectOrReply without a message. */
 static bool range_long(struct client *c, int i, long min, long max, long long *out) {
@@ -133,7 +138,7 @@ static bool range_long(struct client *c, int i, long min, long max, long long *o
     return true;
 }
 
-/* ---- HSET HSETNX HMSET ------------------------------------------------------------------ */
+/* ---- HSET HSETNX HMSET ----------------------------------------------------------------------- */
 
 static void hset_generic(struct client *c, bool hmset) {
     if (c->argc % 2 == 1) {
@@ -161,8 +166,12 @@ static void hset_generic(struct client *c, bool hmset) {
     exec_dirty(c, (c->argc - 2) / 2);
 }
 
-void cmd_hset(struct client *c) { hset_generic(c, false); }
-void cmd_hmset(struct client *c) { hset_generic(c, true); }
+void cmd_hset(struct client *c) {
+    hset_generic(c, false);
+}
+void cmd_hmset(struct client *c) {
+    hset_generic(c, true);
+}
 
 void cmd_hsetnx(struct client *c) {
     struct target t;
@@ -181,7 +190,7 @@ void cmd_hsetnx(struct client *c) {
     exec_dirty(c, 1);
 }
 
-/* ---- reads ---------------------------------------------------------------------------------- */
+/* ---- reads ----------------------------------------------------------------------------------- */
 
 /* The hash at argv[1] for reading: NULL when missing (nothing replied) or
  * of the wrong type (*err set, error replied). */
@@ -264,11 +273,17 @@ static void getall_generic(struct client *c, int want) {
     }
 }
 
-void cmd_hkeys(struct client *c) { getall_generic(c, WANT_KEYS); }
-void cmd_hvals(struct client *c) { getall_generic(c, WANT_VALUES); }
-void cmd_hgetall(struct client *c) { getall_generic(c, WANT_KEYS | WANT_VALUES); }
+void cmd_hkeys(struct client *c) {
+    getall_generic(c, WANT_KEYS);
+}
+void cmd_hvals(struct client *c) {
+    getall_generic(c, WANT_VALUES);
+}
+void cmd_hgetall(struct client *c) {
+    getall_generic(c, WANT_KEYS | WANT_VALUES);
+}
 
-/* ---- HDEL ------------------------------------------------------------------------------------- */
+/* ---- HDEL ------------------------------------------------------------------------------------ */
 
 void cmd_hdel(struct client *c) {
     struct store_key k;
@@ -302,7 +317,7 @@ void cmd_hdel(struct client *c) {
     }
 }
 
-/* ---- HINCRBY HINCRBYFLOAT ------------------------------------------------------------------------ */
+/* ---- HINCRBY HINCRBYFLOAT -------------------------------------------------------------------- */
 
 void cmd_hincrby(struct client *c) {
     long long incr, value = 0;
@@ -380,14 +395,15 @@ void cmd_hincrbyfloat(struct client *c) {
     exec_propagate(c, 4, argv, lens);
 }
 
-/* ---- HRANDFIELD ------------------------------------------------------------------------------------ */
+/* ---- HRANDFIELD ------------------------------------------------------------------------------ */
 
 struct rand_out {
     struct client *c;
     bool withvalues;
 };
 
-static void reply_pair(struct client *c, const struct hash_str *f, const struct hash_str *v, bool withvalues) {
+static void reply_pair(struct client *c, const struct hash_str *f, const struct hash_str *v,
+                       bool withvalues) {
     if (withvalues && c->resp > 2) reply_array(c, 2);
     reply_hstr(c, f);
     if (withvalues) reply_hstr(c, v);
@@ -477,7 +493,7 @@ void cmd_hrandfield(struct client *c) {
     reply_hstr(c, &f);
 }
 
-/* ---- HSCAN ----------------------------------------------------------------------------------------- */
+/* ---- HSCAN ----------------------------------------------------------------------------------- */
 
 static void scan_pair_cb(const struct hash_str *f, const struct hash_str *v, void *arg) {
     struct cmd_scan *s = arg;

@@ -41,7 +41,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-/* ---- registration --------------------------------------------------------------------- */
+/* ---- registration ---------------------------------------------------------------------------- */
 
 static const struct type_ops set_ops = {
     "set", set_free, set_dup, set_mem, set_enc_name, set_digest,
@@ -57,8 +57,8 @@ static int apply_intset_entries(long long v, char *err) {
 }
 
 static struct config_option options[] = {
-    {"set-max-intset-entries", NULL, CFG_INT, 0, "512", 0, LONG_MAX, NULL, apply_intset_entries, NULL, NULL,
-     NULL, 0, NULL},
+    {"set-max-intset-entries", NULL, CFG_INT, 0, "512", 0, LONG_MAX, NULL, apply_intset_entries,
+     NULL, NULL, NULL, 0, NULL},
     CFG_END,
 };
 
@@ -67,7 +67,7 @@ void cmd_set_setup(void) {
     config_register(options);
 }
 
-/* ---- helpers ------------------------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static bool wrongtype(struct client *c, const struct entry *e) {
     if (entry_type(e) != TYPE_SET) {
@@ -77,9 +77,13 @@ static bool wrongtype(struct client *c, const struct entry *e) {
     return false;
 }
 
-static inline struct set *set_of(const struct entry *e) { return entry_obj(e); }
+static inline struct set *set_of(const struct entry *e) {
+    return entry_obj(e);
+}
 
-static void reply_member(struct client *c, const struct set_str *m) { reply_bulk(c, m->ptr, m->len); }
+static void reply_member(struct client *c, const struct set_str *m) {
+    reply_bulk(c, m->ptr, m->len);
+}
 
 /* Sets bigger than this are freed by the lazy-free thread, not under the
  * stripe locks. */
@@ -92,7 +96,8 @@ static void free_result(struct set *s) {
 }
 
 /* Add key k holding s (Redis dbAdd, with its "new" event). */
-static struct entry *add_key(struct client *c, const struct store_key *k, struct set *s, struct store_ref *ref) {
+static struct entry *add_key(struct client *c, const struct store_key *k, struct set *s,
+                             struct store_ref *ref) {
     struct entry *e = entry_new_obj(k->ptr, k->len, TYPE_SET, ENC_OBJ, s, -1);
     store_add(c->db, k, e, ref);
     cmd_notify(c, NOTIFY_NEW, "new", k);
@@ -179,7 +184,7 @@ void cmd_srem(struct client *c) {
     reply_int(c, deleted);
 }
 
-/* ---- SISMEMBER SMISMEMBER SCARD ----------------------------------------------------------------- */
+/* ---- SISMEMBER SMISMEMBER SCARD -------------------------------------------------------------- */
 
 void cmd_sismember(struct client *c) {
     bool err;
@@ -193,7 +198,8 @@ void cmd_smismember(struct client *c) {
     struct set *s = lookup_read_at(c, 1, &err);
     if (err) return;
     reply_array(c, c->argc - 2);
-    for (int j = 2; j < c->argc; j++) reply_int(c, s && set_contains(s, c->argv[j], c->argvlen[j]) ? 1 : 0);
+    for (int j = 2; j < c->argc; j++)
+        reply_int(c, s && set_contains(s, c->argv[j], c->argvlen[j]) ? 1 : 0);
 }
 
 void cmd_scard(struct client *c) {
@@ -203,7 +209,7 @@ void cmd_scard(struct client *c) {
     reply_int(c, s ? (long long)set_len(s) : 0);
 }
 
-/* ---- SMOVE ---------------------------------------------------------------------------------------- */
+/* ---- SMOVE ----------------------------------------------------------------------------------- */
 
 void cmd_smove(struct client *c) {
     struct store_key sk, dk;
@@ -249,9 +255,10 @@ void cmd_smove(struct client *c) {
     reply_int(c, 1);
 }
 
-/* ---- SPOP SRANDMEMBER ------------------------------------------------------------------------------- */
+/* ---- SPOP SRANDMEMBER ------------------------------------------------------------------------ */
 
-static void propagate_srem(struct client *c, const struct store_key *k, const char *m, size_t mlen) {
+static void propagate_srem(struct client *c, const struct store_key *k, const char *m,
+                           size_t mlen) {
     const char *argv[3] = {"SREM", k->ptr, m};
     size_t lens[3] = {4, k->len, mlen};
     exec_propagate(c, 3, argv, lens);
@@ -364,7 +371,9 @@ void cmd_spop(struct client *c) {
     exec_dirty(c, 1);
 }
 
-static void reply_member_cb(const struct set_str *m, void *arg) { reply_member(arg, m); }
+static void reply_member_cb(const struct set_str *m, void *arg) {
+    reply_member(arg, m);
+}
 
 void cmd_srandmember(struct client *c) {
     if (c->argc > 3) {
@@ -417,7 +426,7 @@ void cmd_srandmember(struct client *c) {
     set_random_distinct(s, count, reply_member_cb, c);
 }
 
-/* ---- SINTER SINTERCARD SINTERSTORE SMEMBERS ------------------------------------------------------------ */
+/* ---- SINTER SINTERCARD SINTERSTORE SMEMBERS -------------------------------------------------- */
 
 /* The sets named by argv[first .. first+n): false after replying WRONGTYPE.
  * Missing keys give NULL. */
@@ -436,7 +445,9 @@ static int by_len_asc(const void *a, const void *b) {
     size_t x = set_len(*(struct set *const *)a), y = set_len(*(struct set *const *)b);
     return x < y ? -1 : x > y;
 }
-static int by_len_desc(const void *a, const void *b) { return by_len_asc(b, a); }
+static int by_len_desc(const void *a, const void *b) {
+    return by_len_asc(b, a);
+}
 
 /* Store the STORE variants' result at argv[1] (Redis's setKey: replaces
  * any value, drops the TTL), or delete the destination when the result is
@@ -518,9 +529,15 @@ out:
     if (sets != small) xfree(sets);
 }
 
-void cmd_sinter(struct client *c) { sinter_generic(c, 1, c->argc - 1, INTER_REPLY, 0); }
-void cmd_smembers(struct client *c) { sinter_generic(c, 1, 1, INTER_REPLY, 0); }
-void cmd_sinterstore(struct client *c) { sinter_generic(c, 2, c->argc - 2, INTER_STORE, 0); }
+void cmd_sinter(struct client *c) {
+    sinter_generic(c, 1, c->argc - 1, INTER_REPLY, 0);
+}
+void cmd_smembers(struct client *c) {
+    sinter_generic(c, 1, 1, INTER_REPLY, 0);
+}
+void cmd_sinterstore(struct client *c) {
+    sinter_generic(c, 2, c->argc - 2, INTER_STORE, 0);
+}
 
 void cmd_sintercard(struct client *c) {
     long long numkeys, limit = 0;
@@ -542,7 +559,7 @@ void cmd_sintercard(struct client *c) {
     sinter_generic(c, 2, (int)numkeys, INTER_CARD, (size_t)limit);
 }
 
-/* ---- SUNION SUNIONSTORE ----------------------------------------------------------------------------------- */
+/* ---- SUNION SUNIONSTORE ---------------------------------------------------------------------- */
 
 /* Up to this many distinct sources, SUNION dedups by looking members up in
  * the earlier sources instead of building a temporary set. */
@@ -615,10 +632,14 @@ out:
     if (sets != small) xfree(sets);
 }
 
-void cmd_sunion(struct client *c) { sunion_generic(c, 1, c->argc - 1, false); }
-void cmd_sunionstore(struct client *c) { sunion_generic(c, 2, c->argc - 2, true); }
+void cmd_sunion(struct client *c) {
+    sunion_generic(c, 1, c->argc - 1, false);
+}
+void cmd_sunionstore(struct client *c) {
+    sunion_generic(c, 2, c->argc - 2, true);
+}
 
-/* ---- SDIFF SDIFFSTORE ---------------------------------------------------------------------------------------- */
+/* ---- SDIFF SDIFFSTORE ------------------------------------------------------------------------ */
 
 static void sdiff_generic(struct client *c, int first, int n, bool store) {
     struct set *small[16] = {NULL};
@@ -659,10 +680,14 @@ out:
     if (sets != small) xfree(sets);
 }
 
-void cmd_sdiff(struct client *c) { sdiff_generic(c, 1, c->argc - 1, false); }
-void cmd_sdiffstore(struct client *c) { sdiff_generic(c, 2, c->argc - 2, true); }
+void cmd_sdiff(struct client *c) {
+    sdiff_generic(c, 1, c->argc - 1, false);
+}
+void cmd_sdiffstore(struct client *c) {
+    sdiff_generic(c, 2, c->argc - 2, true);
+}
 
-/* ---- SSCAN ------------------------------------------------------------------------------------------------------ */
+/* ---- SSCAN ----------------------------------------------------------------------------------- */
 
 static void scan_member_cb(const struct set_str *m, void *arg) {
     struct cmd_scan *s = arg;

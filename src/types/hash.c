@@ -49,9 +49,11 @@ void hash_set_limits(long long entries, long long value) {
 static inline size_t lim_entries(void) {
     return (size_t)atomic_load_explicit(&max_lp_entries, memory_order_relaxed);
 }
-static inline size_t lim_value(void) { return (size_t)atomic_load_explicit(&max_lp_value, memory_order_relaxed); }
+static inline size_t lim_value(void) {
+    return (size_t)atomic_load_explicit(&max_lp_value, memory_order_relaxed);
+}
 
-/* ---- representation ---------------------------------------------------------------- */
+/* ---- representation -------------------------------------------------------------------------- */
 
 struct hash_ht {
     uint32_t tag; /* always 0 */
@@ -70,8 +72,12 @@ static inline bool is_lp(const struct hash *h) {
     memcpy(&tag, h, sizeof(tag));
     return tag != 0;
 }
-static inline unsigned char *lp_of(const struct hash *h) { return (unsigned char *)h; }
-static inline struct hash_ht *ht_of(const struct hash *h) { return (struct hash_ht *)h; }
+static inline unsigned char *lp_of(const struct hash *h) {
+    return (unsigned char *)h;
+}
+static inline struct hash_ht *ht_of(const struct hash *h) {
+    return (struct hash_ht *)h;
+}
 
 static inline size_t vput(unsigned char *p, size_t v) {
     size_t n = 0;
@@ -196,11 +202,15 @@ static void node_free_cb(struct htab_node *hn, void *arg) {
     xfree(hn);
 }
 
-/* ---- life cycle and type ops --------------------------------------------------------- */
+/* ---- life cycle and type ops ----------------------------------------------------------------- */
 
-struct hash *hash_new(void) { return (struct hash *)lp_new(0); }
+struct hash *hash_new(void) {
+    return (struct hash *)lp_new(0);
+}
 
-enum hash_encoding hash_encoding(const struct hash *h) { return is_lp(h) ? HASH_ENC_LISTPACK : HASH_ENC_HT; }
+enum hash_encoding hash_encoding(const struct hash *h) {
+    return is_lp(h) ? HASH_ENC_LISTPACK : HASH_ENC_HT;
+}
 
 size_t hash_len(const struct hash *h) {
     if (is_lp(h)) return lp_length(lp_of(h)) / 2;
@@ -258,7 +268,7 @@ void hash_digest(const void *obj, unsigned char digest[20]) {
     }
 }
 
-/* ---- conversion ------------------------------------------------------------------------- */
+/* ---- conversion ------------------------------------------------------------------------------ */
 
 void hash_convert_to_ht(struct hash **hp) {
     if (!is_lp(*hp)) return;
@@ -293,7 +303,7 @@ void hash_prepare(struct hash **hp, const size_t *lens, size_t n) {
     if (!lp_safe_to_add(lp_of(*hp), sum)) hash_convert_to_ht(hp);
 }
 
-/* ---- reading ----------------------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------------------------- */
 
 /* The value entry of field f in a listpack hash, or NULL. */
 static unsigned char *lp_value_of(unsigned char *lp, const char *f, size_t flen) {
@@ -345,7 +355,7 @@ bool hash_exists(struct hash *h, const char *f, size_t flen) {
     return ht_find(ht_of(h), f, flen, &pos) != NULL;
 }
 
-/* ---- changes ------------------------------------------------------------------------------- */
+/* ---- changes --------------------------------------------------------------------------------- */
 
 bool hash_set(struct hash **hp, const char *f, size_t flen, const char *v, size_t vlen) {
     if (is_lp(*hp) && (flen > lim_value() || vlen > lim_value())) hash_convert_to_ht(hp);
@@ -394,7 +404,7 @@ bool hash_delete(struct hash **hp, const char *f, size_t flen) {
     return true;
 }
 
-/* ---- iteration -------------------------------------------------------------------------------- */
+/* ---- iteration ------------------------------------------------------------------------------- */
 
 void hash_iter_init(struct hash *h, struct hash_iter *it) {
     it->h = h;
@@ -425,7 +435,7 @@ bool hash_iter_next(struct hash_iter *it, struct hash_str *f, struct hash_str *v
     return true;
 }
 
-/* ---- random ------------------------------------------------------------------------------------- */
+/* ---- random ---------------------------------------------------------------------------------- */
 
 /* A random node, fairer than one random bucket's chain: Redis's
  * dictGetFairRandomKey samples a few nodes and picks one of them. */
@@ -536,7 +546,7 @@ void hash_random_distinct(struct hash *h, size_t count, bool want_values, hash_p
     xfree(picked.slots);
 }
 
-/* ---- scanning ------------------------------------------------------------------------------------ */
+/* ---- scanning -------------------------------------------------------------------------------- */
 
 struct scan_step {
     hash_pair_fn fn;
@@ -561,7 +571,7 @@ uint64_t hash_scan(struct hash *h, uint64_t cursor, hash_pair_fn fn, void *arg) 
     return htab_scan(&ht_of(h)->t, cursor, scan_node, &s);
 }
 
-/* ---- validation ------------------------------------------------------------------------------------ */
+/* ---- validation ------------------------------------------------------------------------------ */
 
 struct lp_check {
     size_t n;
@@ -590,7 +600,7 @@ bool hash_validate_listpack(const unsigned char *blob, size_t size, bool deep) {
     /* Distinct fields: sort their text forms. */
     size_t nf = chk.n / 2;
     struct fref *refs = xmalloc(sizeof(*refs) * nf);
-    char (*bufs)[LP_INTBUF_SIZE] = xmalloc(sizeof(*bufs) * nf);
+    char(*bufs)[LP_INTBUF_SIZE] = xmalloc(sizeof(*bufs) * nf);
     unsigned char *lp = (unsigned char *)blob;
     size_t i = 0;
     for (unsigned char *p = lp_first(lp); p; p = lp_next(lp, lp_next(lp, p)), i++)

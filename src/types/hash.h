@@ -30,7 +30,7 @@
 #include "ds/htab.h"
 #include "ds/listpack.h"
 
-#define HASH_DEFAULT_MAX_LP_ENTRIES 128
+#define HASH_DEFAULT_MAX_LP_ENTRIES 512
 #define HASH_DEFAULT_MAX_LP_VALUE 64
 
 enum hash_encoding { HASH_ENC_LISTPACK = 0, HASH_ENC_HT = 1 };
@@ -46,7 +46,7 @@ enum hash_encoding hash_encoding(const struct hash *h);
 /* Number of fields. O(1). */
 size_t hash_len(const struct hash *h);
 
-/* ---- type_ops (store/entry.h) -------------------------------------------- */
+/* ---- type_ops (store/entry.h) ---------------------------------------------------------------- */
 
 void hash_free(void *h);
 void *hash_dup(const void *h);
@@ -58,7 +58,7 @@ const char *hash_enc_name(const void *h, int enc);
  * SHA1-mix(field, value) (base/digest.h). */
 void hash_digest(const void *h, unsigned char digest[20]);
 
-/* ---- reading ------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------------------------- */
 
 /* A field or value as text; buf holds formatted integers. */
 struct hash_str {
@@ -75,7 +75,7 @@ bool hash_get_raw(struct hash *h, const char *f, size_t flen, const char **s, si
                   long long *ll, bool *is_int);
 bool hash_exists(struct hash *h, const char *f, size_t flen);
 
-/* ---- changes ------------------------------------------------------------- */
+/* ---- changes --------------------------------------------------------------------------------- */
 
 /* Before writing strings of these lengths (Redis's hashTypeTryConversion):
  * convert to a table when one is longer than the listpack value limit or
@@ -89,7 +89,7 @@ bool hash_delete(struct hash **h, const char *f, size_t flen);
 /* Convert to the table encoding (DEBUG, tests). */
 void hash_convert_to_ht(struct hash **h);
 
-/* ---- iteration (no changes meanwhile) ---------------------------------------- */
+/* ---- iteration (no changes meanwhile) -------------------------------------------------------- */
 
 struct hash_iter {
     struct hash *h;
@@ -101,7 +101,7 @@ void hash_iter_init(struct hash *h, struct hash_iter *it);
 /* The next pair, false at the end. f or v may be NULL when not wanted. */
 bool hash_iter_next(struct hash_iter *it, struct hash_str *f, struct hash_str *v);
 
-/* ---- random ------------------------------------------------------------------- */
+/* ---- random ---------------------------------------------------------------------------------- */
 
 /* One random pair of a non-empty hash (v may be NULL). */
 void hash_random(struct hash *h, struct hash_str *f, struct hash_str *v);
@@ -124,13 +124,13 @@ typedef void (*hash_pair_fn)(const struct hash_str *f, const struct hash_str *v,
 void hash_random_distinct(struct hash *h, size_t count, bool want_values, hash_pair_fn fn,
                           void *arg);
 
-/* ---- scanning ----------------------------------------------------------------- */
+/* ---- scanning -------------------------------------------------------------------------------- */
 
 /* HSCAN step on a table: visit the pairs of one cursor step; returns the
  * next cursor. On a listpack (visited whole in one call) it returns 0. */
 uint64_t hash_scan(struct hash *h, uint64_t cursor, hash_pair_fn fn, void *arg);
 
-/* ---- untrusted input (RDB) -------------------------------------------------- */
+/* ---- untrusted input (RDB) ------------------------------------------------------------------- */
 
 /* Is blob a valid listpack hash payload (even count, distinct fields)? */
 bool hash_validate_listpack(const unsigned char *blob, size_t size, bool deep);

@@ -40,12 +40,14 @@
 
 static _Atomic long long max_intset_entries = SET_DEFAULT_MAX_INTSET_ENTRIES;
 
-void set_set_limits(long long n) { atomic_store_explicit(&max_intset_entries, n, memory_order_relaxed); }
+void set_set_limits(long long n) {
+    atomic_store_explicit(&max_intset_entries, n, memory_order_relaxed);
+}
 static inline size_t lim_entries(void) {
     return (size_t)atomic_load_explicit(&max_intset_entries, memory_order_relaxed);
 }
 
-/* ---- representation ------------------------------------------------------------------- */
+/* ---- representation -------------------------------------------------------------------------- */
 
 struct set_ht {
     uint32_t tag; /* always 0 */
@@ -64,8 +66,12 @@ static inline bool is_is(const struct set *s) {
     memcpy(&tag, s, sizeof(tag));
     return tag != 0;
 }
-static inline struct intset *is_of(const struct set *s) { return (struct intset *)s; }
-static inline struct set_ht *ht_of(const struct set *s) { return (struct set_ht *)s; }
+static inline struct intset *is_of(const struct set *s) {
+    return (struct intset *)s;
+}
+static inline struct set_ht *ht_of(const struct set *s) {
+    return (struct set_ht *)s;
+}
 
 static inline size_t vput(unsigned char *p, size_t v) {
     size_t n = 0;
@@ -155,9 +161,11 @@ static void str_from_int(long long v, struct set_str *out) {
     out->ptr = out->buf;
 }
 
-/* ---- life cycle and type ops ----------------------------------------------------------- */
+/* ---- life cycle and type ops ----------------------------------------------------------------- */
 
-struct set *set_new(void) { return (struct set *)intset_new(); }
+struct set *set_new(void) {
+    return (struct set *)intset_new();
+}
 
 struct set *set_new_for(const char *m, size_t len) {
     long long v;
@@ -165,7 +173,9 @@ struct set *set_new_for(const char *m, size_t len) {
     return (struct set *)ht_new();
 }
 
-enum set_encoding set_encoding(const struct set *s) { return is_is(s) ? SET_ENC_INTSET : SET_ENC_HT; }
+enum set_encoding set_encoding(const struct set *s) {
+    return is_is(s) ? SET_ENC_INTSET : SET_ENC_HT;
+}
 
 size_t set_len(const struct set *s) {
     if (is_is(s)) return intset_len(is_of(s));
@@ -217,7 +227,7 @@ void set_digest(const void *obj, unsigned char digest[20]) {
     set_iter_done(&it);
 }
 
-/* ---- members ------------------------------------------------------------------------------ */
+/* ---- members --------------------------------------------------------------------------------- */
 
 void set_convert_to_ht(struct set **sp, size_t hint) {
     if (!is_is(*sp)) return;
@@ -307,7 +317,7 @@ void set_iter_done(struct set_iter *it) {
     if (!is_is(it->s)) ht_of(it->s)->t.paused--;
 }
 
-/* ---- random ------------------------------------------------------------------------------------ */
+/* ---- random ---------------------------------------------------------------------------------- */
 
 static struct snode *ht_fair_random(struct set_ht *t) {
     struct htab_node *sample[16];
@@ -382,7 +392,7 @@ void set_random_distinct(struct set *s, size_t count, set_member_fn fn, void *ar
     xfree(picked.slots);
 }
 
-/* ---- scanning ------------------------------------------------------------------------------------ */
+/* ---- scanning -------------------------------------------------------------------------------- */
 
 struct scan_step {
     set_member_fn fn;

@@ -41,7 +41,7 @@ struct set *set_new(void);
 enum set_encoding set_encoding(const struct set *s);
 size_t set_len(const struct set *s);
 
-/* ---- type_ops (store/entry.h) -------------------------------------------- */
+/* ---- type_ops (store/entry.h) ---------------------------------------------------------------- */
 
 void set_free(void *s);
 void *set_dup(const void *s);
@@ -52,7 +52,7 @@ const char *set_enc_name(const void *s, int enc);
 /* Redis's DEBUG DIGEST of the members: xor of SHA1(member). */
 void set_digest(const void *s, unsigned char digest[20]);
 
-/* ---- members ------------------------------------------------------------- */
+/* ---- members --------------------------------------------------------------------------------- */
 
 /* A member as text; buf holds a formatted intset value. */
 struct set_str {
@@ -69,7 +69,7 @@ bool set_remove(struct set **s, const char *m, size_t len);
 /* Convert to the table encoding (sized for `hint` members). */
 void set_convert_to_ht(struct set **s, size_t hint);
 
-/* ---- iteration (no changes of this set meanwhile) ------------------------ */
+/* ---- iteration (no changes of this set meanwhile) -------------------------------------------- */
 
 struct set_iter {
     struct set *s;
@@ -83,7 +83,7 @@ void set_iter_init(struct set *s, struct set_iter *it);
 bool set_iter_next(struct set_iter *it, struct set_str *m);
 void set_iter_done(struct set_iter *it);
 
-/* ---- random ---------------------------------------------------------------- */
+/* ---- random ---------------------------------------------------------------------------------- */
 
 /* One random member of a non-empty set. */
 void set_random(struct set *s, struct set_str *m);
@@ -93,7 +93,7 @@ typedef void (*set_member_fn)(const struct set_str *m, void *arg);
  * the set. */
 void set_random_distinct(struct set *s, size_t count, set_member_fn fn, void *arg);
 
-/* ---- scanning ------------------------------------------------------------ */
+/* ---- scanning -------------------------------------------------------------------------------- */
 
 /* SSCAN step on a table; an intset is visited whole and 0 returned. */
 uint64_t set_scan(struct set *s, uint64_t cursor, set_member_fn fn, void *arg);
