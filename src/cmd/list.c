@@ -75,6 +75,16 @@ void cmd_list_setup(void) {
     config_register(list_options);
 }
 
+void cmd_debug_quicklist_packed_threshold(struct client *c) {
+    long long sz;
+    if (!str_to_memsize(c->argv[2], c->argvlen[2], &sz) || sz < 0 || (unsigned long long)sz > (1ULL << 32) - (1 << 20)) {
+        reply_error(c, "ERR argument must be a memory value bigger than 1 and smaller than 4gb");
+        return;
+    }
+    ql_set_packed_threshold(sz == 0 ? (size_t)1 << 30 : (size_t)sz);
+    reply_ok(c);
+}
+
 /* ---- helpers -------------------------------------------------------------------- */
 
 static bool wrongtype(struct client *c, const struct entry *e) {

@@ -9,4 +9,9 @@
  * before the config file is read. */
 void cmd_list_setup(void);
 
+struct client;
+/* DEBUG QUICKLIST-PACKED-THRESHOLD <size>: elements of at least this many
+ * bytes get a plain quicklist node (0: back to 1 GiB). */
+void cmd_debug_quicklist_packed_threshold(struct client *c);
+
 #endif

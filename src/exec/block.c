@@ -40,6 +40,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -366,8 +367,20 @@ static void copy_reply(struct client *c, struct obuf *from) {
     }
 }
 
+/* Has the peer hung up (its EOF may still wait behind this message in the
+ * loop)? A reply to it would be lost with the connection. */
+static bool peer_gone(struct client *c) {
+    struct pollfd pfd = {conn_fd(&c->conn), POLLRDHUP, 0};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static void deliver(struct client_block *w) {
     struct client *c = client_by_id(w->client_id);
+    if (c && !(c->flags & CLIENT_CLOSED) && c->block == w && w->undo && peer_gone(c)) {
+        /* Disconnected after the claim: close it now, keep the element. */
+        client_kill(c);
+        c = NULL;
+    }
     if (c == NULL || (c->flags & CLIENT_CLOSED) || c->block != w) {
         /* Gone after the claim: put back what was popped for it. */
         if (w->undo) {
@@ -401,9 +414,10 @@ bool block_parse_timeout(struct client *c, int i, int64_t *deadline_ms) {
         return false;
     }
     int64_t now = time_ms();
-    /* Redis 7.0 leaves a huge value undefined; refuse it (as 7.2 does). */
+    /* Redis 7.0 casts a huge value (inf, 1e20) to LLONG_MIN and answers
+     * "negative" (x86): same answer here, without the undefined cast. */
     if (!isfinite(ms) || ms > (long double)(LLONG_MAX - now)) {
-        reply_error(c, "ERR timeout is out of range");
+        reply_error(c, "ERR timeout is negative");
         return false;
     }
     *deadline_ms = ms > 0 ? now + (int64_t)ms : 0;
