@@ -123,6 +123,7 @@ TEST(zset_writes) {
     EXPECT_NONE(run("ZRANGE", "z", "0", "-1", NULL));
     EXPECT_ONE(run("ZPOPMIN", "z", "5", NULL), "ZPOPMIN z 5");
     EXPECT_NONE(run("ZPOPMIN", "z", NULL));
+    run("FLUSHALL", "SYNC", NULL);
 }
 
 TEST(zmpop_and_blocking_pops_become_zpop) {
@@ -138,6 +139,7 @@ TEST(zmpop_and_blocking_pops_become_zpop) {
     TEST_EXPECT_STR(
         last_reply,
         "*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n");
+    run("FLUSHALL", "SYNC", NULL);
 }
 
 TEST(store_commands) {
@@ -150,6 +152,7 @@ TEST(store_commands) {
     EXPECT_NONE(run("ZINTERSTORE", "d", "2", "a", "nokey", NULL)); /* nothing left to delete */
     EXPECT_ONE(run("ZRANGESTORE", "d", "a", "0", "-1", NULL), "ZRANGESTORE d a 0 -1");
     EXPECT_NONE(run("ZUNION", "1", "a", NULL));
+    run("FLUSHALL", "SYNC", NULL);
 }
 
 TEST(geo_and_hll_and_sort) {
@@ -172,6 +175,7 @@ TEST(geo_and_hll_and_sort) {
     EXPECT_NONE(run("SORT", "l", NULL));
     EXPECT_ONE(run("SORT", "l", "STORE", "s", NULL), "SORT l STORE s");
     EXPECT_NONE(run("SORT", "nokey", "STORE", "nokey2", NULL));
+    run("FLUSHALL", "SYNC", NULL);
 }
 
 int main(void) {
