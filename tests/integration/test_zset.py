@@ -700,3 +700,18 @@ def test_same_replies_and_digests_as_redis(raw, ref, seed, entries):
                 assert enc(raw, k) == enc(red, k) or raw.cmd("EXISTS", k) == 0
     assert raw.cmd("DEBUG", "DIGEST") == red.cmd("DEBUG", "DIGEST")
     red.close()
+
+
+def test_client_unblock(make_raw):
+    a, b = make_raw(), make_raw()
+    cid = a.cmd("CLIENT", "ID")
+    a.send(b"*3\r\n$8\r\nBZPOPMIN\r\n$2\r\nqq\r\n$1\r\n0\r\n")
+    time.sleep(0.1)
+    assert b.cmd("CLIENT", "UNBLOCK", str(cid)) == 1
+    assert a.read_reply() is None
+    a.send(b"*5\r\n$6\r\nBZMPOP\r\n$1\r\n0\r\n$1\r\n1\r\n$2\r\nqq\r\n$3\r\nMIN\r\n")
+    time.sleep(0.1)
+    assert b.cmd("CLIENT", "UNBLOCK", str(cid), "ERROR") == 1
+    assert a.read_reply() == E("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    assert b.cmd("ZADD", "qq", "1", "a") == 1
+    assert b.cmd("ZCARD", "qq") == 1  # nobody waits any more
