@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "exec/block.h"
 #include "exec/multi.h"
 #include "exec/pubsub.h"
 #include "exec/reply.h"
@@ -54,11 +55,15 @@ void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_rea
 }
 
 void exec_store_seal(void) {
+    /* Serve clients blocked on keys this section filled (exec/block.c),
+     * before the locks go: the pops are logged after the pushes. */
+    if (block_has_ready()) block_serve_ready();
     if (log_enabled()) log_seal(true);
 }
 
 void exec_store_after(void) {
     if (log_enabled()) log_publish();
+    block_after(); /* post served replies to their workers */
     pubsub_flush_notifications();
     if (nstaged_lines) flush_monitor_lines();
 }
@@ -527,9 +532,11 @@ void exec_setup(void) {
     stats_setup();
     client_setup();
     pubsub_setup();
+    block_setup();
 }
 
 void exec_teardown(void) {
+    block_teardown();
     pubsub_teardown();
     client_teardown();
     stats_teardown();
