@@ -20,6 +20,7 @@ void cmd_setup(void) {
     cmd_list_setup();
     cmd_zset_setup();
     cmd_hll_setup();
+    cmd_sort_setup();
 }
 
 bool cmd_ll_msg(struct client *c, int i, long long *out, const char *msg) {

@@ -482,6 +482,45 @@ out:
     xfree(gets);
 }
 
+/* SORT's keys for locking: the sorted key and the STORE destination, unless
+ * a BY or GET pattern can reach other keys (it holds a '*', "#" excepted):
+ * then they are unknown until the command runs, and every stripe is locked
+ * (return -1). Unparsable requests also lock everything; the command reports
+ * the syntax error. */
+static int sort_getkeys(int argc, const char *const *argv, const size_t *lens, int *out, int max) {
+    int n = 0;
+    if (argc < 2) return -1;
+    if (n < max) out[n] = 1;
+    n++;
+    for (int j = 2; j < argc; j++) {
+        bool more = j + 1 < argc;
+#define IS(w) (lens[j] == strlen(w) && strncasecmp(argv[j], (w), lens[j]) == 0)
+        if (IS("ASC") || IS("DESC") || IS("ALPHA")) continue;
+        if (IS("LIMIT") && j + 2 < argc) {
+            j += 2;
+        } else if ((IS("BY") || IS("GET")) && more) {
+            const char *pat = argv[j + 1];
+            size_t plen = lens[j + 1];
+            bool hash = plen == 1 && pat[0] == '#';
+            if (!hash && memchr(pat, '*', plen)) return -1;
+            j++;
+        } else if (IS("STORE") && more) {
+            if (n < max) out[n] = j + 1;
+            n++;
+            j++;
+        } else {
+            return -1;
+        }
+#undef IS
+    }
+    return n;
+}
+
+void cmd_sort_setup(void) {
+    exec_command_set_getkeys("sort", sort_getkeys);
+    exec_command_set_getkeys("sort_ro", sort_getkeys);
+}
+
 void cmd_sort(struct client *c) {
     sort_generic(c, false);
 }

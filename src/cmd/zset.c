@@ -1223,11 +1223,12 @@ void cmd_zscan(struct client *c) {
         }
         cursor = 0;
     } else {
-        /* Redis counts member and score: COUNT pairs per step at most. */
-        long want = s.count * 2, maxiter = want * 10;
+        /* Redis 7.0 bounds the loop by its reply list, which holds members
+         * and scores: about COUNT/2 members per call, as HSCAN's pairs. */
+        long maxiter = s.count * 10;
         do {
             cursor = zset_scan(z, cursor, scan_elem, &s);
-        } while (cursor && maxiter-- && s.seen < want);
+        } while (cursor && maxiter-- && s.seen < s.count);
     }
     cmd_scan_reply(c, cursor, &s);
 }

@@ -39,6 +39,8 @@ bool cmd_zset_parse_range(const struct client *c, int imin, int imax, struct zsl
  * that only orders what ranks [lrank, rrank] need (equal elements come in
  * the same order as on Redis). */
 typedef int (*cmd_cmp_fn)(const void *a, const void *b, void *ctx);
+/* Lock SORT's stripes by its real keys (registers a key finder). */
+void cmd_sort_setup(void);
 void cmd_sort_stable(void *base, size_t n, size_t es, cmd_cmp_fn cmp, void *ctx);
 void cmd_sort_partial(void *base, size_t n, size_t es, cmd_cmp_fn cmp, void *ctx, size_t lrank,
                       size_t rrank);

@@ -223,3 +223,20 @@ def test_same_results_as_redis(raw, ref):
         if "STORE" in cmd:
             assert raw.cmd("LRANGE", "dst", "0", "-1") == red.cmd("LRANGE", "dst", "0", "-1"), cmd
     red.close()
+
+
+def test_sort_without_patterns_locks_only_its_keys(server):
+    """A plain SORT must not stop the world: it takes its key's stripe only,
+    while a SORT with a BY pattern (keys known only at run time) still
+    sees a consistent keyspace. Both must give Redis's results."""
+    r = server.client()
+    r.delete("sl", "dst")
+    r.rpush("sl", 3, 1, 2)
+    assert r.sort("sl") == [b"1", b"2", b"3"]
+    assert r.sort("sl", store="dst") == 3
+    assert r.lrange("dst", 0, -1) == [b"1", b"2", b"3"]
+    r.mset({"w_1": 30, "w_2": 20, "w_3": 10})
+    assert r.sort("sl", by="w_*") == [b"3", b"2", b"1"]
+    assert r.sort("sl", by="nosort") == [b"3", b"1", b"2"]
+    assert r.sort("sl", get=["#", "w_*"]) == [b"1", b"30", b"2", b"20", b"3", b"10"]
+    r.close()
