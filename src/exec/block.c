@@ -674,13 +674,7 @@ void block_setup(void) { store_set_added_hook(block_key_added); }
 
 static void free_queue(struct htab_node *n, void *arg) { xfree(n); }
 
-void block_teardown(void) {
-    for (unsigned s = 0; s < STORE_STRIPES; s++) {
-        if (regs[s] == NULL) continue;
-        htab_clear(&regs[s]->queues, free_queue, NULL);
-        xfree(regs[s]);
-        regs[s] = NULL;
-    }
+void block_thread_cleanup(void) {
     xfree(ready);
     ready = NULL;
     capready = 0;
@@ -690,4 +684,14 @@ void block_teardown(void) {
     xfree(retries);
     retries = NULL;
     capretries = 0;
+}
+
+void block_teardown(void) {
+    for (unsigned s = 0; s < STORE_STRIPES; s++) {
+        if (regs[s] == NULL) continue;
+        htab_clear(&regs[s]->queues, free_queue, NULL);
+        xfree(regs[s]);
+        regs[s] = NULL;
+    }
+    block_thread_cleanup();
 }

@@ -148,6 +148,8 @@ bool block_unblock_client(struct client *c, bool error);
 
 void block_setup(void);
 void block_teardown(void);
+/* Free the calling thread's scratch lists (worker thread exit). */
+void block_thread_cleanup(void);
 
 /* [stripe-locked] store's "added" hook: a value of entry e's type now sits
  * under k in db (cheap when k has no waiters). */
