@@ -71,3 +71,25 @@ void buf_consume(struct buf *b, size_t n) {
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
 }
+
+void buf_repr(struct buf *b, const char *s, size_t n) {
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (ch) {
+        case '\\': buf_puts(b, "\\\\"); break;
+        case '"': buf_puts(b, "\\\""); break;
+        case '\n': buf_puts(b, "\\n"); break;
+        case '\r': buf_puts(b, "\\r"); break;
+        case '\t': buf_puts(b, "\\t"); break;
+        case '\a': buf_puts(b, "\\a"); break;
+        case '\b': buf_puts(b, "\\b"); break;
+        default:
+            if (ch >= 32 && ch < 127)
+                buf_putc(b, (char)ch);
+            else
+                buf_printf(b, "\\x%02x", ch);
+        }
+    }
+    buf_putc(b, '"');
+}

@@ -31,6 +31,10 @@ void buf_resize(struct buf *b, size_t cap);
 void buf_append(struct buf *b, const void *p, size_t n);
 PRINTF_FMT(2, 3) void buf_printf(struct buf *b, const char *fmt, ...);
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Append s[0,n) quoted as Redis's sdscatrepr does: "..." with \\ \" \n \r
+ * \t \a \b escaped and other non-printable bytes as \xHH (config errors,
+ * MONITOR lines). */
+void buf_repr(struct buf *b, const char *s, size_t n);
 /* Drop the first n bytes, moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);
 

@@ -15,6 +15,8 @@ void cmd_setup(void) {
     exec_commands_register(cmd_table, cmd_table_len);
     cmd_debug_setup();
     cmd_list_setup();
+    cmd_hash_setup();
+    cmd_set_setup();
 }
 
 bool cmd_ll_msg(struct client *c, int i, long long *out, const char *msg) {

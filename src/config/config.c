@@ -101,7 +101,7 @@ static int parse_num(const struct config_option *o, const char *s, long long *v,
             *v = -x;
             return 0;
         }
-        if (!str_to_memsize(s, n, &x)) {
+        if (!str_to_memsize(s, n, &x) || x < 0) {
             snprintf(err, CFG_ERR_MAX, (o->flags & CFG_F_PERCENT) ? "argument must be a memory or percent value"
                                                                   : "argument must be a memory value");
             return -1;
@@ -396,29 +396,6 @@ int config_load(const char *file, const char *extra) {
 
 const char *config_file_path(void) { return config_path; }
 
-/* Quote like sdscatrepr: "..." with escapes for non-printables. */
-static void repr(struct buf *b, const char *s) {
-    buf_putc(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '"': buf_puts(b, "\\\""); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\t': buf_puts(b, "\\t"); break;
-        case '\a': buf_puts(b, "\\a"); break;
-        case '\b': buf_puts(b, "\\b"); break;
-        default:
-            if (isprint(c))
-                buf_putc(b, (char)c);
-            else
-                buf_printf(b, "\\x%02x", c);
-        }
-    }
-    buf_putc(b, '"');
-}
-
 char *config_args_to_text(int argc, char **argv) {
     struct buf b = BUF_INIT;
     bool handled_last = true;
@@ -446,7 +423,7 @@ char *config_args_to_text(int argc, char **argv) {
                 handled_last = true;
             }
         } else {
-            repr(&b, a);
+            buf_repr(&b, a, strlen(a));
             buf_putc(&b, ' ');
             handled_last = true;
         }

@@ -29,9 +29,15 @@
 #define LE64(x) (x)
 #endif
 
-static inline uint32_t enc_of(const struct intset *is) { return LE32(is->encoding); }
-uint32_t intset_len(const struct intset *is) { return LE32(is->length); }
-static inline void set_len(struct intset *is, uint32_t n) { is->length = LE32(n); }
+static inline uint32_t enc_of(const struct intset *is) {
+    return LE32(is->encoding);
+}
+uint32_t intset_len(const struct intset *is) {
+    return LE32(is->length);
+}
+static inline void set_len(struct intset *is, uint32_t n) {
+    is->length = LE32(n);
+}
 
 size_t intset_bytes(const struct intset *is) {
     return INTSET_HDR_SIZE + (size_t)intset_len(is) * enc_of(is);
@@ -73,7 +79,9 @@ static void set_enc(int8_t *contents, uint32_t pos, uint32_t enc, int64_t v) {
     }
 }
 
-int64_t intset_at(const struct intset *is, uint32_t pos) { return get_enc(is->contents, pos, enc_of(is)); }
+int64_t intset_at(const struct intset *is, uint32_t pos) {
+    return get_enc(is->contents, pos, enc_of(is));
+}
 
 bool intset_get(const struct intset *is, uint32_t pos, int64_t *v) {
     if (pos >= intset_len(is)) return false;
@@ -88,9 +96,13 @@ struct intset *intset_new(void) {
     return is;
 }
 
-void intset_free(struct intset *is) { xfree(is); }
+void intset_free(struct intset *is) {
+    xfree(is);
+}
 
-struct intset *intset_dup(const struct intset *is) { return xmemdup(is, intset_bytes(is)); }
+struct intset *intset_dup(const struct intset *is) {
+    return xmemdup(is, intset_bytes(is));
+}
 
 /* Binary search: true if found at *pos; otherwise *pos is where v goes. */
 static bool search(const struct intset *is, int64_t v, uint32_t *pos) {
@@ -137,7 +149,8 @@ static struct intset *upgrade_add(struct intset *is, int64_t v) {
     is->encoding = LE32(nenc);
     is = resize(is, n + 1);
     /* From the end, so no slot is overwritten before it is read. */
-    for (uint32_t i = n; i-- > 0;) set_enc(is->contents, i + (front ? 1 : 0), nenc, get_enc(is->contents, i, old));
+    for (uint32_t i = n; i-- > 0;)
+        set_enc(is->contents, i + (front ? 1 : 0), nenc, get_enc(is->contents, i, old));
     set_enc(is->contents, front ? 0 : n, nenc, v);
     set_len(is, n + 1);
     return is;
@@ -153,7 +166,9 @@ struct intset *intset_add(struct intset *is, int64_t v, bool *added) {
     if (search(is, v, &pos)) return is;
     uint32_t n = intset_len(is), enc = enc_of(is);
     is = resize(is, n + 1);
-    if (pos < n) memmove(is->contents + (size_t)(pos + 1) * enc, is->contents + (size_t)pos * enc, (size_t)(n - pos) * enc);
+    if (pos < n)
+        memmove(is->contents + (size_t)(pos + 1) * enc, is->contents + (size_t)pos * enc,
+                (size_t)(n - pos) * enc);
     set_enc(is->contents, pos, enc, v);
     set_len(is, n + 1);
     if (added) *added = true;
@@ -165,7 +180,9 @@ struct intset *intset_remove(struct intset *is, int64_t v, bool *removed) {
     if (removed) *removed = false;
     if (intset_value_encoding(v) > enc_of(is) || !search(is, v, &pos)) return is;
     uint32_t n = intset_len(is), enc = enc_of(is);
-    if (pos < n - 1) memmove(is->contents + (size_t)pos * enc, is->contents + (size_t)(pos + 1) * enc, (size_t)(n - pos - 1) * enc);
+    if (pos < n - 1)
+        memmove(is->contents + (size_t)pos * enc, is->contents + (size_t)(pos + 1) * enc,
+                (size_t)(n - pos - 1) * enc);
     set_len(is, n - 1);
     is = resize(is, n - 1);
     if (removed) *removed = true;
@@ -183,8 +200,12 @@ int64_t intset_random(const struct intset *is) {
     return intset_at(is, (uint32_t)rand_below(n));
 }
 
-int64_t intset_min(const struct intset *is) { return intset_at(is, 0); }
-int64_t intset_max(const struct intset *is) { return intset_at(is, intset_len(is) - 1); }
+int64_t intset_min(const struct intset *is) {
+    return intset_at(is, 0);
+}
+int64_t intset_max(const struct intset *is) {
+    return intset_at(is, intset_len(is) - 1);
+}
 
 bool intset_validate(const unsigned char *blob, size_t size, bool deep) {
     if (!blob || size < INTSET_HDR_SIZE) return false;
@@ -192,7 +213,8 @@ bool intset_validate(const unsigned char *blob, size_t size, bool deep) {
     uint32_t enc = enc_of(is);
     if (enc != INTSET_ENC_16 && enc != INTSET_ENC_32 && enc != INTSET_ENC_64) return false;
     uint32_t n = intset_len(is);
-    if ((size - INTSET_HDR_SIZE) / enc < n || INTSET_HDR_SIZE + (size_t)n * enc != size) return false;
+    if ((size - INTSET_HDR_SIZE) / enc < n || INTSET_HDR_SIZE + (size_t)n * enc != size)
+        return false;
     if (n == 0) return false;
     if (!deep) return true;
     int64_t prev = get_enc(is->contents, 0, enc);

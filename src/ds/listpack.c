@@ -29,7 +29,7 @@
 
 #include <string.h>
 
-/* ---- encoding bytes ------------------------------------------------------- */
+/* ---- encoding bytes -------------------------------------------------------------------------- */
 
 #define ENC_7BIT_UINT_MASK 0x80 /* 0xxxxxxx */
 #define ENC_6BIT_STR 0x80       /* 10xxxxxx */
@@ -50,7 +50,9 @@ static inline void wr_u32(unsigned char *p, uint32_t v) {
     p[2] = (unsigned char)(v >> 16);
     p[3] = (unsigned char)(v >> 24);
 }
-static inline uint16_t get_count(const unsigned char *lp) { return (uint16_t)(lp[4] | (lp[5] << 8)); }
+static inline uint16_t get_count(const unsigned char *lp) {
+    return (uint16_t)(lp[4] | (lp[5] << 8));
+}
 static inline void set_count(unsigned char *lp, size_t n) {
     uint16_t v = n >= LP_COUNT_UNKNOWN ? LP_COUNT_UNKNOWN : (uint16_t)n;
     lp[4] = (unsigned char)v;
@@ -211,7 +213,7 @@ size_t lp_entry_size_bound(size_t len) {
     return l + backlen_size(l);
 }
 
-/* ---- life cycle ------------------------------------------------------------ */
+/* ---- life cycle ------------------------------------------------------------------------------ */
 
 unsigned char *lp_new(size_t capacity) {
     size_t n = MAX(capacity, (size_t)LP_HDR_SIZE + 1);
@@ -222,9 +224,13 @@ unsigned char *lp_new(size_t capacity) {
     return lp;
 }
 
-void lp_free(unsigned char *lp) { xfree(lp); }
+void lp_free(unsigned char *lp) {
+    xfree(lp);
+}
 
-unsigned char *lp_dup(const unsigned char *lp) { return xmemdup(lp, lp_bytes(lp)); }
+unsigned char *lp_dup(const unsigned char *lp) {
+    return xmemdup(lp, lp_bytes(lp));
+}
 
 unsigned char *lp_shrink_to_fit(unsigned char *lp) {
     size_t n = lp_bytes(lp);
@@ -251,7 +257,7 @@ static unsigned char *splice(unsigned char *lp, size_t off, size_t del, size_t i
     return lp;
 }
 
-/* ---- size and iteration ------------------------------------------------------ */
+/* ---- size and iteration ---------------------------------------------------------------------- */
 
 size_t lp_length(unsigned char *lp) {
     uint16_t n = get_count(lp);
@@ -279,7 +285,9 @@ unsigned char *lp_prev(unsigned char *lp, unsigned char *p) {
     return p - l - backlen_size(l);
 }
 
-unsigned char *lp_last(unsigned char *lp) { return lp_prev(lp, lp + lp_bytes(lp) - 1); }
+unsigned char *lp_last(unsigned char *lp) {
+    return lp_prev(lp, lp + lp_bytes(lp) - 1);
+}
 
 unsigned char *lp_seek(unsigned char *lp, long index) {
     size_t count = lp_length(lp);
@@ -296,7 +304,7 @@ unsigned char *lp_seek(unsigned char *lp, long index) {
     return p;
 }
 
-/* ---- reading --------------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------------------------- */
 
 const unsigned char *lp_get(const unsigned char *p, size_t *len, long long *ival) {
     unsigned char b = p[0];
@@ -371,7 +379,7 @@ unsigned char *lp_find(unsigned char *lp, unsigned char *p, const unsigned char 
     return NULL;
 }
 
-/* ---- changes ------------------------------------------------------------------------ */
+/* ---- changes --------------------------------------------------------------------------------- */
 
 unsigned char *lp_insert(unsigned char *lp, unsigned char *p, enum lp_where where,
                          const struct lp_item *item, unsigned char **newp) {
@@ -416,7 +424,9 @@ unsigned char *lp_insert_batch(unsigned char *lp, unsigned char *p, const struct
     return nl;
 }
 
-static inline unsigned char *eof_of(unsigned char *lp) { return lp + lp_bytes(lp) - 1; }
+static inline unsigned char *eof_of(unsigned char *lp) {
+    return lp + lp_bytes(lp) - 1;
+}
 
 unsigned char *lp_append(unsigned char *lp, const void *s, size_t len) {
     struct lp_item it = lp_str_item(s, len);
@@ -485,7 +495,7 @@ unsigned char *lp_delete_range(unsigned char *lp, long index, size_t num) {
     return lp_delete_range_at(lp, &p, num);
 }
 
-/* ---- validation ------------------------------------------------------------------------ */
+/* ---- validation ------------------------------------------------------------------------------ */
 
 /* Size of <encoding+data> of the entry at p, reading nothing at or past
  * end; 0 when the entry is malformed or does not fit. */

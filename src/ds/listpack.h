@@ -67,9 +67,11 @@ struct lp_item {
 static inline struct lp_item lp_str_item(const void *s, size_t len) {
     return (struct lp_item){(const unsigned char *)s, len, 0};
 }
-static inline struct lp_item lp_int_item(long long v) { return (struct lp_item){NULL, 0, v}; }
+static inline struct lp_item lp_int_item(long long v) {
+    return (struct lp_item){NULL, 0, v};
+}
 
-/* ---- life cycle --------------------------------------------------------- */
+/* ---- life cycle ------------------------------------------------------------------------------ */
 
 /* An empty listpack with room for `capacity` bytes (0: just the header and
  * terminator). */
@@ -80,7 +82,7 @@ unsigned char *lp_dup(const unsigned char *lp);
 /* Give back spare capacity left by lp_new(capacity). */
 unsigned char *lp_shrink_to_fit(unsigned char *lp);
 
-/* ---- size ---------------------------------------------------------------- */
+/* ---- size ------------------------------------------------------------------------------------ */
 
 /* Bytes of the blob (header field, O(1)). */
 static inline size_t lp_bytes(const unsigned char *lp) {
@@ -97,7 +99,7 @@ static inline bool lp_safe_to_add(const unsigned char *lp, size_t add) {
 /* Upper bound of the bytes one entry of this value takes. */
 size_t lp_entry_size_bound(size_t len);
 
-/* ---- iteration (p: an entry, NULL: none) -------------------------------- */
+/* ---- iteration (p: an entry, NULL: none) ----------------------------------------------------- */
 
 unsigned char *lp_first(unsigned char *lp);
 unsigned char *lp_last(unsigned char *lp);
@@ -106,7 +108,7 @@ unsigned char *lp_prev(unsigned char *lp, unsigned char *p);
 /* The entry at index (negative: from the end, -1 the last), or NULL. */
 unsigned char *lp_seek(unsigned char *lp, long index);
 
-/* ---- reading an entry --------------------------------------------------- */
+/* ---- reading an entry ------------------------------------------------------------------------ */
 
 /* The value at p: returns the bytes (pointer into the blob, length in *len)
  * or NULL for an integer, whose value goes to *ival. */
@@ -123,7 +125,7 @@ size_t lp_entry_size(const unsigned char *p);
 unsigned char *lp_find(unsigned char *lp, unsigned char *p, const unsigned char *s, size_t len,
                        unsigned skip);
 
-/* ---- changes (each returns the listpack, maybe moved) -------------------- */
+/* ---- changes (each returns the listpack, maybe moved) ---------------------------------------- */
 
 /* Insert `item` before/after the entry at p, or replace it (p may be the
  * terminator for LP_BEFORE: append). *newp (if not NULL) gets the new
@@ -157,7 +159,7 @@ unsigned char *lp_delete_range_at(unsigned char *lp, unsigned char **p, size_t n
 /* Delete up to num entries starting at index (negative: from the end). */
 unsigned char *lp_delete_range(unsigned char *lp, long index, size_t num);
 
-/* ---- untrusted blobs ----------------------------------------------------- */
+/* ---- untrusted blobs ------------------------------------------------------------------------- */
 
 /* Called for each entry during a deep validation; return false to reject. */
 typedef bool (*lp_validate_fn)(const unsigned char *p, void *arg);

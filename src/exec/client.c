@@ -229,7 +229,6 @@ void client_worker_stop(struct worker *w) {
     xfree(ws->paused);
     xfree(ws->shared);
     obuf_clear(&ws->sink);
-    block_thread_cleanup(); /* exec/block.c's per-thread lists */
     wstates[worker_id(w)] = NULL;
     xfree(ws);
     ws = NULL;

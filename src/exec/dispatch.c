@@ -123,28 +123,6 @@ static void deliver_line(struct client *m, void *arg) {
     line_unref(l);
 }
 
-static void repr_arg(struct buf *b, const char *s, size_t n) {
-    buf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        switch (ch) {
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '"': buf_puts(b, "\\\""); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\t': buf_puts(b, "\\t"); break;
-        case '\a': buf_puts(b, "\\a"); break;
-        case '\b': buf_puts(b, "\\b"); break;
-        default:
-            if (ch >= 32 && ch < 127)
-                buf_putc(b, (char)ch);
-            else
-                buf_printf(b, "\\x%02x", ch);
-        }
-    }
-    buf_putc(b, '"');
-}
-
 /* Deliver a formatted line to every monitor (no locks held). */
 static void post_line(struct monitor_line *l) {
     pthread_mutex_lock(&mon_mu);
@@ -161,6 +139,14 @@ static void post_line(struct monitor_line *l) {
  * the locks are released: posting to a mailbox is a syscall. */
 static __thread struct monitor_line **staged_lines;
 static __thread size_t capstaged_lines;
+
+void exec_thread_cleanup(void) {
+    xfree(staged_lines);
+    staged_lines = NULL;
+    capstaged_lines = nstaged_lines = 0;
+    pubsub_thread_cleanup();
+    block_thread_cleanup();
+}
 
 static void flush_monitor_lines(void) {
     for (size_t i = 0; i < nstaged_lines; i++) post_line(staged_lines[i]);
@@ -182,7 +168,7 @@ static void feed_monitors(struct client *c, int argc, const char *const *argv, c
     else
         buf_printf(&b, "[%d %s] ", c->db, c->addr);
     for (int i = 0; i < argc; i++) {
-        repr_arg(&b, argv[i], lens[i]);
+        buf_repr(&b, argv[i], lens[i]);
         if (i != argc - 1) buf_putc(&b, ' ');
     }
     buf_puts(&b, "\r\n");

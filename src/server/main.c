@@ -139,7 +139,9 @@ static void on_worker_start(struct worker *w) {
 
 static void on_worker_stop(struct worker *w) {
     client_worker_stop(w);
+    exec_thread_cleanup();
     log_thread_cleanup();
+    store_thread_cleanup();
 }
 
 static void main_cron(void *arg) {

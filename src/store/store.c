@@ -152,6 +152,15 @@ static void dbslots_free(void *arg) {
     xfree(d);
 }
 
+void store_thread_cleanup(void) {
+    xfree(tl.pending_free);
+    tl.pending_free = NULL;
+    tl.npending = tl.cappending = 0;
+    xfree(tl.empties);
+    tl.empties = NULL;
+    tl.nempty = tl.capempty = 0;
+}
+
 void store_teardown(void) {
     lazyfree_teardown();
     watch_teardown();
@@ -159,12 +168,7 @@ void store_teardown(void) {
     xfree(store_dbs);
     store_dbs = NULL;
     for (int i = 0; i < STORE_STRIPES; i++) pthread_mutex_destroy(&store_stripes[i].mu);
-    xfree(tl.pending_free);
-    tl.pending_free = NULL;
-    tl.npending = tl.cappending = 0;
-    xfree(tl.empties);
-    tl.empties = NULL;
-    tl.nempty = tl.capempty = 0;
+    store_thread_cleanup();
 }
 
 int store_databases(void) { return store_ndbs; }

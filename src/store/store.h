@@ -105,6 +105,8 @@ int store_setup(int databases, const struct store_hooks *hooks);
 typedef void (*store_added_fn)(int db, const struct store_key *k, const struct entry *e);
 void store_set_added_hook(store_added_fn fn);
 void store_teardown(void);
+/* Free the calling thread's scratch lists (thread exit). */
+void store_thread_cleanup(void);
 int store_databases(void);
 
 /* Runtime tunables (CONFIG SET). [any] */

@@ -10,7 +10,9 @@
 #include <limits.h>
 #include <stdint.h>
 
-static uint32_t enc(const struct intset *is) { return is->encoding; }
+static uint32_t enc(const struct intset *is) {
+    return is->encoding;
+}
 
 TEST(layout_and_order) {
     struct intset *is = intset_new();
@@ -164,11 +166,14 @@ TEST(random_against_model) {
             qsort(model, n, sizeof(model[0]), cmp64);
             TEST_ASSERT(intset_len(is) == n);
             for (uint32_t i = 0; i < n; i++) TEST_ASSERT(intset_at(is, i) == model[i]);
-            TEST_ASSERT(n == 0 || intset_validate((const unsigned char *)is, intset_bytes(is), true));
+            TEST_ASSERT(n == 0 ||
+                        intset_validate((const unsigned char *)is, intset_bytes(is), true));
         }
     }
     xfree(model);
     intset_free(is);
 }
 
-int main(void) { return test_run_all(); }
+int main(void) {
+    return test_run_all();
+}

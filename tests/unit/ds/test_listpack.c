@@ -39,7 +39,8 @@ TEST(exact_bytes_small) {
     unsigned char *lp = lp_new(0);
     lp = lp_append(lp, "hello", 5);
     lp = lp_append(lp, "1024", 4);
-    const unsigned char want[] = {17, 0, 0, 0, 2, 0, 0x85, 'h', 'e', 'l', 'l', 'o', 6, 0xC4, 0x00, 2, 0xFF};
+    const unsigned char want[] = {17,  0,   0,   0, 2,    0,    0x85, 'h', 'e',
+                                  'l', 'l', 'o', 6, 0xC4, 0x00, 2,    0xFF};
     TEST_EXPECT_INT(lp_bytes(lp), sizeof(want));
     TEST_EXPECT(memcmp(lp, want, sizeof(want)) == 0);
     lp_free(lp);
@@ -106,8 +107,9 @@ TEST(integer_encoding_boundaries) {
 }
 
 TEST(non_canonical_numbers_stay_strings) {
-    const char *cases[] = {"01", "-0", "+1", " 1", "1 ", "1.0", "9223372036854775808",
-                           "-9223372036854775809", "", "-", "0x10", "00"};
+    const char *cases[] = {
+        "01", "-0", "+1",   " 1", "1 ", "1.0", "9223372036854775808", "-9223372036854775809",
+        "",   "-",  "0x10", "00"};
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         size_t n = strlen(cases[i]);
         unsigned char *lp = lp_append(lp_new(0), cases[i], n);
@@ -202,10 +204,12 @@ TEST(iterate_both_ways_and_seek) {
     unsigned char *lp = build(n);
     TEST_EXPECT_INT(lp_length(lp), n);
     int i = 0;
-    for (unsigned char *p = lp_first(lp); p; p = lp_next(lp, p), i++) TEST_ASSERT(entry_is_index(p, i));
+    for (unsigned char *p = lp_first(lp); p; p = lp_next(lp, p), i++)
+        TEST_ASSERT(entry_is_index(p, i));
     TEST_EXPECT_INT(i, n);
     i = n - 1;
-    for (unsigned char *p = lp_last(lp); p; p = lp_prev(lp, p), i--) TEST_ASSERT(entry_is_index(p, i));
+    for (unsigned char *p = lp_last(lp); p; p = lp_prev(lp, p), i--)
+        TEST_ASSERT(entry_is_index(p, i));
     TEST_EXPECT_INT(i, -1);
     for (int k = 0; k < n; k++) {
         TEST_ASSERT(entry_is_index(lp_seek(lp, k), k));
@@ -241,8 +245,12 @@ TEST(prepend_insert_replace) {
     lp = lp_replace_int(lp, &p, 123456789012LL);
     TEST_EXPECT(entry_is(p, "123456789012"));
     TEST_EXPECT(lp_next(lp, p) == NULL);
-    const char *want[] = {"-7", "before-a", "a", "after-a",
-                          "a-much-longer-string-than-before-to-force-a-move-of-the-tail", "123456789012"};
+    const char *want[] = {"-7",
+                          "before-a",
+                          "a",
+                          "after-a",
+                          "a-much-longer-string-than-before-to-force-a-move-of-the-tail",
+                          "123456789012"};
     TEST_EXPECT_INT(lp_length(lp), 6);
     for (int i = 0; i < 6; i++) TEST_EXPECT(entry_is(lp_seek(lp, i), want[i]));
     /* insert_at: front, middle, end, -1 (after the last), out of range */
@@ -265,7 +273,8 @@ TEST(prepend_insert_replace) {
 
 TEST(batch_insert) {
     unsigned char *lp = lp_new(0);
-    struct lp_item items[] = {lp_str_item("f1", 2), lp_str_item("v1", 2), lp_int_item(5), lp_str_item("77", 2)};
+    struct lp_item items[] = {lp_str_item("f1", 2), lp_str_item("v1", 2), lp_int_item(5),
+                              lp_str_item("77", 2)};
     lp = lp_append_batch(lp, items, 4);
     unsigned char *np;
     lp = lp_insert_batch(lp, lp_first(lp), items, 2, &np);
@@ -424,7 +433,8 @@ TEST(validate_corrupted) {
     {
         const unsigned char cut[] = {10, 0, 0, 0, 1, 0, 0xF0, 0x01, 0x00, 0xFF};
         TEST_EXPECT(!validate_copy(cut, sizeof(cut), true));
-        const unsigned char huge[] = {14, 0, 0, 0, 1, 0, 0xF0, 0xFF, 0xFF, 0xFF, 0xFF, 'a', 1, 0xFF};
+        const unsigned char huge[] = {14,   0,    0,    0,    1,   0, 0xF0,
+                                      0xFF, 0xFF, 0xFF, 0xFF, 'a', 1, 0xFF};
         TEST_EXPECT(!validate_copy(huge, sizeof(huge), true));
         const unsigned char cut64[] = {12, 0, 0, 0, 1, 0, 0xF4, 1, 2, 3, 4, 0xFF};
         TEST_EXPECT(!validate_copy(cut64, sizeof(cut64), true));
@@ -487,7 +497,10 @@ TEST(random_ops_against_model) {
         case 0: l = snprintf(buf, sizeof(buf), "%lld", r % 200 - 100); break;
         case 1: l = snprintf(buf, sizeof(buf), "%lld", r); break;
         case 2: l = snprintf(buf, sizeof(buf), "v%llu", (unsigned long long)r % 1000); break;
-        default: l = (int)rand_below(70); memset(buf, 'a' + (int)rand_below(26), (size_t)l); break;
+        default:
+            l = (int)rand_below(70);
+            memset(buf, 'a' + (int)rand_below(26), (size_t)l);
+            break;
         }
         if (op <= 2 && n < MAXN) {
             int at = (int)rand_below((uint64_t)n + 1);
@@ -517,9 +530,11 @@ TEST(random_ops_against_model) {
             mlen[at] = (size_t)l;
         } else if (n > 0) {
             int at = (int)rand_below((uint64_t)n);
-            unsigned char *p = lp_find(lp, lp_first(lp), (const unsigned char *)model[at], mlen[at], 0);
+            unsigned char *p =
+                lp_find(lp, lp_first(lp), (const unsigned char *)model[at], mlen[at], 0);
             int first = 0;
-            while (mlen[first] != mlen[at] || memcmp(model[first], model[at], mlen[at]) != 0) first++;
+            while (mlen[first] != mlen[at] || memcmp(model[first], model[at], mlen[at]) != 0)
+                first++;
             TEST_ASSERT(p == lp_seek(lp, first));
         }
         if (round % 500 == 0 || round == 19999) {
@@ -551,4 +566,6 @@ TEST(dup_and_shrink) {
     lp_free(lp);
 }
 
-int main(void) { return test_run_all(); }
+int main(void) {
+    return test_run_all();
+}
