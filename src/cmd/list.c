@@ -64,9 +64,10 @@ static int apply_compress(long long v, char *err) {
 }
 
 static struct config_option list_options[] = {
-    {"list-max-listpack-size", "list-max-ziplist-size", CFG_INT, 0, "-2", INT_MIN, INT_MAX, NULL, apply_fill, NULL,
-     NULL, NULL, 0, NULL},
-    {"list-compress-depth", NULL, CFG_INT, 0, "0", 0, INT_MAX, NULL, apply_compress, NULL, NULL, NULL, 0, NULL},
+    {"list-max-listpack-size", "list-max-ziplist-size", CFG_INT, 0, "-2", INT_MIN, INT_MAX, NULL,
+     apply_fill, NULL, NULL, NULL, 0, NULL},
+    {"list-compress-depth", NULL, CFG_INT, 0, "0", 0, INT_MAX, NULL, apply_compress, NULL, NULL,
+     NULL, 0, NULL},
     CFG_END,
 };
 
@@ -77,7 +78,8 @@ void cmd_list_setup(void) {
 
 void cmd_debug_quicklist_packed_threshold(struct client *c) {
     long long sz;
-    if (!str_to_memsize(c->argv[2], c->argvlen[2], &sz) || sz < 0 || (unsigned long long)sz > (1ULL << 32) - (1 << 20)) {
+    if (!str_to_memsize(c->argv[2], c->argvlen[2], &sz) || sz < 0 ||
+        (unsigned long long)sz > (1ULL << 32) - (1 << 20)) {
         reply_error(c, "ERR argument must be a memory value bigger than 1 and smaller than 4gb");
         return;
     }
@@ -95,7 +97,9 @@ static bool wrongtype(struct client *c, const struct entry *e) {
     return false;
 }
 
-static inline struct list *list_of(const struct entry *e) { return entry_obj(e); }
+static inline struct list *list_of(const struct entry *e) {
+    return entry_obj(e);
+}
 
 /* A new, empty list under k (Redis's dbAdd: the "new" event; waiters on k
  * are served at the end of the section, once it has elements). */
@@ -113,9 +117,15 @@ static void reply_val(struct client *c, const struct list_val *v) {
         reply_bulk(c, v->ptr, v->len);
 }
 
-static const char *where_name(enum list_where w) { return w == LIST_HEAD ? "LEFT" : "RIGHT"; }
-static const char *pop_event(enum list_where w) { return w == LIST_HEAD ? "lpop" : "rpop"; }
-static const char *push_event(enum list_where w) { return w == LIST_HEAD ? "lpush" : "rpush"; }
+static const char *where_name(enum list_where w) {
+    return w == LIST_HEAD ? "LEFT" : "RIGHT";
+}
+static const char *pop_event(enum list_where w) {
+    return w == LIST_HEAD ? "lpop" : "rpop";
+}
+static const char *push_event(enum list_where w) {
+    return w == LIST_HEAD ? "lpush" : "rpush";
+}
 
 /* LEFT|RIGHT (Redis's getListPositionFromObjectOrReply). */
 static bool parse_where(struct client *c, int i, enum list_where *w) {
@@ -154,8 +164,8 @@ static void reply_range(struct client *c, struct list *l, long start, long end, 
 
 /* Redis's listElementsRemoved: count elements left the list at k: event,
  * delete the key when empty, WATCH, dirty. Returns whether it was deleted. */
-static bool elements_removed(struct client *c, const struct store_key *k, struct store_ref *ref, struct list *l,
-                             enum list_where where, long count) {
+static bool elements_removed(struct client *c, const struct store_key *k, struct store_ref *ref,
+                             struct list *l, enum list_where where, long count) {
     cmd_notify(c, NOTIFY_LIST, pop_event(where), k);
     bool deleted = false;
     if (list_len(l) == 0) {
@@ -171,8 +181,8 @@ static bool elements_removed(struct client *c, const struct store_key *k, struct
 
 /* Pop up to count elements from one end of the list at k and reply
  * [key, [elements]] (Redis's listPopRangeAndReplyWithKey). Returns how many. */
-static long pop_range_with_key(struct client *c, const struct store_key *k, struct store_ref *ref, struct list *l,
-                               enum list_where where, long count) {
+static long pop_range_with_key(struct client *c, const struct store_key *k, struct store_ref *ref,
+                               struct list *l, enum list_where where, long count) {
     long llen = (long)list_len(l);
     long n = count > llen ? llen : count;
     reply_array(c, 2);
@@ -189,7 +199,8 @@ static long pop_range_with_key(struct client *c, const struct store_key *k, stru
 }
 
 /* Stage "LPOP key" / "RPOP key [n]" as the effect. */
-static void propagate_pop(struct client *c, const struct store_key *k, enum list_where where, long n) {
+static void propagate_pop(struct client *c, const struct store_key *k, enum list_where where,
+                          long n) {
     char num[STR_LL_MAX];
     const char *argv[3] = {where == LIST_HEAD ? "LPOP" : "RPOP", k->ptr, num};
     size_t lens[3] = {4, k->len, 0};
@@ -221,14 +232,19 @@ static void valcopy_set(struct valcopy *vc, const struct list_val *v) {
     vc->len = n;
 }
 
-static void valcopy_cb(const struct list_val *v, void *arg) { valcopy_set(arg, v); }
-static void valcopy_free(struct valcopy *vc) { xfree(vc->heap); }
+static void valcopy_cb(const struct list_val *v, void *arg) {
+    valcopy_set(arg, v);
+}
+static void valcopy_free(struct valcopy *vc) {
+    xfree(vc->heap);
+}
 
 /* LMOVE's work (Redis's lmoveGenericCommand after the checks): pop from
  * the non-empty list at src, push to dst (de: its entry, NULL when absent;
  * type already checked), reply the element. */
-static void move_element(struct client *c, const struct store_key *src, struct entry *se, const struct store_key *dst,
-                         struct entry *de, enum list_where from, enum list_where to) {
+static void move_element(struct client *c, const struct store_key *src, struct entry *se,
+                         const struct store_key *dst, struct entry *de, enum list_where from,
+                         enum list_where to) {
     struct list *sl = list_of(se);
     struct valcopy vc;
     list_pop(sl, from, valcopy_cb, &vc);
@@ -253,9 +269,11 @@ static void move_element(struct client *c, const struct store_key *src, struct e
     exec_dirty(c, 1);
 }
 
-static void propagate_move(struct client *c, const struct store_key *src, const struct store_key *dst,
-                           enum list_where from, enum list_where to, bool rpoplpush) {
-    const char *argv[5] = {rpoplpush ? "RPOPLPUSH" : "LMOVE", src->ptr, dst->ptr, where_name(from), where_name(to)};
+static void propagate_move(struct client *c, const struct store_key *src,
+                           const struct store_key *dst, enum list_where from, enum list_where to,
+                           bool rpoplpush) {
+    const char *argv[5] = {rpoplpush ? "RPOPLPUSH" : "LMOVE", src->ptr, dst->ptr, where_name(from),
+                           where_name(to)};
     size_t lens[5] = {rpoplpush ? 9 : 5, src->len, dst->len, strlen(argv[3]), strlen(argv[4])};
     exec_propagate(c, rpoplpush ? 3 : 5, argv, lens);
 }
@@ -285,14 +303,24 @@ static void push_generic(struct client *c, enum list_where where, bool xx) {
     cmd_notify(c, NOTIFY_LIST, push_event(where), &k);
 }
 
-void cmd_lpush(struct client *c) { push_generic(c, LIST_HEAD, false); }
-void cmd_rpush(struct client *c) { push_generic(c, LIST_TAIL, false); }
-void cmd_lpushx(struct client *c) { push_generic(c, LIST_HEAD, true); }
-void cmd_rpushx(struct client *c) { push_generic(c, LIST_TAIL, true); }
+void cmd_lpush(struct client *c) {
+    push_generic(c, LIST_HEAD, false);
+}
+void cmd_rpush(struct client *c) {
+    push_generic(c, LIST_TAIL, false);
+}
+void cmd_lpushx(struct client *c) {
+    push_generic(c, LIST_HEAD, true);
+}
+void cmd_rpushx(struct client *c) {
+    push_generic(c, LIST_TAIL, true);
+}
 
 /* ---- pop ----------------------------------------------------------------------------- */
 
-static void reply_val_cb(const struct list_val *v, void *arg) { reply_val(arg, v); }
+static void reply_val_cb(const struct list_val *v, void *arg) {
+    reply_val(arg, v);
+}
 
 static void pop_generic(struct client *c, enum list_where where) {
     bool hascount = c->argc == 3;
@@ -336,8 +364,12 @@ static void pop_generic(struct client *c, enum list_where where) {
     elements_removed(c, &k, &ref, l, where, n);
 }
 
-void cmd_lpop(struct client *c) { pop_generic(c, LIST_HEAD); }
-void cmd_rpop(struct client *c) { pop_generic(c, LIST_TAIL); }
+void cmd_lpop(struct client *c) {
+    pop_generic(c, LIST_HEAD);
+}
+void cmd_rpop(struct client *c) {
+    pop_generic(c, LIST_TAIL);
+}
 
 /* ---- reading -------------------------------------------------------------------------- */
 
@@ -392,7 +424,8 @@ void cmd_lpos(struct client *c) {
         if (cmd_arg_is(c, j, "RANK") && more) {
             if (!cmd_ll(c, ++j, &rank)) return;
             if (rank == 0) {
-                reply_error(c, "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+                reply_error(c, "ERR RANK can't be zero: use 1 to start from the first match, 2 "
+                               "from the second ... "
                                "or use negative to start from the end of the list");
                 return;
             }
@@ -633,14 +666,17 @@ void cmd_lmove(struct client *c) {
     lmove_generic(c, from, to, 0);
 }
 
-void cmd_rpoplpush(struct client *c) { lmove_generic(c, LIST_TAIL, LIST_HEAD, 0); }
+void cmd_rpoplpush(struct client *c) {
+    lmove_generic(c, LIST_TAIL, LIST_HEAD, 0);
+}
 
 /* ---- LMPOP ---------------------------------------------------------------------------- */
 
 /* numkeys, LEFT|RIGHT, [COUNT n] (Redis's lmpopGenericCommand parsing). */
-static bool parse_mpop(struct client *c, int numkeys_idx, long long *numkeys, enum list_where *where,
-                       long long *count) {
-    if (!cmd_ll_range(c, numkeys_idx, 1, LONG_MAX, numkeys, "ERR numkeys should be greater than 0")) return false;
+static bool parse_mpop(struct client *c, int numkeys_idx, long long *numkeys,
+                       enum list_where *where, long long *count) {
+    if (!cmd_ll_range(c, numkeys_idx, 1, LONG_MAX, numkeys, "ERR numkeys should be greater than 0"))
+        return false;
     long long where_idx = numkeys_idx + *numkeys + 1;
     if (where_idx >= c->argc) {
         reply_error(c, RERR_SYNTAX);
@@ -651,7 +687,8 @@ static bool parse_mpop(struct client *c, int numkeys_idx, long long *numkeys, en
     for (int j = (int)where_idx + 1; j < c->argc; j++) {
         if (*count == -1 && cmd_arg_is(c, j, "COUNT") && j + 1 < c->argc) {
             j++;
-            if (!cmd_ll_range(c, j, 1, LONG_MAX, count, "ERR count should be greater than 0")) return false;
+            if (!cmd_ll_range(c, j, 1, LONG_MAX, count, "ERR count should be greater than 0"))
+                return false;
         } else {
             reply_error(c, RERR_SYNTAX);
             return false;
@@ -743,7 +780,9 @@ static void undo_locked(void *arg) {
     proxy.db = r->db;
     struct entry *e = store_lookup(r->db, &u->key, STORE_LOOKUP_WRITE, NULL);
     if (e && entry_type(e) != TYPE_LIST) {
-        log_warn("Blocked client gone before its reply: key changed type, %zu popped element(s) dropped", u->n);
+        log_warn(
+            "Blocked client gone before its reply: key changed type, %zu popped element(s) dropped",
+            u->n);
         return;
     }
     struct list *l = e ? list_of(e) : add_list(&proxy, &u->key);
@@ -784,8 +823,8 @@ static void reply_and_keep(const struct list_val *v, void *arg) {
 }
 
 /* Serve a blocked list client from k (list non-empty, stripe held). */
-static void list_serve(struct client *c, const struct store_key *k, struct store_ref *ref, struct entry *e,
-                       const struct store_key *target, void *argp, void **undo) {
+static void list_serve(struct client *c, const struct store_key *k, struct store_ref *ref,
+                       struct entry *e, const struct store_key *target, void *argp, void **undo) {
     struct bpop_arg *a = argp;
     struct list *l = list_of(e);
     enum list_where where = (enum list_where)a->where;
@@ -843,8 +882,8 @@ static const struct block_ops list_block_ops = {
     .free_arg = NULL,
 };
 
-static void block_on(struct client *c, int first_key, int nkeys, int target_pos, int64_t deadline, enum bkind kind,
-                     enum list_where where, enum list_where whereto, long count) {
+static void block_on(struct client *c, int first_key, int nkeys, int target_pos, int64_t deadline,
+                     enum bkind kind, enum list_where where, enum list_where whereto, long count) {
     struct bpop_arg *a = xcalloc(1, sizeof(*a));
     a->kind = (uint8_t)kind;
     a->where = (uint8_t)where;
@@ -860,8 +899,8 @@ static void block_on(struct client *c, int first_key, int nkeys, int target_pos,
 
 /* BLPOP / BRPOP / BLMPOP (Redis's blockingPopGenericCommand): serve at once
  * from the first non-empty key, else block. count -1: BLPOP/BRPOP. */
-static void blocking_pop(struct client *c, int first_key, int nkeys, enum list_where where, int timeout_idx,
-                         long count) {
+static void blocking_pop(struct client *c, int first_key, int nkeys, enum list_where where,
+                         int timeout_idx, long count) {
     int64_t deadline;
     if (!block_parse_timeout(c, timeout_idx, &deadline)) return;
     for (int j = 0; j < nkeys; j++) {
@@ -889,11 +928,16 @@ static void blocking_pop(struct client *c, int first_key, int nkeys, enum list_w
         reply_null_array(c);
         return;
     }
-    block_on(c, first_key, nkeys, -1, deadline, count == -1 ? BK_POP : BK_MPOP, where, LIST_HEAD, count);
+    block_on(c, first_key, nkeys, -1, deadline, count == -1 ? BK_POP : BK_MPOP, where, LIST_HEAD,
+             count);
 }
 
-void cmd_blpop(struct client *c) { blocking_pop(c, 1, c->argc - 2, LIST_HEAD, c->argc - 1, -1); }
-void cmd_brpop(struct client *c) { blocking_pop(c, 1, c->argc - 2, LIST_TAIL, c->argc - 1, -1); }
+void cmd_blpop(struct client *c) {
+    blocking_pop(c, 1, c->argc - 2, LIST_HEAD, c->argc - 1, -1);
+}
+void cmd_brpop(struct client *c) {
+    blocking_pop(c, 1, c->argc - 2, LIST_TAIL, c->argc - 1, -1);
+}
 
 void cmd_blmpop(struct client *c) {
     long long numkeys, count;
@@ -903,8 +947,8 @@ void cmd_blmpop(struct client *c) {
 }
 
 /* Redis's blmoveGenericCommand. */
-static void blmove_generic(struct client *c, enum list_where from, enum list_where to, int64_t deadline,
-                           bool rpoplpush) {
+static void blmove_generic(struct client *c, enum list_where from, enum list_where to,
+                           int64_t deadline, bool rpoplpush) {
     struct store_key src;
     cmd_key(c, 1, &src);
     struct entry *se = cmd_lookup_write(c, &src, NULL);

@@ -21,8 +21,12 @@ static const size_t size_levels[] = {4096, 8192, 16384, 32768, 65536};
 
 static _Atomic size_t packed_threshold = (size_t)1 << 30;
 
-void ql_set_packed_threshold(size_t bytes) { atomic_store_explicit(&packed_threshold, bytes, memory_order_relaxed); }
-size_t ql_packed_threshold(void) { return atomic_load_explicit(&packed_threshold, memory_order_relaxed); }
+void ql_set_packed_threshold(size_t bytes) {
+    atomic_store_explicit(&packed_threshold, bytes, memory_order_relaxed);
+}
+size_t ql_packed_threshold(void) {
+    return atomic_load_explicit(&packed_threshold, memory_order_relaxed);
+}
 
 static int clamp_fill(int fill) {
     if (fill > FILL_MAX) return FILL_MAX;
@@ -74,7 +78,9 @@ static struct ql_node *node_new(unsigned char *data, size_t sz, uint32_t count, 
     return n;
 }
 
-static struct ql_node *node_lp(unsigned char *lp) { return node_new(lp, lp_bytes(lp), (uint32_t)lp_length(lp), false); }
+static struct ql_node *node_lp(unsigned char *lp) {
+    return node_new(lp, lp_bytes(lp), (uint32_t)lp_length(lp), false);
+}
 
 static struct ql_node *node_plain(const struct lp_item *it) {
     /* Large elements are strings (an integer is never that long). */
@@ -139,7 +145,8 @@ static bool allow_insert(const struct quicklist *ql, const struct ql_node *n, si
 }
 
 /* May a and b become one node (Redis's _quicklistNodeAllowMerge)? */
-static bool allow_merge(const struct quicklist *ql, const struct ql_node *a, const struct ql_node *b) {
+static bool allow_merge(const struct quicklist *ql, const struct ql_node *a,
+                        const struct ql_node *b) {
     if (a == NULL || b == NULL || a->plain || b->plain) return false;
     size_t merged = a->sz + b->sz - LP_HDR_SIZE - 1;
     int fill = clamp_fill(ql->fill);
@@ -373,7 +380,8 @@ static struct ql_node *split(struct quicklist *ql, struct ql_node *n, long k) {
     return r;
 }
 
-static void insert_impl(struct quicklist *ql, struct ql_entry *e, bool after, const struct lp_item *it, bool merge) {
+static void insert_impl(struct quicklist *ql, struct ql_entry *e, bool after,
+                        const struct lp_item *it, bool merge) {
     struct ql_node *n = e->node;
     size_t len = item_len(it);
     bool large = it->s && ql_is_large(len);
@@ -437,7 +445,8 @@ void ql_replace_entry(struct quicklist *ql, struct ql_entry *e, const struct lp_
     struct ql_node *n = e->node;
     bool large = it->s && ql_is_large(it->len);
     if (!n->plain && !large) {
-        n->data = it->s ? lp_replace(n->data, &e->p, it->s, it->len) : lp_replace_int(n->data, &e->p, it->v);
+        n->data = it->s ? lp_replace(n->data, &e->p, it->s, it->len)
+                        : lp_replace_int(n->data, &e->p, it->v);
         account(ql, n, lp_bytes(n->data));
         ql_load(e);
         return;

@@ -62,8 +62,8 @@ struct quicklist {
 /* One element of a quicklist and its value. */
 struct ql_entry {
     struct ql_node *node;
-    unsigned char *p;   /* the listpack entry (NULL in a plain node) */
-    long offset;        /* index inside the node */
+    unsigned char *p;       /* the listpack entry (NULL in a plain node) */
+    long offset;            /* index inside the node */
     const unsigned char *s; /* the value's bytes, or NULL for an integer */
     size_t len;
     long long ll;
@@ -72,7 +72,9 @@ struct ql_entry {
 /* The packed threshold (bytes): elements this big get a plain node. [any] */
 void ql_set_packed_threshold(size_t bytes);
 size_t ql_packed_threshold(void);
-static inline bool ql_is_large(size_t len) { return len >= ql_packed_threshold(); }
+static inline bool ql_is_large(size_t len) {
+    return len >= ql_packed_threshold();
+}
 
 /* Bytes and element limits of one node for a fill value (Redis's
  * quicklistNodeLimit); count_limit is SIZE_MAX for size fills. */
@@ -90,8 +92,12 @@ struct quicklist *ql_from_listpack(unsigned char *lp, int fill, int compress);
  * else NULL (ql unchanged). */
 unsigned char *ql_take_listpack(struct quicklist *ql);
 
-static inline size_t ql_count(const struct quicklist *ql) { return ql->count; }
-static inline size_t ql_bytes(const struct quicklist *ql) { return ql->bytes; }
+static inline size_t ql_count(const struct quicklist *ql) {
+    return ql->count;
+}
+static inline size_t ql_bytes(const struct quicklist *ql) {
+    return ql->bytes;
+}
 
 /* Add an element at the head or the tail. */
 void ql_push(struct quicklist *ql, bool head, const struct lp_item *it);

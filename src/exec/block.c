@@ -85,11 +85,11 @@ struct client_block {
     const struct block_ops *ops;
     void *arg;
     void *undo;
-    struct obuf reply;  /* the served reply (written by the server) */
-    int64_t serve_us;   /* how long serving took (latency stats) */
+    struct obuf reply; /* the served reply (written by the server) */
+    int64_t serve_us;  /* how long serving took (latency stats) */
     uint64_t timer;
-    int nkeys;          /* distinct keys = links */
-    int nlinked;        /* links still in a queue (owner's view after claim) */
+    int nkeys;   /* distinct keys = links */
+    int nlinked; /* links still in a queue (owner's view after claim) */
     struct store_key target;
     struct store_key *keys;
     struct block_link *links;
@@ -115,13 +115,19 @@ static __thread bool in_after;
 static struct breg *regs[STORE_STRIPES];
 static _Atomic long nwaiters;
 
-long block_waiter_count(void) { return atomic_load_explicit(&nwaiters, memory_order_relaxed); }
+long block_waiter_count(void) {
+    return atomic_load_explicit(&nwaiters, memory_order_relaxed);
+}
 
 /* ---- registry [stripe-locked] ---------------------------------------------------- */
 
-static uint64_t queue_hash(int db, uint64_t khash) { return khash ^ ((uint64_t)(unsigned)db * 0x9E3779B97F4A7C15ULL); }
+static uint64_t queue_hash(int db, uint64_t khash) {
+    return khash ^ ((uint64_t)(unsigned)db * 0x9E3779B97F4A7C15ULL);
+}
 
-static uint64_t queue_node_hash(const struct htab_node *n) { return ((const struct block_queue *)n)->hash; }
+static uint64_t queue_node_hash(const struct htab_node *n) {
+    return ((const struct block_queue *)n)->hash;
+}
 
 struct qkey {
     int db;
@@ -254,7 +260,9 @@ static void waiter_release(struct client_block *w) {
     waiter_free(w);
 }
 
-static void release_cb(void *arg) { waiter_release(arg); }
+static void release_cb(void *arg) {
+    waiter_release(arg);
+}
 
 static void cancel_timer(struct client_block *w) {
     if (w->timer) {
@@ -287,8 +295,8 @@ static void on_timeout(void *arg) {
     struct client_block *w = arg;
     w->timer = 0;
     int expect = W_WAITING;
-    if (!atomic_compare_exchange_strong_explicit(&w->state, &expect, W_ABANDONED, memory_order_acq_rel,
-                                                 memory_order_acquire))
+    if (!atomic_compare_exchange_strong_explicit(&w->state, &expect, W_ABANDONED,
+                                                 memory_order_acq_rel, memory_order_acquire))
         return; /* being served: the reply is on its way */
     struct client *c = client_by_id(w->client_id);
     if (c == NULL || (c->flags & CLIENT_CLOSED) || c->block != w) {
@@ -324,8 +332,8 @@ bool block_unblock_client(struct client *c, bool error) {
     struct client_block *w = c->block;
     if (w == NULL || !(c->flags & CLIENT_BLOCKED) || (c->flags & CLIENT_CLOSED)) return false;
     int expect = W_WAITING;
-    if (!atomic_compare_exchange_strong_explicit(&w->state, &expect, W_ABANDONED, memory_order_acq_rel,
-                                                 memory_order_acquire))
+    if (!atomic_compare_exchange_strong_explicit(&w->state, &expect, W_ABANDONED,
+                                                 memory_order_acq_rel, memory_order_acquire))
         return false; /* already served: not blocked any more in effect */
     cancel_timer(w);
     w->unblock_error = error;
@@ -341,8 +349,8 @@ void block_client_closed(struct client *c) {
     c->block = NULL;
     cancel_timer(w);
     int expect = W_WAITING;
-    if (atomic_compare_exchange_strong_explicit(&w->state, &expect, W_ABANDONED, memory_order_acq_rel,
-                                                memory_order_acquire)) {
+    if (atomic_compare_exchange_strong_explicit(&w->state, &expect, W_ABANDONED,
+                                                memory_order_acq_rel, memory_order_acquire)) {
         if (store_in_run())
             loop_defer(worker_loop(c->worker), release_cb, w);
         else
@@ -395,12 +403,18 @@ static void deliver(struct client_block *w) {
     finish(c, w);
 }
 
-static void deliver_msg(struct mbox_msg *m) { deliver(CONTAINER_OF(m, struct client_block, msg)); }
-static void deliver_cb(void *arg) { deliver(arg); }
+static void deliver_msg(struct mbox_msg *m) {
+    deliver(CONTAINER_OF(m, struct client_block, msg));
+}
+static void deliver_cb(void *arg) {
+    deliver(arg);
+}
 
 /* ---- blocking [owner, stripe-locked] ------------------------------------------------- */
 
-bool block_allowed(const struct client *c) { return !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC)); }
+bool block_allowed(const struct client *c) {
+    return !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC));
+}
 
 bool block_parse_timeout(struct client *c, int i, int64_t *deadline_ms) {
     long double v;
@@ -456,7 +470,8 @@ void block_for_keys(struct client *c, const struct block_request *r) {
         int pos = r->key_pos[i];
         bool dup = false;
         for (int j = 0; j < w->nkeys && !dup; j++)
-            dup = w->keys[j].len == c->argvlen[pos] && memcmp(w->keys[j].ptr, c->argv[pos], c->argvlen[pos]) == 0;
+            dup = w->keys[j].len == c->argvlen[pos] &&
+                  memcmp(w->keys[j].ptr, c->argv[pos], c->argvlen[pos]) == 0;
         if (dup) continue; /* BLPOP k k 0: one place in k's queue */
         copy_key(c, pos, &w->keys[w->nkeys], &cursor);
         w->links[w->nkeys].w = w;
@@ -529,7 +544,8 @@ static void add_served(struct client_block *w) {
 
 static void add_retry(int db, const struct store_key *k, uint16_t target_slot) {
     for (int i = 0; i < nretries; i++)
-        if (retries[i].db == db && retries[i].key.len == k->len && memcmp(retries[i].key.ptr, k->ptr, k->len) == 0)
+        if (retries[i].db == db && retries[i].key.len == k->len &&
+            memcmp(retries[i].key.ptr, k->ptr, k->len) == 0)
             return;
     if (nretries == capretries) {
         capretries = capretries ? capretries * 2 : 8;
@@ -544,7 +560,8 @@ static void add_retry(int db, const struct store_key *k, uint16_t target_slot) {
 }
 
 /* Serve one waiter that is claimed already. */
-static void serve_one(struct client_block *w, const struct store_key *k, struct store_ref *ref, struct entry *e) {
+static void serve_one(struct client_block *w, const struct store_key *k, struct store_ref *ref,
+                      struct entry *e) {
     int64_t t0 = time_mono_us();
     struct client proxy;
     memset(&proxy, 0, sizeof(proxy));
@@ -586,8 +603,8 @@ static void serve_queue(struct block_queue *q) {
             break;
         }
         int expect = W_WAITING;
-        if (!atomic_compare_exchange_strong_explicit(&w->state, &expect, W_CLAIMED, memory_order_acq_rel,
-                                                     memory_order_acquire)) {
+        if (!atomic_compare_exchange_strong_explicit(&w->state, &expect, W_CLAIMED,
+                                                     memory_order_acq_rel, memory_order_acquire)) {
             l = next; /* timed out or unblocked meanwhile */
             continue;
         }
@@ -670,17 +687,15 @@ void block_after(void) {
 
 /* ---- setup ------------------------------------------------------------------------- */
 
-void block_setup(void) { store_set_added_hook(block_key_added); }
+void block_setup(void) {
+    store_set_added_hook(block_key_added);
+}
 
-static void free_queue(struct htab_node *n, void *arg) { xfree(n); }
+static void free_queue(struct htab_node *n, void *arg) {
+    xfree(n);
+}
 
-void block_teardown(void) {
-    for (unsigned s = 0; s < STORE_STRIPES; s++) {
-        if (regs[s] == NULL) continue;
-        htab_clear(&regs[s]->queues, free_queue, NULL);
-        xfree(regs[s]);
-        regs[s] = NULL;
-    }
+void block_thread_cleanup(void) {
     xfree(ready);
     ready = NULL;
     capready = 0;
@@ -690,4 +705,14 @@ void block_teardown(void) {
     xfree(retries);
     retries = NULL;
     capretries = 0;
+}
+
+void block_teardown(void) {
+    for (unsigned s = 0; s < STORE_STRIPES; s++) {
+        if (regs[s] == NULL) continue;
+        htab_clear(&regs[s]->queues, free_queue, NULL);
+        xfree(regs[s]);
+        regs[s] = NULL;
+    }
+    block_thread_cleanup();
 }

@@ -97,8 +97,8 @@ struct block_ops {
      * the client turns out to be gone (NULL: nothing). Always replies: a
      * served waiter is unblocked (an error reply, e.g. WRONGTYPE on the
      * target, is a reply too). */
-    void (*serve)(struct client *proxy, const struct store_key *k, struct store_ref *ref, struct entry *e,
-                  const struct store_key *target, void *arg, void **undo);
+    void (*serve)(struct client *proxy, const struct store_key *k, struct store_ref *ref,
+                  struct entry *e, const struct store_key *target, void *arg, void **undo);
     /* [owner worker, no locks held] The served client was gone when its reply
      * arrived: put back what serve popped (take the locks with store_run),
      * then free `undo`. NULL when serve never leaves an undo. */
@@ -114,11 +114,11 @@ struct block_ops {
 
 struct block_request {
     const struct block_ops *ops;
-    void *arg;             /* the type's saved arguments (copied: argv dies with the command) */
-    int64_t deadline_ms;   /* absolute Unix ms; 0: wait forever */
-    const int *key_pos;    /* argv indexes of the keys waited on (duplicates are fine) */
+    void *arg;           /* the type's saved arguments (copied: argv dies with the command) */
+    int64_t deadline_ms; /* absolute Unix ms; 0: wait forever */
+    const int *key_pos;  /* argv indexes of the keys waited on (duplicates are fine) */
     int nkeys;
-    int target_pos;        /* argv index of a key serve writes besides the ready key, or -1 */
+    int target_pos; /* argv index of a key serve writes besides the ready key, or -1 */
 };
 
 /* ---- for blocking commands [owner, stripe-locked on the command's keys] -- */
@@ -148,6 +148,8 @@ bool block_unblock_client(struct client *c, bool error);
 
 void block_setup(void);
 void block_teardown(void);
+/* Free the calling thread's scratch lists (worker thread exit). */
+void block_thread_cleanup(void);
 
 /* [stripe-locked] store's "added" hook: a value of entry e's type now sits
  * under k in db (cheap when k has no waiters). */
@@ -175,6 +177,8 @@ long block_waiter_count(void);
 
 /* Thread-local: keys made ready in this locked section (block.c). */
 extern __thread int block_nready_;
-static inline bool block_has_ready(void) { return block_nready_ > 0; }
+static inline bool block_has_ready(void) {
+    return block_nready_ > 0;
+}
 
 #endif

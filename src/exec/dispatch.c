@@ -145,6 +145,7 @@ void exec_thread_cleanup(void) {
     staged_lines = NULL;
     capstaged_lines = nstaged_lines = 0;
     pubsub_thread_cleanup();
+    block_thread_cleanup();
 }
 
 static void flush_monitor_lines(void) {

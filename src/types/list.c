@@ -12,10 +12,18 @@
 static _Atomic int list_fill = QL_FILL_DEFAULT;
 static _Atomic int list_compress;
 
-void list_set_fill(int fill) { atomic_store_explicit(&list_fill, fill, memory_order_relaxed); }
-int list_get_fill(void) { return atomic_load_explicit(&list_fill, memory_order_relaxed); }
-void list_set_compress(int depth) { atomic_store_explicit(&list_compress, depth, memory_order_relaxed); }
-static int get_compress(void) { return atomic_load_explicit(&list_compress, memory_order_relaxed); }
+void list_set_fill(int fill) {
+    atomic_store_explicit(&list_fill, fill, memory_order_relaxed);
+}
+int list_get_fill(void) {
+    return atomic_load_explicit(&list_fill, memory_order_relaxed);
+}
+void list_set_compress(int depth) {
+    atomic_store_explicit(&list_compress, depth, memory_order_relaxed);
+}
+static int get_compress(void) {
+    return atomic_load_explicit(&list_compress, memory_order_relaxed);
+}
 
 struct list *list_new(void) {
     struct list *l = xmalloc(sizeof(*l));
@@ -111,7 +119,8 @@ static void to_quicklist(struct list *l) {
  * listTypeTryConvertListpack). */
 static void grow_check(struct list *l, size_t add_bytes, size_t n, bool large) {
     if (l->enc != LIST_ENC_LISTPACK) return;
-    if (large || ql_node_exceeds_limit(list_get_fill(), lp_bytes(l->lp) + add_bytes, lp_length(l->lp) + n))
+    if (large ||
+        ql_node_exceeds_limit(list_get_fill(), lp_bytes(l->lp) + add_bytes, lp_length(l->lp) + n))
         to_quicklist(l);
 }
 
@@ -136,9 +145,12 @@ void list_try_shrink(struct list *l) {
 
 /* ---- push ------------------------------------------------------------------------------ */
 
-static struct lp_item item_of(const char *s, size_t len) { return lp_str_item(s, len); }
+static struct lp_item item_of(const char *s, size_t len) {
+    return lp_str_item(s, len);
+}
 
-void list_push(struct list *l, enum list_where where, const char *const *elems, const size_t *lens, size_t n) {
+void list_push(struct list *l, enum list_where where, const char *const *elems, const size_t *lens,
+               size_t n) {
     if (l->enc == LIST_ENC_LISTPACK) {
         size_t add = 0;
         bool large = false;
@@ -168,7 +180,8 @@ void list_push(struct list *l, enum list_where where, const char *const *elems, 
             struct lp_item stack[16];
             struct lp_item *items = n <= 16 ? stack : xmalloc(n * sizeof(*items));
             for (size_t i = 0; i < n; i++) items[i] = item_of(elems[n - 1 - i], lens[n - 1 - i]);
-            l->lp = lp_insert_batch(l->lp, lp_first(l->lp) ? lp_first(l->lp) : l->lp + lp_bytes(l->lp) - 1,
+            l->lp = lp_insert_batch(l->lp,
+                                    lp_first(l->lp) ? lp_first(l->lp) : l->lp + lp_bytes(l->lp) - 1,
                                     items, n, NULL);
             if (items != stack) xfree(items);
         }
@@ -193,7 +206,9 @@ static void load_lp(struct list_pos *pos) {
     val_from(&pos->v, s, len, ll);
 }
 
-static void load_ql(struct list_pos *pos) { val_from(&pos->v, pos->qe.s, pos->qe.len, pos->qe.ll); }
+static void load_ql(struct list_pos *pos) {
+    val_from(&pos->v, pos->qe.s, pos->qe.len, pos->qe.ll);
+}
 
 bool list_at(struct list *l, long index, struct list_pos *pos) {
     pos->l = l;

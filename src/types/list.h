@@ -54,7 +54,9 @@ int list_get_fill(void);
 void list_set_compress(int depth);
 
 struct list *list_new(void);
-static inline enum list_encoding list_encoding(const struct list *l) { return (enum list_encoding)l->enc; }
+static inline enum list_encoding list_encoding(const struct list *l) {
+    return (enum list_encoding)l->enc;
+}
 size_t list_len(const struct list *l);
 
 /* ---- type_ops (store/entry.h) -------------------------------------------- */
@@ -85,16 +87,17 @@ bool list_val_eq(const struct list_val *v, const char *s, size_t n);
 /* ---- changes ------------------------------------------------------------- */
 
 /* Push n elements at one end, in order (LPUSH a b c leaves c first). */
-void list_push(struct list *l, enum list_where where, const char *const *elems, const size_t *lens, size_t n);
+void list_push(struct list *l, enum list_where where, const char *const *elems, const size_t *lens,
+               size_t n);
 void list_push_one(struct list *l, enum list_where where, const char *s, size_t len);
 
 /* ---- positions ----------------------------------------------------------- */
 
 struct list_pos {
     struct list *l;
-    unsigned char *p;    /* listpack entry (listpack encoding) */
-    long index;          /* index from the head */
-    struct ql_entry qe;  /* quicklist encoding */
+    unsigned char *p;   /* listpack entry (listpack encoding) */
+    long index;         /* index from the head */
+    struct ql_entry qe; /* quicklist encoding */
     struct list_val v;
 };
 

@@ -288,6 +288,37 @@ def test_swapdb_wakes(conns):
     pusher.cmd("FLUSHALL")
 
 
+def test_expired_key_does_not_wake(conns):
+    waiter, pusher = pair_on_two_workers(conns)
+    pusher.cmd("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+    try:
+        wid = waiter.cmd("CLIENT", "ID")
+        # SWAPDB brings in a key that expired meanwhile.
+        waiter.cmd("SELECT", 9)
+        pusher.cmd("SELECT", 1)
+        pusher.cmd("RPUSH", "k", "hello")
+        pusher.cmd("PEXPIRE", "k", 100)
+        send(waiter, "BRPOP", "k", 0)
+        wait_blocked(pusher, 1)
+        time.sleep(0.12)
+        pusher.cmd("SWAPDB", 1, 9)
+        assert "flags=b" in pusher.cmd("CLIENT", "LIST", "ID", wid).decode()
+        pusher.cmd("SELECT", 9)
+        assert pusher.cmd("EXISTS", "k") == 0
+        # A key that expires during the transaction that filled it.
+        pusher.cmd("MULTI")
+        pusher.cmd("RPUSH", "k", "hello")
+        pusher.cmd("PEXPIRE", "k", 100)
+        pusher.cmd("DEBUG", "SLEEP", "0.2")
+        pusher.cmd("EXEC")
+        assert "flags=b" in pusher.cmd("CLIENT", "LIST", "ID", wid).decode()
+        assert pusher.cmd("CLIENT", "UNBLOCK", wid) == 1
+        assert waiter.read_reply() is None
+    finally:
+        pusher.cmd("DEBUG", "SET-ACTIVE-EXPIRE", 1)
+        pusher.cmd("FLUSHALL")
+
+
 # ---- BLMOVE ------------------------------------------------------------------------------------------
 
 

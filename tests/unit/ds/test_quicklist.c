@@ -232,7 +232,8 @@ static void random_ops(int *test_failed_, int fill, size_t threshold, int rounds
             for (size_t i = 0; i < cnt && start < m.n; i++) m_delete(&m, start);
         }
         if (!same(ql, &m)) {
-            fprintf(stderr, "  fill %d threshold %zu: mismatch after round %d (op %d)\n", fill, threshold, r, op);
+            fprintf(stderr, "  fill %d threshold %zu: mismatch after round %d (op %d)\n", fill,
+                    threshold, r, op);
             (*test_failed_)++;
             break;
         }
@@ -249,4 +250,6 @@ TEST(random_against_model) {
         for (size_t t = 0; t < 2; t++) random_ops(test_failed_, fills[f], thresholds[t], 3000);
 }
 
-int main(void) { return test_run_all(); }
+int main(void) {
+    return test_run_all();
+}
