@@ -32,16 +32,26 @@ if [ ! -x "$SUITE/runtest" ]; then
      tar xzf redis_*.orig.tar.gz) || { echo "cannot fetch the redis source package"; exit 1; }
 fi
 
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DIR=$(mktemp -d)
-"$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" --enable-debug-command yes &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
-for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+PID=
+start_server() {
+  PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" --enable-debug-command yes &
+  PID=$!
+  for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+}
+stop_server() {
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+  PID=
+}
+trap 'stop_server; rm -rf "$DIR"' EXIT
 
 OUT=$DIR/out.txt
 : > "$OUT"
 for u in "${UNITS[@]}"; do
+  # A fresh server per unit: a unit that fails half-way must not leave its
+  # settings (maxmemory...) to the next one.
+  start_server
   # TERM=dumb: no colour codes around [ok]/[err]; a random base port keeps
   # parallel runs from colliding on the test server's port.
   (cd "$SUITE" && TERM=dumb timeout 600 ./runtest --host 127.0.0.1 --port "$PORT" --single "unit/$u" \
@@ -49,13 +59,12 @@ for u in "${UNITS[@]}"; do
       --tags "-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory" \
       --ignore-encoding --durable --clients 1 --timeout 120 2>&1) | sed "s|^|$u: |" | tee -a "$OUT" |
       grep -E "\[(ok|err|exception)\]|Killing|exception" || true
-  if ! kill -0 $PID 2>/dev/null; then
+  if ! kill -0 "$PID" 2>/dev/null; then
     echo "$u: [err]: stash-server died"
     echo "$u: [err]: stash-server died" >> "$OUT"
-    "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" --enable-debug-command yes &
-    PID=$!
-    sleep 0.5
+    PID=
   fi
+  stop_server
 done
 passed=$(grep -cE "\[ok\]:" "$OUT")
 failed=0

@@ -361,6 +361,7 @@ static int spec_keys(const struct command *cmd, int s, int argc, const char *con
     struct command one = *cmd;
     one.keyspecs = &ks;
     one.nkeyspecs = 1;
+    one.getkeys = NULL; /* this spec alone, not the command's own key finder */
     int small[64];
     int n = exec_command_keys(&one, argc, argv, lens, small, 64);
     if (n < 0) return -1;

@@ -146,6 +146,16 @@ def test_command_getkeys(raw):
     assert raw.cmd("COMMAND", "GETKEYS") == RespError("ERR wrong number of arguments for 'command|getkeys' command")
 
 
+def test_command_getkeys_sort(raw):
+    # SORT's keys come from its own key finder: each key once, the last STORE wins
+    assert raw.cmd("COMMAND", "GETKEYS", "sort", "abc", "store", "def") == [b"abc", b"def"]
+    assert raw.cmd("COMMAND", "GETKEYS", "sort_ro", "abc") == [b"abc"]
+    assert raw.cmd("COMMAND", "GETKEYS", "sort", "abc", "store", "invalid", "store", "stillbad", "store",
+                   "def") == [b"abc", b"def"]
+    assert raw.cmd("COMMAND", "GETKEYSANDFLAGS", "sort", "abc", "store", "def") == [
+        [b"abc", [b"RO", b"access"]], [b"def", [b"OW", b"update"]]]
+
+
 def test_command_help(raw):
     h = raw.cmd("COMMAND", "HELP")
     assert h[0] == b"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
