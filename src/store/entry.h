@@ -42,10 +42,12 @@
  *     the CAS); entry_dup (COPY) keeps the flags, not the CAS.
  * So a CAS, once handed out, changes with any write from either protocol
  * (a new one is assigned when a client asks again), at no cost to entries
- * that never had one. Three more flag bits are the memcached item state of
+ * that never had one. Four more flag bits are the memcached item state of
  * the meta protocol: ENTRY_F_MC_FETCHED (read by a memcached client since it
  * was stored), ENTRY_F_MC_WON (a recache token was handed out),
- * ENTRY_F_MC_STALE (marked stale by md I / ms I); Redis commands ignore them.
+ * ENTRY_F_MC_STALE (marked stale by md I / ms I), ENTRY_F_MC_BINKEY (the
+ * key was given in base64: meta k answers it so); Redis commands ignore
+ * them and copies keep them.
  *
  * LRU field: with an LFU policy, 16 bits of minutes + an 8-bit log counter;
  * otherwise a 24-bit LRU clock in seconds (Redis's scheme).
@@ -90,7 +92,8 @@ enum entry_enc {
 #define ENTRY_F_MC_FETCHED 0x04 /* memcached: read since stored */
 #define ENTRY_F_MC_WON 0x08     /* memcached: recache token handed out */
 #define ENTRY_F_MC_STALE 0x10   /* memcached: marked stale */
-#define ENTRY_MC_STATE (ENTRY_F_MC_FETCHED | ENTRY_F_MC_WON | ENTRY_F_MC_STALE)
+#define ENTRY_F_MC_BINKEY 0x20  /* memcached: key given in base64 (meta b) */
+#define ENTRY_MC_STATE (ENTRY_F_MC_FETCHED | ENTRY_F_MC_WON | ENTRY_F_MC_STALE | ENTRY_F_MC_BINKEY)
 
 /* Bytes of the optional blocks before the key: expire (12), memcached (12). */
 #define ENTRY_EXPIRE_BLOCK 12
