@@ -216,8 +216,9 @@ size_t mc_bin_request(struct client *c, struct mc_conn *m, const unsigned char *
     memset(&r, 0, sizeof(r));
     mcbin_parse_header(p, &r.h);
     if (r.h.magic != MCBIN_REQ) {
-        /* Not the binary protocol: memcached drops the connection. */
-        client_close_after_reply(c);
+        /* Not the binary protocol: memcached drops the connection at once,
+         * answers still queued included. */
+        c->flags |= CLIENT_CLOSE_ASAP;
         return n;
     }
     uint32_t body = r.h.bodylen, keylen = r.h.keylen, extlen = r.h.extlen;
