@@ -402,6 +402,8 @@ struct store_ctx {
     struct client *c;
     struct mc_store *s;
     struct store_key k;
+    bool found;      /* for watchers: the lookup a store starts with */
+    size_t old_size;
 };
 
 /* Write s's value as a new entry (replacing ref's when old). */
@@ -466,6 +468,10 @@ static void store_locked(void *arg) {
     struct store_ref ref;
     struct entry *old = mc_find_any_locked(&x->k, &ref);
     s->result = MC_NOT_STORED;
+    if (UNLIKELY(mc_watching()) && old && entry_type(old) == TYPE_STRING) {
+        x->found = true;
+        x->old_size = entry_str_len(old);
+    }
     if (old) {
         bool str = entry_type(old) == TYPE_STRING;
         uint64_t old_cas = str ? mc_cas_peek(old) : 0;
@@ -522,11 +528,14 @@ static void store_locked(void *arg) {
 void mc_store_item(struct client *c, struct mc_store *s) {
     MC_COUNT(set_cmds);
     if (mc_settings.detail_enabled) mc_detail_record(s->key, s->klen, 's');
-    struct store_ctx x = {c, s, {0}};
+    struct store_ctx x = {c, s, {0}, false, 0};
     store_key_init(&x.k, s->key, s->klen);
     store_run_slot(x.k.slot, STORE_WRITE, store_locked, &x);
     if (s->result == MC_STORED) MC_COUNT(total_items);
-    if (mc_watching()) mc_log_store(c, s);
+    if (UNLIKELY(mc_watching())) {
+        mc_log_get(c, s->key, s->klen, x.found ? 1 : 0, x.old_size);
+        mc_log_store(c, s);
+    }
 }
 
 /* ---- incr / decr ---------------------------------------------------------------------------------- */
@@ -757,8 +766,13 @@ void memcache_setup(void) {
 }
 
 void mc_stats_start(void);
+size_t mc_baseline_bytes(void);
 void memcache_start(void) {
     mc_stats_start();
+    /* -m is memcached's item memory: the budget for data above what the
+     * server holds at start (effects log ring, tables, buffers). */
+    if (mc_settings.engine && mc_settings.maxbytes > 0)
+        store_set_maxmemory((unsigned long long)mc_settings.maxbytes + mc_baseline_bytes());
 }
 
 void memcache_teardown(void) {}

@@ -99,6 +99,8 @@ size_t mc_value_len(const struct entry *e);
  * copied, big ones referenced (sent after the lock is released). */
 void mc_w_data(struct obuf *ob, const struct entry *e, bool crlf);
 
+/* Bytes the server held at start: -m budgets the memory above it. */
+size_t mc_baseline_bytes(void);
 /* May a store proceed under -m? Evicts first (allkeys-lru); false when the
  * memory is exhausted and nothing can be evicted (-M). [no locks] */
 bool mc_memory_ok(void);

@@ -71,6 +71,8 @@ static void reset_stats(void) {
 static int64_t started_s;
 static size_t baseline_bytes;
 
+size_t mc_baseline_bytes(void) { return baseline_bytes; }
+
 void mc_stats_start(void);
 void mc_stats_start(void) {
     started_s = time_ms() / 1000;
@@ -594,7 +596,7 @@ void mc_cmd_stats(struct client *c, const struct mc_tokens *t) {
             mc_settings.track_sizes = mc_tok_is(sub, "sizes_enable");
             emit(&s, "sizes_status", mc_settings.track_sizes ? "enabled" : "disabled");
         }
-        emit_end(&s);
+        /* memcached answers these two without "END" */
     } else {
         mc_w_cstr(c->out, "ERROR");
     }

@@ -336,7 +336,7 @@ static void mcx_memlimit(struct client *c, const struct mc_tokens *t) {
         mc_out(c, noreply, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
     } else {
         mc_settings.maxbytes = (long long)mb * 1024 * 1024;
-        store_set_maxmemory((unsigned long long)mc_settings.maxbytes);
+        store_set_maxmemory((unsigned long long)mc_settings.maxbytes + mc_baseline_bytes());
         mc_out(c, noreply, "OK");
     }
 }
