@@ -475,10 +475,12 @@ static void store_locked(void *arg) {
     if (old) {
         bool str = entry_type(old) == TYPE_STRING;
         uint64_t old_cas = str ? mc_cas_peek(old) : 0;
-        enum cas_res cr = s->cas == 0                         ? CAS_NONE
-                          : old_cas != 0 && s->cas == old_cas ? CAS_MATCH
-                          : s->stale_ok && s->cas < old_cas   ? CAS_STALE
-                                                              : CAS_BADVAL;
+        /* An item whose CAS was never handed out has, in effect, a CAS newer
+         * than any a client holds: it matches none, and is "newer" for I. */
+        enum cas_res cr = s->cas == 0                                      ? CAS_NONE
+                          : old_cas != 0 && s->cas == old_cas              ? CAS_MATCH
+                          : s->stale_ok && (old_cas == 0 || s->cas < old_cas) ? CAS_STALE
+                                                                           : CAS_BADVAL;
         switch (s->mode) {
         case MC_ADD: store_touch_access(old); break;
         case MC_CAS:
