@@ -680,16 +680,29 @@ void memcache_cron(void) {
     flush_now();
 }
 
-/* ---- UDP ------------------------------------------------------------------------------------------------ */
+/* ---- UDP --------------------------------------------------------------------------------------------------- */
+
+/* A datagram's requests run on the worker that received it, on a per-worker
+ * pseudo-connection. Replies go back as memcached sends them: one message
+ * per response (each command, and each key of a multiget, END with the
+ * last key), every message in frames of at most 1400 bytes with the
+ * request id, the frame's number and the message's frame count. Like
+ * memcached, a multiget whose first keys miss sends one empty frame (count
+ * 0) for them; other empty responses send nothing. */
 
 #define UDP_HEADER 8
 #define UDP_PAYLOAD_MAX 1400
 #define UDP_DATA (UDP_PAYLOAD_MAX - UDP_HEADER)
 #define UDP_BATCH 64
+#define UDP_MARKS 1024
 
 struct udp_worker {
     struct client c;
     struct mc_conn m;
+    size_t marks[UDP_MARKS];  /* output offsets where a response ends */
+    bool key_mark[UDP_MARKS]; /* ... the response of one key of a multiget */
+    int nmarks;
+    size_t consumed;          /* output bytes already sent */
     char in[65536];
     char out[UDP_PAYLOAD_MAX];
 };
@@ -710,34 +723,70 @@ static struct udp_worker *udp_worker(void) {
     return udpw;
 }
 
-/* Send the pseudo-connection's output to `to` in frames of request `id`. */
-static void udp_reply(int fd, struct udp_worker *u, uint16_t id, const struct sockaddr *to, socklen_t tolen) {
+void mc_udp_mark(struct client *c, bool key) {
+    struct udp_worker *u = udpw;
+    if (u == NULL || c != &u->c || u->nmarks == UDP_MARKS) return;
+    u->marks[u->nmarks] = u->consumed + obuf_pending(&c->obuf);
+    u->key_mark[u->nmarks] = key;
+    u->nmarks++;
+}
+
+static void udp_header(unsigned char *h, uint16_t id, size_t seq, size_t total) {
+    h[0] = (unsigned char)(id >> 8);
+    h[1] = (unsigned char)id;
+    h[2] = (unsigned char)(seq >> 8);
+    h[3] = (unsigned char)seq;
+    h[4] = (unsigned char)(total >> 8);
+    h[5] = (unsigned char)total;
+    h[6] = h[7] = 0;
+}
+
+/* Send the next `len` output bytes as one message. */
+static void udp_message(int fd, struct udp_worker *u, uint16_t id, size_t len, const struct sockaddr *to,
+                        socklen_t tolen) {
     struct obuf *ob = &u->c.obuf;
-    size_t total = obuf_pending(ob);
-    if (total == 0) return;
-    size_t frames = (total + UDP_DATA - 1) / UDP_DATA;
+    size_t frames = (len + UDP_DATA - 1) / UDP_DATA;
     if (frames > 65535) frames = 65535;
-    for (size_t seq = 0; seq < frames && obuf_pending(ob) > 0; seq++) {
-        unsigned char *h = (unsigned char *)u->out;
-        h[0] = (unsigned char)(id >> 8);
-        h[1] = (unsigned char)id;
-        h[2] = (unsigned char)(seq >> 8);
-        h[3] = (unsigned char)seq;
-        h[4] = (unsigned char)(frames >> 8);
-        h[5] = (unsigned char)frames;
-        h[6] = h[7] = 0;
-        size_t n = 0;
+    for (size_t seq = 0; seq < frames; seq++) {
+        udp_header((unsigned char *)u->out, id, seq, frames);
+        size_t n = 0, want = MIN(len, (size_t)UDP_DATA);
         struct iovec iov[16];
         int cnt = obuf_iov(ob, iov, 16);
-        for (int i = 0; i < cnt && n < UDP_DATA; i++) {
-            size_t take = MIN(iov[i].iov_len, UDP_DATA - n);
+        for (int i = 0; i < cnt && n < want; i++) {
+            size_t take = MIN(iov[i].iov_len, want - n);
             memcpy(u->out + UDP_HEADER + n, iov[i].iov_base, take);
             n += take;
         }
         obuf_advance(ob, n);
+        len -= n;
         if (sendto(fd, u->out, UDP_HEADER + n, MSG_DONTWAIT, to, tolen) < 0) break;
     }
-    obuf_clear(ob);
+    if (len) obuf_advance(ob, MIN(len, obuf_pending(ob))); /* frames beyond 65535, or a failed send */
+}
+
+static void udp_reply(int fd, struct udp_worker *u, uint16_t id, const struct sockaddr *to, socklen_t tolen) {
+    size_t sent = 0;
+    bool any = false;
+    for (int i = 0; i < u->nmarks; i++) {
+        size_t len = u->marks[i] - sent;
+        if (len == 0) {
+            if (u->key_mark[i] && !any) {
+                /* leading misses of a multiget: one empty frame */
+                udp_header((unsigned char *)u->out, id, 0, 0);
+                if (sendto(fd, u->out, UDP_HEADER, MSG_DONTWAIT, to, tolen) < 0) break;
+                any = true;
+            }
+            continue;
+        }
+        udp_message(fd, u, id, len, to, tolen);
+        sent += len;
+        any = true;
+    }
+    size_t rest = obuf_pending(&u->c.obuf);
+    if (rest) udp_message(fd, u, id, rest, to, tolen);
+    obuf_clear(&u->c.obuf);
+    u->nmarks = 0;
+    u->consumed = 0;
 }
 
 void memcache_udp_readable(int fd, enum listener_kind kind, int tag) {
@@ -751,11 +800,25 @@ void memcache_udp_readable(int fd, enum listener_kind kind, int tag) {
         const unsigned char *h = (const unsigned char *)u->in;
         uint16_t id = (uint16_t)(h[0] << 8 | h[1]);
         if (h[4] != 0 || h[5] != 1) continue; /* multi-datagram requests are not supported (memcached) */
-        u->c.flags = 0;
-        u->m.proto = MCP_NEGOTIATE;
-        u->m.swallow = 0;
-        u->m.need = 0;
-        mc_process(&u->c, u->in + UDP_HEADER, (size_t)n - UDP_HEADER);
+        struct client *c = &u->c;
+        struct mc_conn *m = &u->m;
+        c->flags = 0;
+        m->proto = MCP_NEGOTIATE;
+        m->swallow = 0;
+        m->need = 0;
+        store_set_now(time_ms());
+        /* One request at a time: each one's answer is a message. */
+        char *base = u->in + UDP_HEADER;
+        size_t len = (size_t)n - UDP_HEADER, pos = 0;
+        while (pos < len && !(c->flags & CLOSING) && !m->swallow) {
+            if (m->proto == MCP_NEGOTIATE)
+                m->proto = (unsigned char)base[pos] == MCBIN_REQ ? MCP_BINARY : MCP_ASCII;
+            size_t used = m->proto == MCP_BINARY ? mc_bin_request(c, m, (const unsigned char *)base + pos, len - pos)
+                                                 : mc_text_request(c, m, base + pos, len - pos);
+            if (used == 0) break; /* incomplete: the rest of the datagram is dropped */
+            pos += used;
+            mc_udp_mark(c, false);
+        }
         udp_reply(fd, u, id, (struct sockaddr *)&from, fromlen);
     }
 }

@@ -40,6 +40,13 @@ struct mc_conn {
 
 static inline struct mc_conn *mc_conn(struct client *c) { return c->pstate; }
 
+/* On a UDP pseudo-connection, end a response here (a UDP message); `key`:
+ * the response of one key of a multiget. No-op elsewhere. */
+void mc_udp_mark(struct client *c, bool key);
+static inline void mc_udp_key_done(struct client *c) {
+    if (UNLIKELY(mc_conn(c)->udp)) mc_udp_mark(c, true);
+}
+
 /* Handle one request at p[0, n): the bytes consumed, or 0 when it is not
  * complete yet (nothing was done; it is handed again with more bytes). */
 size_t mc_text_request(struct client *c, struct mc_conn *m, const char *p, size_t n);

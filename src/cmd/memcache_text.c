@@ -119,7 +119,10 @@ static void mcx_get(struct client *c, const struct mc_tokens *t, bool with_cas, 
     win = t;
     i = first;
     for (;;) {
-        for (; i < win->n; i++) get_one(c, &win->t[i], &x);
+        for (; i < win->n; i++) {
+            get_one(c, &win->t[i], &x);
+            if (i + 1 < win->n || win->rest) mc_udp_key_done(c); /* a key's answer, END goes with the last */
+        }
         if (win->rest == NULL) break;
         mc_tokenize(win->rest, win->end, &w);
         win = &w;

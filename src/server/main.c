@@ -131,7 +131,8 @@ static int open_memcached(void) {
         listener_attach(ls, client_accept, MEMCACHE_TAG);
         listeners[nlisteners++] = ls;
     }
-    for (int udp = 0; udp < 2; udp++) {
+    /* memcached's -s replaces the network listeners */
+    for (int udp = 0; udp < 2 && !(ms->engine && ms->unixsocket[0]); udp++) {
         int port = udp ? ms->udp_port : ms->port;
         if (port == 0) continue;
         int n = ms->nlisten ? ms->nlisten : server_settings.nbind;

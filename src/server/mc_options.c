@@ -9,7 +9,8 @@
  *
  * Mapping onto Stash (the configuration text handed to config_load):
  *   -p/-U/-s/-a/-l  memcached listeners (memcache_settings); the Redis port
- *                   is off (port 0). -s disables TCP and UDP, as memcached.
+ *                   is off (port 0). -s disables TCP and UDP, as memcached
+ *                   (the composition root opens only the socket then).
  *   -t N            threads N          -c N   maxclients N
  *   -m N            maxmemory N MB, maxmemory-policy allkeys-lru
  *   -M              maxmemory-policy noeviction: stores fail with
@@ -444,15 +445,17 @@ static const struct option longopts[] = {
     {0, 0, 0, 0},
 };
 
-/* memcached's -I: a number with an optional k/m suffix, through atoi. */
+/* memcached's -I: a number with an optional k/m suffix, through atoi, in a
+ * 32-bit int (so "-I 2048m" wraps negative and is "less than 1024"). */
 static long long item_size_arg(const char *arg) {
     size_t n = strlen(arg);
     char unit = n ? arg[n - 1] : '\0';
     if (unit == 'k' || unit == 'K' || unit == 'm' || unit == 'M') {
         char buf[64];
         snprintf(buf, sizeof(buf), "%.*s", (int)(n - 1), arg);
-        long long v = atoi(buf);
-        return (unit == 'k' || unit == 'K') ? v * 1024 : v * 1024 * 1024;
+        uint32_t v = (uint32_t)atoi(buf);
+        v *= (unit == 'k' || unit == 'K') ? 1024u : 1024u * 1024u;
+        return (int32_t)v;
     }
     return atoi(arg);
 }
@@ -692,11 +695,6 @@ int mc_options_parse(int argc, char **argv, char **config) {
     if ((rc = switch_user(username)) != CONTINUE) return rc;
     if (lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
         fprintf(stderr, "warning: -k invalid, mlockall() failed: %s\n", strerror(errno));
-    if (ms->unixsocket[0]) {
-        /* A UNIX socket disables the network listeners. */
-        ms->port = 0;
-        ms->udp_port = 0;
-    }
     if (ms->inter[0] && add_interfaces(ms, ms->inter) != 0) {
         fprintf(stderr, "Too many interfaces in -l\n");
         return EX_USAGE_;
