@@ -112,6 +112,9 @@ struct memcache_settings *memcache_settings(void) { return &mc_settings; }
 
 /* ---- config directives (a memcached listener on a Redis node) -------------------- */
 
+/* Hidden from CONFIG GET patterns (Redis has no such directives: tools that
+ * compare CONFIG GET * with Redis see the same set); exact names work. */
+
 static int apply_port(long long v, char *err) {
     mc_settings.port = (int)v;
     return 0;
@@ -153,19 +156,19 @@ static const struct config_enum bindings[] = {
     {"auto", MEMCACHE_AUTO}, {"ascii", MEMCACHE_ASCII}, {"binary", MEMCACHE_BINARY}, {NULL, 0}};
 
 static struct config_option options[] = {
-    {"memcached-port", NULL, CFG_INT, CFG_F_IMMUTABLE, "0", 0, 65535, NULL, apply_port, NULL, NULL, NULL, 0, NULL},
-    {"memcached-udp-port", NULL, CFG_INT, CFG_F_IMMUTABLE, "0", 0, 65535, NULL, apply_udp_port, NULL, NULL, NULL, 0,
+    {"memcached-port", NULL, CFG_INT, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "0", 0, 65535, NULL, apply_port, NULL, NULL, NULL, 0, NULL},
+    {"memcached-udp-port", NULL, CFG_INT, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "0", 0, 65535, NULL, apply_udp_port, NULL, NULL, NULL, 0,
      NULL},
-    {"memcached-unixsocket", NULL, CFG_STRING, CFG_F_IMMUTABLE, "", 0, 0, NULL, NULL, apply_unixsocket, NULL, NULL, 0,
+    {"memcached-unixsocket", NULL, CFG_STRING, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "", 0, 0, NULL, NULL, apply_unixsocket, NULL, NULL, 0,
      NULL},
-    {"memcached-unixsocketperm", NULL, CFG_INT, CFG_F_IMMUTABLE, "448", 0, 0777, NULL, apply_unixperm, NULL, NULL,
+    {"memcached-unixsocketperm", NULL, CFG_INT, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "448", 0, 0777, NULL, apply_unixperm, NULL, NULL,
      NULL, 0, NULL},
-    {"memcached-max-item-size", NULL, CFG_MEMORY, CFG_F_IMMUTABLE, "1mb", 1024, 1024LL * 1024 * 1024, NULL,
+    {"memcached-max-item-size", NULL, CFG_MEMORY, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "1mb", 1024, 1024LL * 1024 * 1024, NULL,
      apply_item_max, NULL, NULL, NULL, 0, NULL},
-    {"memcached-cas", NULL, CFG_BOOL, CFG_F_IMMUTABLE, "yes", 0, 0, NULL, apply_cas, NULL, NULL, NULL, 0, NULL},
-    {"memcached-flush-all", NULL, CFG_BOOL, 0, "yes", 0, 0, NULL, apply_flush, NULL, NULL, NULL, 0, NULL},
-    {"memcached-shutdown", NULL, CFG_BOOL, 0, "no", 0, 0, NULL, apply_shutdown, NULL, NULL, NULL, 0, NULL},
-    {"memcached-protocol", NULL, CFG_ENUM, CFG_F_IMMUTABLE, "auto", 0, 0, bindings, apply_binding, NULL, NULL, NULL,
+    {"memcached-cas", NULL, CFG_BOOL, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "yes", 0, 0, NULL, apply_cas, NULL, NULL, NULL, 0, NULL},
+    {"memcached-flush-all", NULL, CFG_BOOL, CFG_F_HIDDEN, "yes", 0, 0, NULL, apply_flush, NULL, NULL, NULL, 0, NULL},
+    {"memcached-shutdown", NULL, CFG_BOOL, CFG_F_HIDDEN, "no", 0, 0, NULL, apply_shutdown, NULL, NULL, NULL, 0, NULL},
+    {"memcached-protocol", NULL, CFG_ENUM, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "auto", 0, 0, bindings, apply_binding, NULL, NULL, NULL,
      0, NULL},
     CFG_END,
 };

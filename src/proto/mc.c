@@ -212,6 +212,7 @@ size_t mc_base64_encode(const char *src, size_t n, char *out) {
 
 int mc_meta_parse(const struct mc_tokens *t, int start, struct mc_meta *m, const char **err) {
     memset(m, 0, offsetof(struct mc_meta, keybuf));
+    *err = NULL;
     m->delta = 1;
     m->key = t->t[1].p;
     m->klen = t->t[1].len;
@@ -300,6 +301,7 @@ int mc_meta_parse(const struct mc_tokens *t, int start, struct mc_meta *m, const
         default: *err = "CLIENT_ERROR invalid flag"; return -1;
         }
     }
+    if (bad && *err == NULL) *err = "CLIENT_ERROR bad command line format"; /* memcached's default */
     return bad ? -1 : 0;
 }
 

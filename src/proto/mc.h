@@ -134,8 +134,9 @@ struct mc_meta {
  * (memcached's _meta_flag_preparse). Returns 0, or -1 with *err set to the
  * whole error line ("CLIENT_ERROR duplicate flag", ...). Like memcached,
  * a duplicate or unknown flag stops at once; other bad tokens are
- * reported after all flags were read (the last message wins), so that a
- * meta set can still tell how many bytes of data to skip. */
+ * reported after all flags were read (the last message wins; a bad F
+ * token has none of its own: "CLIENT_ERROR bad command line format"), so
+ * that a meta set can still tell how many bytes of data to skip. */
 int mc_meta_parse(const struct mc_tokens *t, int start, struct mc_meta *m, const char **err);
 
 /* ---- writing ------------------------------------------------------------------- */
