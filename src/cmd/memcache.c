@@ -826,6 +826,13 @@ void memcache_udp_readable(int fd, enum listener_kind kind, int tag) {
     }
 }
 
+void memcache_worker_stop(void) {
+    if (udpw == NULL) return;
+    obuf_clear(&udpw->c.obuf);
+    xfree(udpw);
+    udpw = NULL;
+}
+
 /* ---- setup ------------------------------------------------------------------------------------------------ */
 
 void memcache_setup(void) {

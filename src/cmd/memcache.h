@@ -98,6 +98,9 @@ void memcache_start(void);
  * (shared by every worker; not owned). [worker] */
 void memcache_udp_readable(int fd, enum listener_kind kind, int tag);
 
+/* On each worker as it stops: frees the worker's UDP state. */
+void memcache_worker_stop(void);
+
 /* Every ~100 ms on the main thread: runs a delayed flush_all when due. */
 void memcache_cron(void);
 

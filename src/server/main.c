@@ -187,6 +187,8 @@ static void on_worker_start(struct worker *w) {
 
 static void on_worker_stop(struct worker *w) {
     client_worker_stop(w);
+    memcache_worker_stop();
+    store_thread_cleanup();
     log_thread_cleanup();
 }
 

@@ -164,6 +164,15 @@ void store_teardown(void) {
 
 int store_databases(void) { return store_ndbs; }
 
+void store_thread_cleanup(void) {
+    xfree(tl.pending_free);
+    tl.pending_free = NULL;
+    tl.npending = tl.cappending = 0;
+    xfree(tl.empties);
+    tl.empties = NULL;
+    tl.nempty = tl.capempty = 0;
+}
+
 /* ---- time -------------------------------------------------------------------- */
 
 void store_set_now(int64_t ms) {

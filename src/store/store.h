@@ -100,6 +100,8 @@ struct store_hooks {
 
 int store_setup(int databases, const struct store_hooks *hooks);
 void store_teardown(void);
+/* Free the calling thread's scratch arrays (thread exit). [no locks] */
+void store_thread_cleanup(void);
 int store_databases(void);
 
 /* Runtime tunables (CONFIG SET). [any] */

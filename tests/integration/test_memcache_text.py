@@ -693,7 +693,13 @@ def test_many_connections_share_the_data(srv):
 def test_max_connections_are_refused_with_memcached_message():
     s = McServer("-c", "3")
     try:
-        keep = [s.raw() for _ in range(3)]
+        # wait until the start-up probe connection is gone
+        first = s.raw()
+        deadline = time.time() + 5
+        while stats(first)[b"curr_connections"] != b"1":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        keep = [first] + [s.raw() for _ in range(2)]
         for k in keep:
             assert k.cmd(b"version\r\n") == b"VERSION 1.6.18\r\n"
         extra = s.raw()
