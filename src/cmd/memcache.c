@@ -826,6 +826,11 @@ void memcache_udp_readable(int fd, enum listener_kind kind, int tag) {
     }
 }
 
+bool memcache_enabled(void) {
+    const struct memcache_settings *m = &mc_settings;
+    return m->engine || m->port || m->udp_port || m->unixsocket[0];
+}
+
 void memcache_worker_stop(void) {
     if (udpw == NULL) return;
     obuf_clear(&udpw->c.obuf);

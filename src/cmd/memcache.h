@@ -98,6 +98,19 @@ void memcache_start(void);
  * (shared by every worker; not owned). [worker] */
 void memcache_udp_readable(int fd, enum listener_kind kind, int tag);
 
+/* Does this node serve memcached (engine mode, or a memcached listener)? */
+bool memcache_enabled(void);
+
+/* Store hooks, chained by the composition root after exec's: a key was
+ * deleted by the store [stripe-locked]; a locked section ended [no locks]
+ * (eviction lines staged under the lock reach the watchers then). */
+void memcache_store_deleted(int db, const char *key, size_t klen, bool evicted);
+void memcache_flush_evictions(void);
+extern __thread size_t memcache_evictions_staged;
+static inline void memcache_store_after(void) {
+    if (UNLIKELY(memcache_evictions_staged)) memcache_flush_evictions();
+}
+
 /* On each worker as it stops: frees the worker's UDP state. */
 void memcache_worker_stop(void);
 

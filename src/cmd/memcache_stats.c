@@ -702,6 +702,7 @@ struct watcher {
 };
 
 _Atomic int mc_watchers;
+static _Atomic int evict_watchers; /* of them, watching evictions */
 static struct watcher watchers[WATCHER_LIMIT];
 static int nwatchers;
 static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -749,6 +750,7 @@ void mc_cmd_watch(struct client *c, const struct mc_tokens *t) {
         return;
     }
     watchers[nwatchers++] = (struct watcher){worker_id(c->worker), c->id, mask};
+    if (mask & MC_LOG_EVICTIONS) atomic_fetch_add(&evict_watchers, 1);
     atomic_store(&mc_watchers, nwatchers);
     pthread_mutex_unlock(&watch_mu);
     mc_conn(c)->watcher = true;
@@ -760,6 +762,7 @@ void mc_watch_gone(struct client *c) {
     pthread_mutex_lock(&watch_mu);
     for (int i = 0; i < nwatchers; i++) {
         if (watchers[i].id == c->id) {
+            if (watchers[i].mask & MC_LOG_EVICTIONS) atomic_fetch_sub(&evict_watchers, 1);
             watchers[i] = watchers[--nwatchers];
             break;
         }
@@ -833,6 +836,27 @@ void mc_log_store(struct client *c, const struct mc_store *s) {
                cmds[s->mode >= 0 && s->mode <= 6 ? s->mode : 0], ttl < 0 ? 0 : ttl, conn_fd(&c->conn), s->vlen);
     publish(MC_LOG_MUTATIONS, &b);
     buf_free(&b);
+}
+
+/* Evictions: lines staged under the stripe lock (posting to a watcher is a
+ * syscall), published when the locked section ends. The store reports the
+ * key after deleting it: the item's own details are not known any more. */
+__thread size_t memcache_evictions_staged;
+static __thread struct buf evict_lines;
+void memcache_store_deleted(int db, const char *key, size_t klen, bool evicted) {
+    if (!evicted || db != 0 || atomic_load_explicit(&evict_watchers, memory_order_relaxed) == 0) return;
+    line_head(&evict_lines);
+    buf_puts(&evict_lines, "type=eviction key=");
+    uri_encode(&evict_lines, key, klen);
+    buf_puts(&evict_lines, " fetch=no ttl=-1 la=0 clsid=1 size=0\n");
+    memcache_evictions_staged = evict_lines.len;
+}
+
+void memcache_flush_evictions(void) {
+    publish(MC_LOG_EVICTIONS, &evict_lines);
+    buf_clear(&evict_lines);
+    memcache_evictions_staged = 0;
+    if (evict_lines.cap > 64 * 1024) buf_free(&evict_lines);
 }
 
 void mc_log_conn(struct client *c, bool opened) {

@@ -162,6 +162,18 @@ static int open_memcached(void) {
     return 0;
 }
 
+/* Store hooks of a node that serves memcached: exec's, then the memcached
+ * engine's (eviction lines for "watch evictions"). */
+static void store_deleted_mc(int db, const char *key, size_t klen, enum store_del_reason why) {
+    exec_store_deleted(db, key, klen, why);
+    memcache_store_deleted(db, key, klen, why == STORE_DEL_EVICTED);
+}
+
+static void store_after_mc(void) {
+    exec_store_after();
+    memcache_store_after();
+}
+
 /* ---- crons ------------------------------------------------------------------------- */
 
 struct worker_cron {
@@ -323,6 +335,11 @@ int main(int argc, char **argv) {
         threads = ncpu > 0 ? (int)MIN(ncpu, 64L) : 1;
     }
     struct store_hooks hooks = {exec_store_deleted, exec_store_seal, exec_store_after};
+    if (memcache_enabled()) {
+        /* memcached watchers also see evictions (pure Redis nodes keep the plain hooks) */
+        hooks.deleted = store_deleted_mc;
+        hooks.after = store_after_mc;
+    }
     if (store_setup(server_settings.databases, &hooks) != 0) {
         log_warn("Failed to start the lazy-free thread");
         return 1;

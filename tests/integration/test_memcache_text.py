@@ -637,6 +637,21 @@ def test_lru_eviction_under_memory_limit():
         s.stop()
 
 
+def test_watch_evictions():
+    s = McServer("-m", "8", "-I", "1m")
+    try:
+        w = s.raw()
+        assert w.cmd(b"watch evictions\r\n") == b"OK\r\n"
+        fill(s.raw(), 3000)
+        while b"\n" not in w.buf:
+            w._fill()
+        line = w.buf.split(b"\n")[0]
+        assert re.match(rb"ts=\d+\.\d+ gid=\d+ type=eviction key=fill\d+ fetch=(yes|no) ttl=-?\d+ la=\d+ "
+                        rb"clsid=\d+ size=\d+$", line), line
+    finally:
+        s.stop()
+
+
 def test_dash_M_answers_out_of_memory():
     s = McServer("-m", "8", "-M", "-I", "1m")
     try:
