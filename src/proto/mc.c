@@ -7,6 +7,7 @@
  * length-delimited tokens that are never written to.
  */
 #include "proto/mc.h"
+#include "base/str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,17 +130,7 @@ bool mc_parse_i32(const char *p, size_t n, int32_t *out) {
     return true;
 }
 
-size_t mc_u64_text(char *buf, uint64_t v) {
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-    buf[n] = '\0';
-    return n;
-}
+size_t mc_u64_text(char *buf, uint64_t v) { return (size_t)ull_to_str(buf, 21, v); }
 
 /* ---- base64 ----------------------------------------------------------------------------- */
 

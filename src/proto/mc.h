@@ -87,7 +87,7 @@ bool mc_parse_i64(const char *p, size_t n, int64_t *out);   /* safe_strtoll */
 bool mc_parse_u32(const char *p, size_t n, uint32_t *out);  /* safe_strtoul, 64-bit parse then 32 bits */
 bool mc_parse_i32(const char *p, size_t n, int32_t *out);   /* safe_strtol, 64-bit parse then 32 bits */
 
-/* Decimal text of v into buf (at least 21 bytes); returns the length. */
+/* Decimal text of v into buf (at least 21 bytes, NUL-terminated); returns the length. */
 size_t mc_u64_text(char *buf, uint64_t v);
 
 /* ---- base64 (binary keys of the meta protocol) --------------------------------- */
