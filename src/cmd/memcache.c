@@ -140,11 +140,11 @@ static int apply_cas(long long v, char *err) {
     return 0;
 }
 static int apply_flush(long long v, char *err) {
-    mc_settings.flush_enabled = v != 0;
+    MC_STORE(flush_enabled, v != 0);
     return 0;
 }
 static int apply_shutdown(long long v, char *err) {
-    mc_settings.shutdown_enabled = v != 0;
+    MC_STORE(shutdown_enabled, v != 0);
     return 0;
 }
 static int apply_binding(long long v, char *err) {
@@ -532,7 +532,7 @@ static void store_locked(void *arg) {
 
 void mc_store_item(struct client *c, struct mc_store *s) {
     MC_COUNT(set_cmds);
-    if (mc_settings.detail_enabled) mc_detail_record(s->key, s->klen, 's');
+    if (MC_LOAD(detail_enabled)) mc_detail_record(s->key, s->klen, 's');
     struct store_ctx x = {c, s, {0}, false, 0};
     store_key_init(&x.k, s->key, s->klen);
     store_run_slot(x.k.slot, STORE_WRITE, store_locked, &x);
@@ -851,8 +851,8 @@ void memcache_start(void) {
     mc_stats_start();
     /* -m is memcached's item memory: the budget for data above what the
      * server holds at start (effects log ring, tables, buffers). */
-    if (mc_settings.engine && mc_settings.maxbytes > 0)
-        store_set_maxmemory((unsigned long long)mc_settings.maxbytes + mc_baseline_bytes());
+    if (mc_settings.engine && MC_LOAD(maxbytes) > 0)
+        store_set_maxmemory((unsigned long long)MC_LOAD(maxbytes) + mc_baseline_bytes());
 }
 
 void memcache_teardown(void) {}

@@ -89,7 +89,7 @@ static void bin_get(struct client *c, const struct bin_req *r) {
         mc_count(&st->get_cmds, 1);
         mc_count(x.hit ? &st->get_hits : &st->get_misses, 1);
     }
-    if (UNLIKELY(mc_settings.detail_enabled)) mc_detail_record(r->key, r->h.keylen, x.hit ? 'g' : 'm');
+    if (UNLIKELY(MC_LOAD(detail_enabled))) mc_detail_record(r->key, r->h.keylen, x.hit ? 'g' : 'm');
     if (UNLIKELY(mc_watching())) mc_log_get(c, r->key, r->h.keylen, x.hit ? 1 : 0, 0);
     if (x.hit || r->quiet) return;
     if (r->op == MCBIN_GETK || r->op == MCBIN_GATK) {
@@ -151,7 +151,7 @@ static void bdel_locked(void *arg) {
 }
 
 static void bin_delete(struct client *c, const struct bin_req *r) {
-    if (UNLIKELY(mc_settings.detail_enabled)) mc_detail_record(r->key, r->h.keylen, 'd');
+    if (UNLIKELY(MC_LOAD(detail_enabled))) mc_detail_record(r->key, r->h.keylen, 'd');
     struct bdel_ctx x = {c, r, {0}, 0};
     store_key_init(&x.k, r->key, r->h.keylen);
     store_run_slot(x.k.slot, STORE_WRITE, bdel_locked, &x);
@@ -189,7 +189,7 @@ static void bin_arith(struct client *c, const struct bin_req *r) {
 }
 
 static void bin_flush(struct client *c, const struct bin_req *r) {
-    if (!mc_settings.flush_enabled) {
+    if (!MC_LOAD(flush_enabled)) {
         bin_error(c, r, MCBIN_AUTH_ERROR, NULL);
         return;
     }
@@ -300,7 +300,7 @@ size_t mc_bin_request(struct client *c, struct mc_conn *m, const unsigned char *
         if (concat ? (keylen == 0 || extlen) : (extlen != 8 || keylen == 0 || body < keylen + 8)) break;
         uint32_t vlen = body - keylen - extlen;
         uint32_t flags = concat ? 0 : mcbin_get32(r.ext);
-        if (UNLIKELY(mc_settings.detail_enabled)) mc_detail_record(r.key, keylen, 's');
+        if (UNLIKELY(MC_LOAD(detail_enabled))) mc_detail_record(r.key, keylen, 's');
         if (!mc_size_ok(keylen, flags, vlen)) {
             MC_COUNT(store_too_large);
             if (r.op == MCBIN_SET) mc_delete_key(c, r.key, keylen);

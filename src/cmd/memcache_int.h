@@ -21,6 +21,22 @@
 
 extern struct memcache_settings mc_settings;
 
+/* Settings that commands change at run time (verbosity, stats detail,
+ * cache_memlimit, the tuning commands, CONFIG SET) while other workers
+ * read them: relaxed atomic accesses. Everything else is fixed before the
+ * workers start. */
+#define MC_LOAD(f)                                                         \
+    ({                                                                     \
+        __typeof__(mc_settings.f) mc_v_;                                   \
+        __atomic_load(&mc_settings.f, &mc_v_, __ATOMIC_RELAXED);           \
+        mc_v_;                                                             \
+    })
+#define MC_STORE(f, val)                                                   \
+    do {                                                                   \
+        __typeof__(mc_settings.f) mc_v_ = (val);                           \
+        __atomic_store(&mc_settings.f, &mc_v_, __ATOMIC_RELAXED);          \
+    } while (0)
+
 /* The memcached version Stash answers as ("version", stats, binary VERSION):
  * clients pick protocol features by it. */
 #define MEMCACHE_VERSION "1.6.18"

@@ -405,7 +405,7 @@ static void mcx_md(struct client *c, const struct mc_tokens *t) {
         errline(c, "CLIENT_ERROR opaque token too long");
         return;
     }
-    if (mc_settings.detail_enabled) mc_detail_record(f.key, f.klen, 'd');
+    if (MC_LOAD(detail_enabled)) mc_detail_record(f.key, f.klen, 'd');
     struct md_ctx x = {c, &f, {0}, "NF", false};
     store_key_init(&x.k, f.key, f.klen);
     store_run_slot(x.k.slot, STORE_WRITE, md_locked, &x);

@@ -190,7 +190,7 @@ static void general_stats(struct sink *s) {
     if (mc_settings.idle_timeout) emit(s, "idle_kicks", "0");
     emitf(s, "bytes_read", "%llu", (unsigned long long)cs.net_input_bytes);
     emitf(s, "bytes_written", "%llu", (unsigned long long)cs.net_output_bytes);
-    emitf(s, "limit_maxbytes", "%llu", (unsigned long long)mc_settings.maxbytes);
+    emitf(s, "limit_maxbytes", "%llu", (unsigned long long)MC_LOAD(maxbytes));
     emit(s, "accepting_conns", "1");
     emit(s, "listen_disabled_num", "0");
     emit(s, "time_in_listen_disabled_us", "0");
@@ -206,7 +206,7 @@ static void general_stats(struct sink *s) {
                                            "slab_reassign_running", "slabs_moved", NULL};
         for (int i = 0; zero[i]; i++) emit(s, zero[i], "0");
     }
-    if (mc_settings.lru_crawler) {
+    if (MC_LOAD(lru_crawler)) {
         emit(s, "lru_crawler_running", "0");
         emit(s, "lru_crawler_starts", "0");
     }
@@ -243,23 +243,23 @@ static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 
 static void settings_stats(struct sink *s) {
     const struct memcache_settings *m = &mc_settings;
-    emitf(s, "maxbytes", "%llu", (unsigned long long)m->maxbytes);
+    emitf(s, "maxbytes", "%llu", (unsigned long long)MC_LOAD(maxbytes));
     emitf(s, "maxconns", "%d", m->maxconns);
     emitf(s, "tcpport", "%d", m->port);
     emitf(s, "udpport", "%d", m->udp_port);
     emit(s, "inter", m->inter[0] ? m->inter : "NULL");
-    emitf(s, "verbosity", "%d", __atomic_load_n(&m->verbose, __ATOMIC_RELAXED));
+    emitf(s, "verbosity", "%d", MC_LOAD(verbose));
     emit(s, "oldest", "0");
     emit(s, "evictions", m->evict_to_free ? "on" : "off");
     emit(s, "domain_socket", m->unixsocket[0] ? m->unixsocket : "NULL");
     emitf(s, "umask", "%o", (unsigned)m->unixsocket_perm);
-    emit(s, "shutdown_command", yes_no(m->shutdown_enabled));
+    emit(s, "shutdown_command", yes_no(MC_LOAD(shutdown_enabled)));
     emitf(s, "growth_factor", "%.2f", m->factor);
     emitf(s, "chunk_size", "%d", m->chunk_size);
     emitf(s, "num_threads", "%d", worker_count());
     emitf(s, "num_threads_per_udp", "%d", worker_count());
     emitf(s, "stat_key_prefix", "%c", m->prefix_delimiter);
-    emit(s, "detail_enabled", yes_no(m->detail_enabled));
+    emit(s, "detail_enabled", yes_no(MC_LOAD(detail_enabled)));
     emitf(s, "reqs_per_event", "%d", m->reqs_per_event);
     emit(s, "cas_enabled", yes_no(m->use_cas));
     emitf(s, "tcp_backlog", "%d", m->backlog);
@@ -271,30 +271,30 @@ static void settings_stats(struct sink *s) {
     emit(s, "maxconns_fast", yes_no(m->maxconns_fast));
     emitf(s, "hashpower_init", "%d", m->hashpower_init);
     emit(s, "slab_reassign", yes_no(m->slab_reassign));
-    emitf(s, "slab_automove", "%d", m->slab_automove);
-    emitf(s, "slab_automove_ratio", "%.2f", m->slab_automove_ratio);
+    emitf(s, "slab_automove", "%d", MC_LOAD(slab_automove));
+    emitf(s, "slab_automove_ratio", "%.2f", MC_LOAD(slab_automove_ratio));
     emitf(s, "slab_automove_window", "%u", m->slab_automove_window);
     emitf(s, "slab_chunk_max", "%d", m->slab_chunk_max);
-    emit(s, "lru_crawler", yes_no(m->lru_crawler));
-    emitf(s, "lru_crawler_sleep", "%d", m->lru_crawler_sleep);
-    emitf(s, "lru_crawler_tocrawl", "%u", m->lru_crawler_tocrawl);
+    emit(s, "lru_crawler", yes_no(MC_LOAD(lru_crawler)));
+    emitf(s, "lru_crawler_sleep", "%d", MC_LOAD(lru_crawler_sleep));
+    emitf(s, "lru_crawler_tocrawl", "%u", MC_LOAD(lru_crawler_tocrawl));
     emitf(s, "tail_repair_time", "%d", m->tail_repair_time);
-    emit(s, "flush_enabled", yes_no(m->flush_enabled));
+    emit(s, "flush_enabled", yes_no(MC_LOAD(flush_enabled)));
     emit(s, "dump_enabled", yes_no(m->dump_enabled));
     emit(s, "hash_algorithm", m->hash_algorithm);
     emit(s, "lru_maintainer_thread", yes_no(m->lru_maintainer));
-    emit(s, "lru_segmented", yes_no(m->lru_segmented));
-    emitf(s, "hot_lru_pct", "%d", m->hot_lru_pct);
-    emitf(s, "warm_lru_pct", "%d", m->warm_lru_pct);
-    emitf(s, "hot_max_factor", "%.2f", m->hot_max_factor);
-    emitf(s, "warm_max_factor", "%.2f", m->warm_max_factor);
-    emit(s, "temp_lru", yes_no(m->temp_lru));
-    emitf(s, "temporary_ttl", "%u", m->temporary_ttl);
+    emit(s, "lru_segmented", yes_no(MC_LOAD(lru_segmented)));
+    emitf(s, "hot_lru_pct", "%d", MC_LOAD(hot_lru_pct));
+    emitf(s, "warm_lru_pct", "%d", MC_LOAD(warm_lru_pct));
+    emitf(s, "hot_max_factor", "%.2f", MC_LOAD(hot_max_factor));
+    emitf(s, "warm_max_factor", "%.2f", MC_LOAD(warm_max_factor));
+    emit(s, "temp_lru", yes_no(MC_LOAD(temp_lru)));
+    emitf(s, "temporary_ttl", "%u", MC_LOAD(temporary_ttl));
     emitf(s, "idle_timeout", "%d", m->idle_timeout);
     emitf(s, "watcher_logbuf_size", "%u", m->watcher_logbuf_size);
     emitf(s, "worker_logbuf_size", "%u", m->worker_logbuf_size);
     emitf(s, "read_buf_mem_limit", "%u", m->read_buf_mem_limit);
-    emit(s, "track_sizes", yes_no(m->track_sizes));
+    emit(s, "track_sizes", yes_no(MC_LOAD(track_sizes)));
     emit(s, "inline_ascii_response", "no");
 }
 
@@ -377,7 +377,7 @@ static void size_item(struct entry *e, void *arg) {
 }
 
 static void sizes_stats(struct sink *s) {
-    if (!mc_settings.track_sizes) {
+    if (!MC_LOAD(track_sizes)) {
         emit(s, "sizes_status", "disabled");
         return;
     }
@@ -542,10 +542,10 @@ void mc_cmd_stats(struct client *c, const struct mc_tokens *t) {
     } else if (mc_tok_is(sub, "detail")) {
         const struct mc_tok *arg = t->n >= 3 ? &t->t[2] : NULL;
         if (arg && mc_tok_is(arg, "on")) {
-            mc_settings.detail_enabled = true;
+            MC_STORE(detail_enabled, true);
             mc_w_cstr(c->out, "OK");
         } else if (arg && mc_tok_is(arg, "off")) {
-            mc_settings.detail_enabled = false;
+            MC_STORE(detail_enabled, false);
             mc_w_cstr(c->out, "OK");
         } else if (arg && mc_tok_is(arg, "dump")) {
             struct buf b = BUF_INIT;
@@ -593,8 +593,8 @@ void mc_cmd_stats(struct client *c, const struct mc_tokens *t) {
             emit(&s, "sizes_status", "error");
             emit(&s, "sizes_error", "cas_support_disabled");
         } else {
-            mc_settings.track_sizes = mc_tok_is(sub, "sizes_enable");
-            emit(&s, "sizes_status", mc_settings.track_sizes ? "enabled" : "disabled");
+            MC_STORE(track_sizes, mc_tok_is(sub, "sizes_enable"));
+            emit(&s, "sizes_status", MC_LOAD(track_sizes) ? "enabled" : "disabled");
         }
         /* memcached answers these two without "END" */
     } else {
@@ -625,9 +625,9 @@ bool mc_bin_stats(struct client *c, const char *key, size_t klen, uint32_t opaqu
             emit(&s, "detailed", b.data);
             buf_free(&b);
         } else if (rn >= 3 && memcmp(rest, " on", 3) == 0) {
-            mc_settings.detail_enabled = true;
+            MC_STORE(detail_enabled, true);
         } else if (rn >= 4 && memcmp(rest, " off", 4) == 0) {
-            mc_settings.detail_enabled = false;
+            MC_STORE(detail_enabled, false);
         } else {
             return false;
         }

@@ -80,7 +80,7 @@ static void get_one(struct client *c, const struct mc_tok *key, struct get_ctx *
         mc_count(&st->get_cmds, 1);
         mc_count(x->hit ? &st->get_hits : &st->get_misses, 1);
     }
-    if (UNLIKELY(mc_settings.detail_enabled)) mc_detail_record(key->p, key->len, x->hit ? 'g' : 'm');
+    if (UNLIKELY(MC_LOAD(detail_enabled))) mc_detail_record(key->p, key->len, x->hit ? 'g' : 'm');
     if (UNLIKELY(mc_watching())) mc_log_get(c, key->p, key->len, x->hit ? 1 : 0, x->size);
 }
 
@@ -244,7 +244,7 @@ static void mcx_delete(struct client *c, const struct mc_tokens *t) {
         mc_out(c, noreply, E_FORMAT);
         return;
     }
-    if (mc_settings.detail_enabled) mc_detail_record(t->t[1].p, t->t[1].len, 'd');
+    if (MC_LOAD(detail_enabled)) mc_detail_record(t->t[1].p, t->t[1].len, 'd');
     struct del_ctx x = {c, {0}, false};
     store_key_init(&x.k, t->t[1].p, t->t[1].len);
     store_run_slot(x.k.slot, STORE_WRITE, del_locked, &x);
@@ -291,7 +291,7 @@ static void mcx_touch(struct client *c, const struct mc_tokens *t) {
 static void mcx_flush_all(struct client *c, const struct mc_tokens *t) {
     bool noreply = noreply_at(t, t->n - 1);
     MC_COUNT(flush_cmds);
-    if (!mc_settings.flush_enabled) {
+    if (!MC_LOAD(flush_enabled)) {
         mc_out(c, noreply, "CLIENT_ERROR flush_all not allowed");
         return;
     }
@@ -311,12 +311,12 @@ static void mcx_verbosity(struct client *c, const struct mc_tokens *t) {
         mc_out(c, noreply, E_FORMAT);
         return;
     }
-    __atomic_store_n(&mc_settings.verbose, (int)(level > MAX_VERBOSITY ? MAX_VERBOSITY : level), __ATOMIC_RELAXED);
+    MC_STORE(verbose, (int)(level > MAX_VERBOSITY ? MAX_VERBOSITY : level));
     mc_out(c, noreply, "OK");
 }
 
 static void mcx_shutdown(struct client *c, const struct mc_tokens *t) {
-    if (!mc_settings.shutdown_enabled) {
+    if (!MC_LOAD(shutdown_enabled)) {
         mc_w_cstr(c->out, "ERROR: shutdown not enabled");
         return;
     }
@@ -338,8 +338,8 @@ static void mcx_memlimit(struct client *c, const struct mc_tokens *t) {
     } else if (mb > 1000000000) {
         mc_out(c, noreply, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
     } else {
-        mc_settings.maxbytes = (long long)mb * 1024 * 1024;
-        store_set_maxmemory((unsigned long long)mc_settings.maxbytes + mc_baseline_bytes());
+        MC_STORE(maxbytes, (long long)mb * 1024 * 1024);
+        store_set_maxmemory((unsigned long long)MC_LOAD(maxbytes) + mc_baseline_bytes());
         mc_out(c, noreply, "OK");
     }
 }
@@ -378,7 +378,7 @@ static void mcx_slabs(struct client *c, const struct mc_tokens *t) {
                 mc_out(c, noreply, "ERROR");
                 return;
             }
-            mc_settings.slab_automove_ratio = ratio;
+            MC_STORE(slab_automove_ratio, ratio);
         } else {
             uint32_t level;
             if (!mc_parse_u32(t->t[2].p, t->t[2].len, &level)) {
@@ -389,7 +389,7 @@ static void mcx_slabs(struct client *c, const struct mc_tokens *t) {
                 mc_out(c, noreply, "ERROR");
                 return;
             }
-            mc_settings.slab_automove = (int)level;
+            MC_STORE(slab_automove, (int)level);
         }
         mc_out(c, noreply, "OK");
         return;
@@ -420,15 +420,15 @@ static void mcx_lru(struct client *c, const struct mc_tokens *t) {
         } else if (factor <= 0 || hot_factor <= 0) {
             mc_out(c, noreply, "ERROR hot/warm age factors must be greater than 0");
         } else {
-            mc_settings.hot_lru_pct = (int)hot;
-            mc_settings.warm_lru_pct = (int)warm;
-            mc_settings.hot_max_factor = hot_factor;
-            mc_settings.warm_max_factor = factor;
+            MC_STORE(hot_lru_pct, (int)hot);
+            MC_STORE(warm_lru_pct, (int)warm);
+            MC_STORE(hot_max_factor, hot_factor);
+            MC_STORE(warm_max_factor, factor);
             mc_out(c, noreply, "OK");
         }
     } else if (mc_tok_is(&t->t[1], "mode") && t->n >= 3 && mc_settings.lru_maintainer) {
         if (mc_tok_is(&t->t[2], "flat") || mc_tok_is(&t->t[2], "segmented")) {
-            mc_settings.lru_segmented = mc_tok_is(&t->t[2], "segmented");
+            MC_STORE(lru_segmented, mc_tok_is(&t->t[2], "segmented"));
             mc_out(c, noreply, "OK");
         } else {
             mc_out(c, noreply, "ERROR");
@@ -438,8 +438,8 @@ static void mcx_lru(struct client *c, const struct mc_tokens *t) {
         if (!mc_parse_i32(t->t[2].p, t->t[2].len, &ttl)) {
             mc_out(c, noreply, "ERROR");
         } else {
-            mc_settings.temp_lru = ttl >= 0;
-            if (ttl >= 0) mc_settings.temporary_ttl = (unsigned)ttl;
+            MC_STORE(temp_lru, ttl >= 0);
+            if (ttl >= 0) MC_STORE(temporary_ttl, (unsigned)ttl);
             mc_out(c, noreply, "OK");
         }
     } else {
@@ -450,9 +450,9 @@ static void mcx_lru(struct client *c, const struct mc_tokens *t) {
 static void mcx_lru_crawler(struct client *c, const struct mc_tokens *t) {
     if (t->n == 3 && mc_tok_is(&t->t[1], "crawl")) {
         /* Expired items are reclaimed by the store's active expiry. */
-        mc_w_cstr(c->out, mc_settings.lru_crawler ? "OK" : "CLIENT_ERROR lru crawler disabled");
+        mc_w_cstr(c->out, MC_LOAD(lru_crawler) ? "OK" : "CLIENT_ERROR lru crawler disabled");
     } else if (t->n == 3 && mc_tok_is(&t->t[1], "metadump")) {
-        if (!mc_settings.lru_crawler) {
+        if (!MC_LOAD(lru_crawler)) {
             mc_w_cstr(c->out, "CLIENT_ERROR lru crawler disabled");
         } else if (!mc_settings.dump_enabled) {
             mc_w_cstr(c->out, "ERROR metadump not allowed");
@@ -467,7 +467,7 @@ static void mcx_lru_crawler(struct client *c, const struct mc_tokens *t) {
             mc_w_cstr(c->out, E_FORMAT);
             return;
         }
-        mc_settings.lru_crawler_tocrawl = v;
+        MC_STORE(lru_crawler_tocrawl, v);
         mc_w_cstr(c->out, "OK");
     } else if (t->n == 3 && mc_tok_is(&t->t[1], "sleep")) {
         uint32_t v;
@@ -476,16 +476,16 @@ static void mcx_lru_crawler(struct client *c, const struct mc_tokens *t) {
         } else if (v > 1000000) {
             mc_w_cstr(c->out, "CLIENT_ERROR sleep must be one second or less");
         } else {
-            mc_settings.lru_crawler_sleep = (int)v;
+            MC_STORE(lru_crawler_sleep, (int)v);
             mc_w_cstr(c->out, "OK");
         }
     } else if (t->n == 2 && mc_tok_is(&t->t[1], "enable")) {
         /* memcached's crawler thread is already there: starting it again fails */
-        mc_w_cstr(c->out, mc_settings.lru_crawler ? "ERROR failed to start lru crawler thread" : "OK");
-        mc_settings.lru_crawler = true;
+        mc_w_cstr(c->out, MC_LOAD(lru_crawler) ? "ERROR failed to start lru crawler thread" : "OK");
+        MC_STORE(lru_crawler, true);
     } else if (t->n == 2 && mc_tok_is(&t->t[1], "disable")) {
-        mc_w_cstr(c->out, mc_settings.lru_crawler ? "OK" : "ERROR failed to stop lru crawler thread");
-        mc_settings.lru_crawler = false;
+        mc_w_cstr(c->out, MC_LOAD(lru_crawler) ? "OK" : "ERROR failed to stop lru crawler thread");
+        MC_STORE(lru_crawler, false);
     } else {
         mc_w_cstr(c->out, "ERROR");
     }
@@ -526,7 +526,7 @@ size_t mc_text_request(struct client *c, struct mc_conn *m, const char *p, size_
     }
     struct mc_tokens t;
     mc_tokenize(p, p + text, &t);
-    if (UNLIKELY(mc_settings.verbose > 1)) log_notice("<%d %.*s", conn_fd(&c->conn), (int)text, p);
+    if (UNLIKELY(MC_LOAD(verbose) > 1)) log_notice("<%d %.*s", conn_fd(&c->conn), (int)text, p);
     if (t.n < 1 || t.t[0].len < 2) {
         mc_w_cstr(c->out, "ERROR");
         return size;
