@@ -167,7 +167,7 @@ def emit_command(out, decls, name, spec, parent_var, prefix, idx):
         fail("%s: no proc and no subcommands" % full)
     if "arity" not in spec:
         fail("%s: no arity" % full)
-    entry = ("    {%s, %s, %d, %s, %s, %s, %d, %s, %s, %d, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, 0, 0, false}" % (
+    entry = ("    {%s, %s, %d, %s, %s, %s, %d, %s, %s, %d, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, 0, 0, false, NULL}" % (
         cstr(lname), cstr(full), spec["arity"], " | ".join(cflags) or "0", acl_bits(full, spec),
         ks_var, len(keys), proc or "NULL", subs_var, len(subs), "NULL" if parent_var is None else "NULL",
         cstr(spec.get("group", "generic")), cstr(spec.get("since")), cstr(spec.get("summary")),

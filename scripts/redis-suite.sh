@@ -16,7 +16,8 @@ BIN=${1:-$ROOT/build/src/stash-server}
 shift || true
 UNITS=("$@")
 [ ${#UNITS[@]} -eq 0 ] && UNITS=(type/string type/incr expire keyspace multi pubsub info-command protocol
-                                 querybuf bitops introspection)
+                                 querybuf bitops introspection type/hash type/list type/list-2 type/list-3
+                                 type/set type/zset hyperloglog geo sort scan)
 SUITE=$ROOT/tests/redis-suite/redis-7.0.15
 KNOWN=$ROOT/tests/redis-suite-known-failures.txt
 

@@ -1,6 +1,6 @@
 /*
  * cmd/client.c - CLIENT ID SETNAME GETNAME LIST INFO KILL PAUSE UNPAUSE
- * REPLY NO-EVICT GETREDIR HELP.
+ * UNBLOCK REPLY NO-EVICT GETREDIR HELP.
  *
  * A connection belongs to one worker thread and only that thread may read
  * its fields, so CLIENT LIST and CLIENT KILL fan out (client_fanout): each
@@ -20,6 +20,7 @@
  */
 #include "cmd/cmd.h"
 #include "base/alloc.h"
+#include "exec/block.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "net/worker.h"
@@ -453,6 +454,60 @@ void cmd_client_kill(struct client *c) {
     client_fanout(c, kill_work, kill_done, j);
 }
 
+/* ---- UNBLOCK ---------------------------------------------------------------------- */
+
+/* The target may live on any worker: ask each worker (fan-out) whether it
+ * owns a client of that id blocked on keys; the owner unblocks it itself
+ * (exec/block.c). */
+struct unblock_job {
+    uint64_t id;
+    bool error;
+    bool silent;
+    _Atomic int done;
+};
+
+static void unblock_work(void *arg, int idx) {
+    struct unblock_job *j = arg;
+    struct client *t = client_by_id(j->id);
+    if (t && block_unblock_client(t, j->error)) atomic_store(&j->done, 1);
+}
+
+static void unblock_done(struct client *c, void *arg) {
+    struct unblock_job *j = arg;
+    if (c && !j->silent) reply_int(c, atomic_load(&j->done));
+    xfree(j);
+}
+
+void cmd_client_unblock(struct client *c) {
+    if (c->argc > 4) {
+        cmd_reply_subcommand_error(c);
+        return;
+    }
+    bool error = false;
+    if (c->argc == 4) {
+        if (cmd_arg_is(c, 3, "ERROR")) {
+            error = true;
+        } else if (!cmd_arg_is(c, 3, "TIMEOUT")) {
+            reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    long long id;
+    if (!cmd_ll(c, 2, &id)) return;
+    struct unblock_job *j = xcalloc(1, sizeof(*j));
+    j->id = (uint64_t)id;
+    j->error = error;
+    j->silent = c->out != &c->obuf;
+    if (c->flags & CLIENT_IN_EXEC) {
+        /* The transaction holds stripes: no waiting for other workers. */
+        unblock_work(j, worker_id(c->worker));
+        j->silent = false;
+        unblock_done(c, j);
+        return;
+    }
+    client_fanout(c, unblock_work, unblock_done, j);
+}
+
 void cmd_client_help(struct client *c) {
     static const char *const lines[] = {
         "GETREDIR",
@@ -493,6 +548,8 @@ void cmd_client_help(struct client *c) {
         "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         NULL,

@@ -28,6 +28,9 @@
 
 /* Register the command table and the value types. */
 void cmd_setup(void);
+/* Value types' setup (type ops, config options), called by cmd_setup. */
+void cmd_hash_setup(void); /* cmd/hash.c */
+void cmd_set_setup(void);  /* cmd/set.c */
 
 /* Is argv[i] equal to s, ignoring case? */
 static inline bool cmd_arg_is(const struct client *c, int i, const char *s) {
@@ -70,5 +73,29 @@ void cmd_reply_subcommand_error(struct client *c);
 
 /* Delete the key at ref as a command does (signal + notification "del"). */
 void cmd_delete(struct client *c, struct store_ref *ref);
+
+/* ---- HSCAN SSCAN ZSCAN (cmd/scan.c) ----------------------------------------- */
+
+/* Elements collected by one scan step of a collection. */
+struct cmd_scan {
+    long count;      /* COUNT (default 10) */
+    const char *pat; /* MATCH pattern, or NULL */
+    size_t plen;
+    bool all;        /* no pattern, or "*" */
+    long seen;       /* elements visited (Redis's loop bound), matching or not */
+    size_t n;        /* elements kept */
+    struct buf items;
+};
+/* Parse argv[i] as Redis parses a cursor; replies "ERR invalid cursor". */
+bool cmd_scan_cursor(struct client *c, int i, uint64_t *out);
+/* Parse COUNT/MATCH from argv[first]; replies the error and returns false. */
+bool cmd_scan_options(struct client *c, int first, struct cmd_scan *s);
+bool cmd_scan_match(const struct cmd_scan *s, const char *p, size_t n);
+/* Keep one element (copied). */
+void cmd_scan_add(struct cmd_scan *s, const char *p, size_t n);
+/* [cursor, [elements...]], then free what was collected. */
+void cmd_scan_reply(struct client *c, uint64_t cursor, struct cmd_scan *s);
+/* ["0", []] for a missing key. */
+void cmd_reply_empty_scan(struct client *c);
 
 #endif

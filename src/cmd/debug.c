@@ -39,6 +39,7 @@
 #include "cmd/debug.h"
 #include "cmd/cmd.h"
 #include "cmd/keyspace.h"
+#include "cmd/list.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/digest.h"
@@ -584,6 +585,9 @@ static void dbg_help(struct client *c) {
         "    Reply with a test value of the specified type. <type> can be: string,",
         "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
         "    true, false.",
+        "QUICKLIST-PACKED-THRESHOLD <size>",
+        "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+        "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
         "SET-ACTIVE-EXPIRE <0|1>",
         "    Setting it to 0 disables expiring keys in background when they are not",
         "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -635,6 +639,7 @@ static const struct subcommand subcommands[] = {
     {"log", 3, 3, dbg_log},
     {"error", 3, 3, dbg_error},
     {"structsize", 2, 2, dbg_structsize},
+    {"quicklist-packed-threshold", 3, 3, cmd_debug_quicklist_packed_threshold}, /* cmd/list.c */
 };
 
 void cmd_debug(struct client *c) {

@@ -31,6 +31,7 @@
 #include "cmd/cmd.h"
 #include "base/alloc.h"
 #include "base/str.h"
+#include "exec/block.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -628,7 +629,10 @@ void cmd_swapdb(struct client *c) {
         return;
     }
     /* Every stripe is held (ALL_STRIPES): store_swapdb nests in them. */
-    if (a != b) store_swapdb(a, b);
+    if (a != b) {
+        store_swapdb(a, b);
+        block_db_swapped(a, b); /* wake clients blocked on keys that now exist */
+    }
     exec_dirty(c, 1);
     reply_ok(c);
 }

@@ -5,7 +5,9 @@
 #include "cmd/cmd.h"
 #include "base/str.h"
 #include "cmd/debug.h"
+#include "cmd/list.h"
 #include "cmd/procs.h"
+#include "cmd/zset.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -13,6 +15,12 @@
 void cmd_setup(void) {
     exec_commands_register(cmd_table, cmd_table_len);
     cmd_debug_setup();
+    cmd_hash_setup();
+    cmd_set_setup();
+    cmd_list_setup();
+    cmd_zset_setup();
+    cmd_hll_setup();
+    cmd_sort_setup();
 }
 
 bool cmd_ll_msg(struct client *c, int i, long long *out, const char *msg) {

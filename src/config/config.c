@@ -101,7 +101,7 @@ static int parse_num(const struct config_option *o, const char *s, long long *v,
             *v = -x;
             return 0;
         }
-        if (!str_to_memsize(s, n, &x)) {
+        if (!str_to_memsize(s, n, &x) || x < 0) {
             snprintf(err, CFG_ERR_MAX, (o->flags & CFG_F_PERCENT) ? "argument must be a memory or percent value"
                                                                   : "argument must be a memory value");
             return -1;

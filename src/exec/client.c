@@ -17,6 +17,7 @@
  */
 #include "exec/client.h"
 #include "base/alloc.h"
+#include "exec/block.h"
 #include "base/assert.h"
 #include "base/hash.h"
 #include "base/log.h"
@@ -354,6 +355,9 @@ static void close_now(struct client *c) {
     if (htab_find(&ws->byid, hash_fnv(&id, sizeof(id)), id_eq, &id, &pos)) htab_remove_at(&ws->byid, &pos);
     if (c->flags & CLIENT_PENDING_WRITE) remove_from(ws->pending, &ws->npending, c);
     if (c->flags & CLIENT_PAUSED) remove_from(ws->paused, &ws->npaused, c);
+    /* Blocked on keys (BLPOP...): give up the wait; a reply already on its
+     * way is undone when it arrives (exec/block.c). */
+    if (c->block) block_client_closed(c);
     if (c->flags & CLIENT_BLOCKED) atomic_fetch_sub_explicit(&nblocked_total, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&nclients_total, 1, memory_order_relaxed);
     if (c->flags & CLIENT_MONITOR) exec_monitor_remove(c);
@@ -677,6 +681,11 @@ void client_unblock(struct client *c) {
     if (c->flags & CLIENT_BLOCKED) atomic_fetch_sub_explicit(&nblocked_total, 1, memory_order_relaxed);
     c->flags &= ~CLIENT_BLOCKED;
     c->block = NULL;
+}
+
+void client_resume(struct client *c) {
+    client_unblock(c);
+    resume_input(c);
 }
 
 void client_park_paused(struct client *c) {

@@ -183,6 +183,10 @@ void client_want_write(struct client *c);
  * replied or will reply later). */
 void client_block(struct client *c, struct client_block *b);
 void client_unblock(struct client *c);
+/* Unblock c and run the input it accumulated meanwhile (exec/block.c, when
+ * a blocked command got its reply). [owner, at the top of the event loop:
+ * never inside another client's command] */
+void client_resume(struct client *c);
 /* CLIENT PAUSE: keep c's current request (c->argv) for when the pause
  * ends, then dispatch it again. */
 void client_park_paused(struct client *c);

@@ -147,8 +147,17 @@ int exec_command_rename(const char *old, const char *newname) {
 
 /* ---- keys ------------------------------------------------------------------- */
 
+void exec_command_set_getkeys(const char *name, cmd_getkeys_fn fn) {
+    struct command *c = (struct command *)find_in_index(name, strlen(name));
+    if (c) {
+        c->getkeys = fn;
+        c->static_keys = false;
+    }
+}
+
 int exec_command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *lens,
                       int *out, int max) {
+    if (cmd->getkeys) return cmd->getkeys(argc, argv, lens, out, max);
     int n = 0;
     for (int s = 0; s < cmd->nkeyspecs; s++) {
         const struct keyspec *ks = &cmd->keyspecs[s];

@@ -83,6 +83,9 @@ struct keyspec {
 };
 
 typedef void (*cmd_proc_fn)(struct client *c);
+/* Key positions of a request, for the few commands whose key specs cannot
+ * say (SORT's BY/GET patterns): like exec_command_keys. */
+typedef int (*cmd_getkeys_fn)(int argc, const char *const *argv, const size_t *lens, int *out, int max);
 
 struct command {
     const char *name;     /* lowercase, e.g. "get", "kill" */
@@ -104,6 +107,7 @@ struct command {
     /* Filled at registration: */
     size_t namelen;
     bool static_keys; /* keys are exactly first_key..last_key by key_step */
+    cmd_getkeys_fn getkeys; /* set by exec_command_set_getkeys */
 };
 
 /* Register the generated table (top-level commands). */
@@ -121,6 +125,10 @@ const struct command *exec_command_by_id(int id);
 extern bool exec_commands_renamed;
 /* Rename or remove (empty new name) a command (rename-command). */
 int exec_command_rename(const char *old, const char *newname);
+
+/* Give a top-level command its own key finder (for locking only; COMMAND
+ * GETKEYS still reports what the key specs say). Call before threads start. */
+void exec_command_set_getkeys(const char *name, cmd_getkeys_fn fn);
 
 /* Key extraction from key specs. Positions of key arguments go to out
  * (up to max); returns the count, or -1 when the keys cannot be known

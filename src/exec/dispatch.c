@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "exec/block.h"
 #include "exec/multi.h"
 #include "exec/pubsub.h"
 #include "exec/reply.h"
@@ -55,11 +56,15 @@ void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_rea
 }
 
 void exec_store_seal(void) {
+    /* Serve clients blocked on keys this section filled (exec/block.c),
+     * before the locks go: the pops are logged after the pushes. */
+    if (block_has_ready()) block_serve_ready();
     if (log_enabled()) log_seal(true);
 }
 
 void exec_store_after(void) {
     if (log_enabled()) log_publish();
+    block_after(); /* post served replies to their workers */
     pubsub_flush_notifications();
     if (nstaged_lines) flush_monitor_lines();
 }
@@ -135,6 +140,14 @@ static void post_line(struct monitor_line *l) {
  * the locks are released: posting to a mailbox is a syscall. */
 static __thread struct monitor_line **staged_lines;
 static __thread size_t capstaged_lines;
+
+void exec_thread_cleanup(void) {
+    xfree(staged_lines);
+    staged_lines = NULL;
+    capstaged_lines = nstaged_lines = 0;
+    pubsub_thread_cleanup();
+    block_thread_cleanup();
+}
 
 static void flush_monitor_lines(void) {
     for (size_t i = 0; i < nstaged_lines; i++) post_line(staged_lines[i]);
@@ -521,9 +534,11 @@ void exec_setup(void) {
     stats_setup();
     client_setup();
     pubsub_setup();
+    block_setup();
 }
 
 void exec_teardown(void) {
+    block_teardown();
     pubsub_teardown();
     client_teardown();
     stats_teardown();

@@ -18,6 +18,8 @@
 
 void exec_setup(void);
 void exec_teardown(void);
+/* Free the calling worker thread's scratch buffers (thread exit). */
+void exec_thread_cleanup(void);
 
 /* Run the request in c->argv (from the parser). */
 void exec_dispatch(struct client *c);

@@ -671,6 +671,12 @@ struct staged {
 static __thread struct staged *stq;
 static __thread size_t nstq, capstq;
 
+void pubsub_thread_cleanup(void) {
+    xfree(stq);
+    stq = NULL;
+    nstq = capstq = 0;
+}
+
 static struct staged *stage_slot(void) {
     if (nstq == capstq) {
         capstq = capstq ? capstq * 2 : 16;

@@ -51,6 +51,8 @@
                     NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE) /* A */
 
 void pubsub_setup(void);
+/* Free the calling thread's staging list (thread exit). */
+void pubsub_thread_cleanup(void);
 void pubsub_teardown(void);
 
 /* SUBSCRIBE / PSUBSCRIBE / UNSUBSCRIBE / PUNSUBSCRIBE, replying per Redis. */

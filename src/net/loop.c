@@ -142,12 +142,13 @@ uint64_t loop_timer_add(struct loop *l, int64_t ms, loop_cb_fn fn, void *arg) {
         l->heap = xrealloc(l->heap, l->capheap * sizeof(*l->heap));
     }
     struct timer *t = &l->heap[l->nheap++];
+    uint64_t id = l->next_id++;
     t->when = time_mono_ms() + ms;
-    t->id = l->next_id++;
+    t->id = id;
     t->fn = fn;
     t->arg = arg;
-    heap_up(l, l->nheap - 1);
-    return t->id;
+    heap_up(l, l->nheap - 1); /* may move *t: return the id, not t->id */
+    return id;
 }
 
 void loop_timer_del(struct loop *l, uint64_t id) {

@@ -199,9 +199,10 @@ static void on_worker_start(struct worker *w) {
 
 static void on_worker_stop(struct worker *w) {
     client_worker_stop(w);
+    exec_thread_cleanup();
     memcache_worker_stop();
-    store_thread_cleanup();
     log_thread_cleanup();
+    store_thread_cleanup();
 }
 
 static void main_cron(void *arg) {

@@ -40,7 +40,12 @@ static __thread struct {
     size_t npending, cappending;
     uint32_t *empties; /* (db << 14 | slot) of tables that became empty */
     size_t nempty, capempty;
+    uint16_t extra[STORE_STRIPES]; /* stripes added by store_try_hold, released with the section */
+    int nextra;
 } tl;
+
+/* The "added" hook (store_set_added_hook). */
+static store_added_fn added_hook;
 
 /* ---- keys ---------------------------------------------------------------- */
 
@@ -147,23 +152,6 @@ static void dbslots_free(void *arg) {
     xfree(d);
 }
 
-void store_teardown(void) {
-    lazyfree_teardown();
-    watch_teardown();
-    for (int i = 0; i < store_ndbs; i++) dbslots_free(atomic_load(&store_dbs[i]));
-    xfree(store_dbs);
-    store_dbs = NULL;
-    for (int i = 0; i < STORE_STRIPES; i++) pthread_mutex_destroy(&store_stripes[i].mu);
-    xfree(tl.pending_free);
-    tl.pending_free = NULL;
-    tl.npending = tl.cappending = 0;
-    xfree(tl.empties);
-    tl.empties = NULL;
-    tl.nempty = tl.capempty = 0;
-}
-
-int store_databases(void) { return store_ndbs; }
-
 void store_thread_cleanup(void) {
     xfree(tl.pending_free);
     tl.pending_free = NULL;
@@ -172,6 +160,18 @@ void store_thread_cleanup(void) {
     tl.empties = NULL;
     tl.nempty = tl.capempty = 0;
 }
+
+void store_teardown(void) {
+    lazyfree_teardown();
+    watch_teardown();
+    for (int i = 0; i < store_ndbs; i++) dbslots_free(atomic_load(&store_dbs[i]));
+    xfree(store_dbs);
+    store_dbs = NULL;
+    for (int i = 0; i < STORE_STRIPES; i++) pthread_mutex_destroy(&store_stripes[i].mu);
+    store_thread_cleanup();
+}
+
+int store_databases(void) { return store_ndbs; }
 
 /* ---- time -------------------------------------------------------------------- */
 
@@ -199,6 +199,18 @@ bool store_holds(uint16_t slot) {
 }
 
 bool store_holds_all(void) { return tl.all; }
+
+bool store_try_hold(uint16_t slot) TS_NO_ANALYSIS {
+    if (store_holds(slot)) return true;
+    if (tl.depth == 0) return false;
+    unsigned s = store_stripe_of(slot);
+    if (pthread_mutex_trylock(&store_stripes[s].mu) != 0) return false;
+    tl.bits[s >> 6] |= 1ULL << (s & 63);
+    tl.extra[tl.nextra++] = (uint16_t)s;
+    return true;
+}
+
+void store_set_added_hook(store_added_fn fn) { added_hook = fn; }
 bool store_in_run(void) { return tl.depth > 0; }
 
 static void run_pending_frees(void) {
@@ -267,6 +279,8 @@ void store_run(const struct store_lockset *ls, enum store_mode mode, store_fn fn
     if (store_hooks_.seal) store_hooks_.seal();
     if (tl.nempty) free_empty_tables();
     tl.depth--;
+    /* Stripes try-locked during the section (store_try_hold). */
+    while (tl.nextra > 0) unlock_stripe(tl.extra[--tl.nextra]);
     if (ls->all) {
         tl.all = false;
         for (int s = STORE_STRIPES - 1; s >= 0; s--) unlock_stripe((unsigned)s);
@@ -496,15 +510,18 @@ void store_add(int db, const struct store_key *k, struct entry *e, struct store_
         ref->db = db;
         ref->key = *k;
     }
+    if (added_hook) added_hook(db, k, e);
 }
 
 void store_replace(struct store_ref *ref, struct entry *e) {
     struct entry *old = store_ref_entry(ref);
+    bool retyped = entry_type(old) != entry_type(e);
     init_access(e);
     htab_replace_at(&ref->pos, &e->node);
     vol_moved(ref, old, e);
     publish_counts(ref->db, ref->key.slot, ref->st);
     free_entry_locked(old);
+    if (retyped && added_hook) added_hook(ref->db, &ref->key, e);
 }
 
 struct entry *store_unlink(struct store_ref *ref) {

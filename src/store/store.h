@@ -99,8 +99,13 @@ struct store_hooks {
 };
 
 int store_setup(int databases, const struct store_hooks *hooks);
+/* [stripe-locked] A value now sits under k: store_add, or store_replace
+ * with a value of another type (Redis's dbAdd signalling blocked clients).
+ * Must be cheap: it runs on every new key. Set once at start-up. */
+typedef void (*store_added_fn)(int db, const struct store_key *k, const struct entry *e);
+void store_set_added_hook(store_added_fn fn);
 void store_teardown(void);
-/* Free the calling thread's scratch arrays (thread exit). [no locks] */
+/* Free the calling thread's scratch lists (thread exit). */
 void store_thread_cleanup(void);
 int store_databases(void);
 
@@ -159,6 +164,11 @@ bool store_holds(uint16_t slot);
 bool store_holds_all(void);
 /* Is the calling thread inside store_run (holding stripe locks)? */
 bool store_in_run(void);
+/* Inside store_run: also hold slot's stripe until the section ends, if it
+ * can be had without waiting (trylock: the ascending order rule is kept
+ * because nothing waits). Returns whether the stripe is held now. Used to
+ * serve blocked clients whose write reaches another stripe (BLMOVE). */
+bool store_try_hold(uint16_t slot);
 
 /* ---- time -------------------------------------------------------------- */
 

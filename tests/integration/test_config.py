@@ -240,3 +240,8 @@ def test_config_file_is_loaded_and_reported():
         proc.terminate()
         proc.wait(timeout=10)
         os.unlink(path)
+
+
+def test_negative_memory_value_is_not_a_memory_value(raw):
+    assert str(raw.cmd("CONFIG", "SET", "maxmemory", "-1")) == (
+        "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value")
