@@ -35,8 +35,10 @@
  *   Expiry: memcached's exptime rules converted to the store's absolute
  *   milliseconds (mc_expire_ms); an item stored already expired is stored
  *   as a deletion, which is what memcached's invisible item amounts to.
- *   Other Redis types under a key are invisible to memcached reads and are
- *   replaced by `set` (as any existing item would be).
+ *   A key holding another Redis type (list, hash...) exists for memcached
+ *   but has no value it can read: get/gets/gat/mg/touch miss, add fails
+ *   (NOT_STORED), set/replace replace it, delete deletes it, incr/decr
+ *   answer "non-numeric", append/prepend NOT_STORED, a cas EXISTS.
  *
  * Connections
  *   mc_process runs requests until the input runs out or the connection is

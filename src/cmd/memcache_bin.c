@@ -137,12 +137,12 @@ struct bdel_ctx {
 static void bdel_locked(void *arg) {
     struct bdel_ctx *x = arg;
     struct store_ref ref;
-    struct entry *e = mc_find_locked(&x->k, &ref, false);
+    struct entry *e = mc_find_any_locked(&x->k, &ref);
     if (!e) {
         x->status = MCBIN_KEY_ENOENT;
         return;
     }
-    if (x->r->h.cas != 0 && x->r->h.cas != mc_cas_peek(e)) {
+    if (x->r->h.cas != 0 && !mc_cas_matches(e, x->r->h.cas)) {
         x->status = MCBIN_KEY_EEXISTS;
         return;
     }

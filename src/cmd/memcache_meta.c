@@ -352,6 +352,8 @@ static void md_locked(void *arg) {
     struct mc_meta *f = x->f;
     struct store_ref ref;
     struct entry *e = mc_find_locked(&x->k, &ref, false);
+    /* another Redis type (list, hash...) can be deleted, not marked stale */
+    if (e == NULL && !f->set_stale) e = mc_find_any_locked(&x->k, &ref);
     if (e == NULL) {
         MC_COUNT(delete_misses);
         x->code = "NF";

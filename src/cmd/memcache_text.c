@@ -218,9 +218,8 @@ struct del_ctx {
 
 static void del_locked(void *arg) {
     struct del_ctx *x = arg;
-    struct store_ref ref;
-    /* memcached items only: an expired or other-typed key is "not found" */
-    x->found = mc_find_locked(&x->k, &ref, false) != NULL && mc_delete_locked(x->c, &x->k);
+    /* any live key, a Redis list or hash included (it exists, unreadable) */
+    x->found = mc_delete_locked(x->c, &x->k);
 }
 
 void mc_delete_key(struct client *c, const char *key, size_t klen) {

@@ -801,6 +801,20 @@ def test_memcached_port_on_a_redis_node(node):
     import redis
     with pytest.raises(redis.WatchError):
         p.execute()
+    # a key of another Redis type exists for memcached but has no readable value
+    r.rpush("lst", "a")
+    r.hset("h", "f", "v")
+    m.send(b"get lst h\r\n")
+    m.expect(b"END\r\n")
+    assert m.cmd(b"add lst 0 0 1\r\nx\r\n") == b"NOT_STORED\r\n"
+    assert m.cmd(b"append lst 0 0 1\r\nx\r\n") == b"NOT_STORED\r\n"
+    assert m.cmd(b"incr lst 1\r\n") == b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"
+    assert m.cmd(b"mg lst v\r\n") == b"EN\r\n"
+    assert r.type("lst") == b"list"
+    assert m.cmd(b"delete lst\r\n") == b"DELETED\r\n"
+    assert r.exists("lst") == 0
+    assert m.cmd(b"set h 0 0 1\r\nx\r\n") == b"STORED\r\n"
+    assert r.type("h") == b"string" and r.get("h") == b"x"
     # memcached commands are not Redis commands
     from conftest import Raw
 
