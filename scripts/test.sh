@@ -94,7 +94,7 @@ if [ "$MODE" = "all" ]; then
     count 0 1 "tsan build"
   fi
 
-  note "libFuzzer: RESP parser"
+  note "libFuzzer: RESP and memcached parsers"
   if build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSTASH_FUZZ=ON -DSTASH_SANITIZE=address -DCMAKE_C_COMPILER=clang \
      && [ -x build-fuzz/tests/fuzz/fuzz_resp ]; then
     mkdir -p "$RESULTS/corpus"
@@ -104,6 +104,15 @@ if [ "$MODE" = "all" ]; then
     else
       tail -40 "$RESULTS/fuzz.txt"
       count 0 1 "fuzz_resp"
+    fi
+    # memcached text/meta and binary parsers
+    mkdir -p "$RESULTS/corpus-mc"
+    if [ -x build-fuzz/tests/fuzz/fuzz_mc ] && build-fuzz/tests/fuzz/fuzz_mc -max_total_time="${FUZZ_SECONDS:-60}" \
+         -print_final_stats=0 "$RESULTS/corpus-mc" tests/fuzz/corpus/mc >"$RESULTS/fuzz-mc.txt" 2>&1; then
+      count 1 0 "fuzz_mc ($(grep -oE 'Done [0-9]+ runs' "$RESULTS/fuzz-mc.txt" | head -1))"
+    else
+      tail -40 "$RESULTS/fuzz-mc.txt"
+      count 0 1 "fuzz_mc"
     fi
   else
     count 0 1 "fuzz build"

@@ -61,6 +61,7 @@ struct wstate {
 };
 
 static struct wstate *wstates[WORKER_MAX];
+static const struct client_proto *protos[CLIENT_PROTO_TAGS];
 static __thread struct wstate *ws;
 static _Atomic uint64_t next_client_id = 1;
 static _Atomic long nclients_total;
@@ -250,12 +251,17 @@ struct client *client_by_id(uint64_t id) {
 
 static void on_io(struct loop_io *io, uint32_t events);
 
+void client_register_proto(int tag, const struct client_proto *p) {
+    if (tag >= 0 && tag < CLIENT_PROTO_TAGS) protos[tag] = p;
+}
+
 void client_accept(int fd, enum listener_kind kind, int tag) {
     struct cstats *st = tl_cst();
     cst_add(&st->received, 1);
+    const struct client_proto *proto = tag >= 0 && tag < CLIENT_PROTO_TAGS ? protos[tag] : NULL;
     if (atomic_load_explicit(&nclients_total, memory_order_relaxed) >= atomic_load(&max_clients)) {
-        static const char msg[] = "-ERR max number of clients reached\r\n";
-        if (write(fd, msg, sizeof(msg) - 1) < 0) { /* closing anyway */
+        const char *msg = proto ? proto->reject_msg : "-ERR max number of clients reached\r\n";
+        if (write(fd, msg, strlen(msg)) < 0) { /* closing anyway */
         }
         close(fd);
         cst_add(&st->rejected, 1);
@@ -268,6 +274,7 @@ void client_accept(int fd, enum listener_kind kind, int tag) {
     c->worker = ws->w;
     c->resp = 2;
     c->out = &c->obuf;
+    c->proto = proto;
     obuf_init(&c->obuf);
     resp_parser_init(&c->parser);
     store_watch_init(&c->watch);
@@ -299,6 +306,7 @@ void client_accept(int fd, enum listener_kind kind, int tag) {
     ws->nclients++;
     htab_insert(&ws->byid, hash_fnv(&c->id, sizeof(c->id)), &c->idnode, NULL);
     atomic_fetch_add_explicit(&nclients_total, 1, memory_order_relaxed);
+    if (proto && proto->opened) proto->opened(c);
     if (loop_add(worker_loop(ws->w), &c->conn.io, LOOP_READ, false) != 0) close_now(c);
 }
 
@@ -310,6 +318,7 @@ static void deferred_free(void *arg) {
 }
 
 static void client_free(struct client *c) {
+    if (c->proto && c->proto->closed) c->proto->closed(c);
     obuf_clear(&c->obuf);
     buf_free(&c->qbuf);
     resp_parser_free(&c->parser);
@@ -487,6 +496,7 @@ static void set_argv(struct client *c, const char *base) {
 
 /* Run the requests in base[0, len); returns the bytes consumed. */
 static size_t process_input(struct client *c, char *base, size_t len) {
+    if (c->proto) return c->proto->process(c, base, len);
     size_t pos = 0;
     struct resp_limits lim = {atomic_load_explicit(&proto_max_bulk, memory_order_relaxed), false};
     while (pos < len && !(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSED))) {
@@ -567,9 +577,10 @@ static void on_readable(struct client *c) {
          * what actually arrived (at least doubling), not with what the
          * header announced: a client claiming 512 MiB costs memory only as
          * it sends them. */
-        bool big = c->parser.need > c->qbuf.len && c->parser.need - c->qbuf.len > want &&
-                   c->parser.bulk_len >= RESP_BIG_ARG;
-        if (big) want = MIN(c->parser.need - c->qbuf.len, MAX((size_t)BIG_ARG_STEP, c->qbuf.len));
+        size_t need = c->proto ? c->proto->need(c) : c->parser.need;
+        bool big = need > c->qbuf.len && need - c->qbuf.len > want &&
+                   (c->proto ? need >= RESP_BIG_ARG : c->parser.bulk_len >= RESP_BIG_ARG);
+        if (big) want = MIN(need - c->qbuf.len, MAX((size_t)BIG_ARG_STEP, c->qbuf.len));
         /* The request must stay contiguous: grow at least geometrically so
          * a huge request (big arguments or very many small ones) costs
          * linear copying, not quadratic. */

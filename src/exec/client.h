@@ -60,6 +60,30 @@
 struct multi_state;
 struct pubsub_client;
 struct client_block;
+struct client;
+
+/* A protocol other than RESP on a connection (memcached): chosen by the
+ * listener's tag at accept (client_register_proto), it replaces the RESP
+ * parser and dispatcher for that connection; everything else (worker,
+ * output queue and limits, closing, fan-out, CLIENT LIST) is shared. A
+ * connection without one (c->proto == NULL) speaks RESP. [owner] */
+struct client_proto {
+    const char *name;
+    /* Run the requests in base[0, len) (process_input's contract): return
+     * the bytes consumed; what is left is kept and given again with more. */
+    size_t (*process)(struct client *c, char *base, size_t len);
+    /* Total bytes the partial request at the head of the input needs, when
+     * known (sizes the reads of big values), else 0. */
+    size_t (*need)(const struct client *c);
+    /* After accept / before the client is freed (per-connection state). */
+    void (*opened)(struct client *c);
+    void (*closed)(struct client *c);
+    /* Written to a connection refused because of maxclients. */
+    const char *reject_msg;
+};
+#define CLIENT_PROTO_TAGS 8
+/* Connections accepted by listeners attached with `tag` speak p. [setup] */
+void client_register_proto(int tag, const struct client_proto *p);
 
 struct ckey {
     int pos;       /* argv index of a key */
@@ -106,6 +130,10 @@ struct client {
     struct pubsub_client *ps;
     struct client_block *block;
     int pending_refs;         /* fan-outs in flight for this client */
+
+    /* Another protocol than RESP (see struct client_proto), its state. */
+    const struct client_proto *proto;
+    void *pstate;
 
     /* Identity and introspection. */
     char *name;

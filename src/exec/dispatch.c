@@ -32,6 +32,7 @@ static _Atomic long long total_dirty;
 static struct exec_server_hooks server_hooks;
 
 long long exec_total_dirty(void) { return atomic_load_explicit(&total_dirty, memory_order_relaxed); }
+void exec_add_dirty(long long n) { atomic_fetch_add_explicit(&total_dirty, n, memory_order_relaxed); }
 
 void exec_set_server_hooks(const struct exec_server_hooks *h) { server_hooks = *h; }
 void exec_request_shutdown(int flags) {

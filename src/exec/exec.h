@@ -41,6 +41,8 @@ static inline void exec_dirty(struct client *c, long long n) { c->dirty += n; }
 void exec_propagate(struct client *c, int argc, const char *const *argv, const size_t *lens);
 /* Changes since start (INFO persistence: rdb_changes_since_last_save). */
 long long exec_total_dirty(void);
+/* Count n changes made outside exec_call (the memcached protocol). [any] */
+void exec_add_dirty(long long n);
 
 /* ---- MONITOR ----------------------------------------------------------------- */
 void exec_monitor_add(struct client *c);

@@ -43,7 +43,7 @@ static int open_bound(struct addrinfo *ai, int backlog, char *err, size_t errlen
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || (ai->ai_socktype == SOCK_STREAM && listen(fd, backlog) < 0)) {
         snprintf(err, errlen, "%s", strerror(errno));
         close(fd);
         return -1;
@@ -58,11 +58,11 @@ static struct listener *new_listener(int fd, enum listener_kind kind) {
     return ls;
 }
 
-int listener_open_tcp(const char *addr, int port, int backlog, struct listener **out, char *err,
-                      size_t errlen) {
+static int open_inet(const char *addr, int port, int type, int backlog, struct listener **out, char *err,
+                     size_t errlen) {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_socktype = type;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
     const char *host = addr;
     if (host && host[0] == '-') host++;
@@ -83,7 +83,7 @@ int listener_open_tcp(const char *addr, int port, int backlog, struct listener *
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) fd = open_bound(ai, backlog, err, errlen);
     freeaddrinfo(res);
     if (fd < 0) return ERR_IO;
-    struct listener *ls = new_listener(fd, LISTENER_TCP);
+    struct listener *ls = new_listener(fd, type == SOCK_DGRAM ? LISTENER_UDP : LISTENER_TCP);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     getsockname(fd, (struct sockaddr *)&ss, &sl);
@@ -91,6 +91,14 @@ int listener_open_tcp(const char *addr, int port, int backlog, struct listener *
                                         : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     *out = ls;
     return 0;
+}
+
+int listener_open_tcp(const char *addr, int port, int backlog, struct listener **out, char *err, size_t errlen) {
+    return open_inet(addr, port, SOCK_STREAM, backlog, out, err, errlen);
+}
+
+int listener_open_udp(const char *addr, int port, struct listener **out, char *err, size_t errlen) {
+    return open_inet(addr, port, SOCK_DGRAM, 0, out, err, errlen);
 }
 
 int listener_open_unix(const char *path, int perm, int backlog, struct listener **out, char *err,
@@ -158,6 +166,10 @@ static void dispatch_conn(struct listener *ls, int fd) {
 
 static void on_acceptable(struct loop_io *io, uint32_t events) {
     struct listener *ls = CONTAINER_OF(io, struct io_slot, io)->owner;
+    if (ls->kind == LISTENER_UDP) {
+        ls->fn(io->fd, LISTENER_UDP, ls->tag); /* datagrams: read here, on the woken worker */
+        return;
+    }
     for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
         int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {

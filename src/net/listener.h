@@ -7,6 +7,11 @@
  * (through that worker's mailbox), which owns it from then on. Supports TCP
  * over IPv4/IPv6 and UNIX domain sockets.
  *
+ * UDP: a datagram socket has no connections to hand out. It is registered
+ * on every worker the same way, and the worker woken calls the callback
+ * with the shared socket (kind LISTENER_UDP, fd not owned): the callback
+ * reads and answers the waiting datagrams itself.
+ *
  * Thread context: open/close from the main thread; the accept callback runs
  * on the accepting worker.
  */
@@ -16,7 +21,7 @@
 #include "base/common.h"
 #include "net/worker.h"
 
-enum listener_kind { LISTENER_TCP = 0, LISTENER_UNIX = 1 };
+enum listener_kind { LISTENER_TCP = 0, LISTENER_UNIX = 1, LISTENER_UDP = 2 };
 
 struct listener;
 /* A new connection on the current (owning) worker; the callee owns fd. `tag` is
@@ -29,6 +34,8 @@ int listener_open_tcp(const char *addr, int port, int backlog, struct listener *
                       size_t errlen);
 int listener_open_unix(const char *path, int perm, int backlog, struct listener **out, char *err,
                        size_t errlen);
+/* A UDP socket bound to addr:port (same address rules as TCP). */
+int listener_open_udp(const char *addr, int port, struct listener **out, char *err, size_t errlen);
 /* Register on every worker loop; call after worker_setup, before start. */
 void listener_attach(struct listener *ls, listener_accept_fn fn, int tag);
 /* Stop accepting: unregister from every worker loop and close the socket.

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "cmd/cmd.h"
+#include "cmd/memcache.h"
 #include "config/config.h"
 #include "exec/client.h"
 #include "exec/exec.h"
@@ -25,6 +26,7 @@
 #include "net/loop.h"
 #include "net/worker.h"
 #include "repl/log.h"
+#include "server/mc_options.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -40,7 +42,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_LISTENERS 17
+#define MAX_LISTENERS 64
 #define EFFECTS_LOG_BYTES (8 * 1024 * 1024)
 
 static struct listener *listeners[MAX_LISTENERS];
@@ -114,6 +116,64 @@ static int rebind(int port, char binds[][64], int nbind, char *err) {
     return 0;
 }
 
+/* The memcached listeners (TCP, UDP, UNIX) the memcached settings ask for;
+ * 0, or an error after a message (memcached's words). */
+static int open_memcached(void) {
+    const struct memcache_settings *ms = memcache_settings();
+    char msg[256];
+    struct listener *ls;
+    if (ms->unixsocket[0]) {
+        if (listener_open_unix(ms->unixsocket, ms->unixsocket_perm, server_settings.tcp_backlog, &ls, msg,
+                               sizeof(msg)) != 0) {
+            fprintf(stderr, "failed to listen on UNIX socket: %s: %s\n", ms->unixsocket, msg);
+            return ERR_IO;
+        }
+        listener_attach(ls, client_accept, MEMCACHE_TAG);
+        listeners[nlisteners++] = ls;
+    }
+    /* memcached's -s replaces the network listeners */
+    for (int udp = 0; udp < 2 && !(ms->engine && ms->unixsocket[0]); udp++) {
+        int port = udp ? ms->udp_port : ms->port;
+        if (port == 0) continue;
+        int n = ms->nlisten ? ms->nlisten : server_settings.nbind;
+        int opened = 0;
+        for (int i = 0; i < n && nlisteners < MAX_LISTENERS; i++) {
+            const char *addr = ms->nlisten ? ms->listen[i] : server_settings.bind[i];
+            int p = ms->nlisten && ms->listen_port[i] ? ms->listen_port[i] : port;
+            int rc = udp ? listener_open_udp(addr, p, &ls, msg, sizeof(msg))
+                         : listener_open_tcp(addr, p, server_settings.tcp_backlog, &ls, msg, sizeof(msg));
+            if (rc != 0) {
+                if (addr[0] == '-') continue; /* optional address (e.g. no IPv6) */
+                if (ms->nlisten)
+                    fprintf(stderr, "failed to listen on one of interface(s) %s: %s\n", ms->inter, msg);
+                else
+                    fprintf(stderr, "failed to listen on %s port %d: %s\n", udp ? "UDP" : "TCP", port, msg);
+                return ERR_IO;
+            }
+            listener_attach(ls, udp ? memcache_udp_readable : client_accept, MEMCACHE_TAG);
+            listeners[nlisteners++] = ls;
+            opened++;
+        }
+        if (opened == 0) {
+            fprintf(stderr, "failed to listen on %s port %d\n", udp ? "UDP" : "TCP", port);
+            return ERR_IO;
+        }
+    }
+    return 0;
+}
+
+/* Store hooks of a node that serves memcached: exec's, then the memcached
+ * engine's (eviction lines for "watch evictions"). */
+static void store_deleted_mc(int db, const char *key, size_t klen, enum store_del_reason why) {
+    exec_store_deleted(db, key, klen, why);
+    memcache_store_deleted(db, key, klen, why == STORE_DEL_EVICTED);
+}
+
+static void store_after_mc(void) {
+    exec_store_after();
+    memcache_store_after();
+}
+
 /* ---- crons ------------------------------------------------------------------------- */
 
 struct worker_cron {
@@ -140,12 +200,14 @@ static void on_worker_start(struct worker *w) {
 static void on_worker_stop(struct worker *w) {
     client_worker_stop(w);
     exec_thread_cleanup();
+    memcache_worker_stop();
     log_thread_cleanup();
     store_thread_cleanup();
 }
 
 static void main_cron(void *arg) {
     store_clock_tick();
+    memcache_cron();
     struct client_stats cs;
     client_get_stats(&cs);
     stats_sample(time_ms(), stats_total_commands(), cs.net_input_bytes, cs.net_output_bytes);
@@ -225,11 +287,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "stash: libsodium failed to initialize\n");
         return 1;
     }
-    if (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--version") == 0)) {
+    int mcarg = mc_options_engine(argc, argv); /* stash-server --engine memcached [memcached's options] */
+    if (!mcarg && argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--version") == 0)) {
         printf("Stash server v=%s bits=%d malloc=%s\n", STASH_VERSION, (int)(sizeof(long) * 8), alloc_name());
         return 0;
     }
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) usage();
+    if (!mcarg && argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) usage();
 
     /* Every module's options, then the commands (rename-command needs them). */
     server_options_register();
@@ -237,19 +300,26 @@ int main(int argc, char **argv) {
     latency_setup();
     exec_setup();
     cmd_setup();
+    memcache_setup();
 
     const char *file = NULL;
     int first = 1;
-    if (argc >= 2 && argv[1][0] != '-') {
+    if (!mcarg && argc >= 2 && argv[1][0] != '-') {
         file = argv[1];
         first = 2;
     }
     bool from_stdin = false;
-    if (argc >= 2 && strcmp(argv[argc - 1], "-") == 0) {
+    if (!mcarg && argc >= 2 && strcmp(argv[argc - 1], "-") == 0) {
         from_stdin = true;
         argc--;
     }
-    char *extra = config_args_to_text(argc - first, argv + first);
+    char *extra = NULL;
+    if (mcarg) {
+        int status = mc_options_parse(argc - mcarg + 1, argv + mcarg - 1, &extra);
+        if (status >= 0) return status;
+    } else {
+        extra = config_args_to_text(argc - first, argv + first);
+    }
     int rc = config_load(file ? file : (from_stdin ? "-" : NULL), extra);
     if (rc == 0 && file && from_stdin) rc = config_load("-", NULL);
     xfree(extra);
@@ -266,6 +336,11 @@ int main(int argc, char **argv) {
         threads = ncpu > 0 ? (int)MIN(ncpu, 64L) : 1;
     }
     struct store_hooks hooks = {exec_store_deleted, exec_store_seal, exec_store_after};
+    if (memcache_enabled()) {
+        /* memcached watchers also see evictions (pure Redis nodes keep the plain hooks) */
+        hooks.deleted = store_deleted_mc;
+        hooks.after = store_after_mc;
+    }
     if (store_setup(server_settings.databases, &hooks) != 0) {
         log_warn("Failed to start the lazy-free thread");
         return 1;
@@ -298,6 +373,10 @@ int main(int argc, char **argv) {
         listener_attach(ls, client_accept, 1);
         listeners[nlisteners++] = ls;
     }
+    if (open_memcached() != 0) {
+        log_warn("Failed opening the memcached listeners, aborting.");
+        return memcache_settings()->engine ? 71 /* EX_OSERR, as memcached */ : 1;
+    }
     server_set_rebind_hook(rebind);
     server_info_register();
     write_pidfile();
@@ -313,6 +392,7 @@ int main(int argc, char **argv) {
     loop_add(main_loop, &shutdown_io, LOOP_READ, false);
     loop_timer_add(main_loop, 100, main_cron, NULL);
 
+    memcache_start();
     if (worker_start(on_worker_start, on_worker_stop) != 0) return 1;
     log_notice("Server initialized");
     log_notice("Ready to accept connections tcp (port %d, %d threads)", server_settings.port, threads);
@@ -332,6 +412,7 @@ int main(int argc, char **argv) {
     close(shutdown_fd);
     close(signal_io.fd);
     log_teardown();
+    memcache_teardown();
     store_teardown();
     exec_teardown();
     slowlog_teardown();

@@ -53,22 +53,27 @@ void blob_release_cb(void *b) { blob_unref(b); }
 /* ---- construction --------------------------------------------------------- */
 
 /* Allocate an entry with room for `vbytes` of value; writes the header, the
- * expire (if any) and the key, returns the entry with *valp at the value. */
-static struct entry *alloc_entry(const char *key, size_t klen, int64_t expire, size_t vbytes,
-                                 uint8_t **valp) {
-    size_t meta = expire >= 0 ? 12 : 0;
-    size_t size = sizeof(struct entry) + meta + varint_len(klen) + klen + vbytes;
+ * expire (if any), the memcached block (if mc) and the key, returns the
+ * entry with *valp at the value. */
+static struct entry *alloc_entry_mc(const char *key, size_t klen, int64_t expire, const struct entry_mc *mc,
+                                    size_t vbytes, uint8_t **valp) {
+    unsigned flags = (expire >= 0 ? ENTRY_F_EXPIRE : 0u) | (mc ? ENTRY_F_MCMETA : 0u);
+    size_t size = sizeof(struct entry) + entry_blocks_size(flags) + varint_len(klen) + klen + vbytes;
     struct entry *e = xmalloc(size);
     e->node.next = NULL;
     e->te = 0;
-    e->flags = 0;
+    e->flags = (uint8_t)flags;
     memset(e->lru, 0, sizeof(e->lru));
     uint8_t *p = e->data;
     if (expire >= 0) {
-        e->flags |= ENTRY_F_EXPIRE;
         memcpy(p, &expire, 8);
         memset(p + 8, 0, 4);
-        p += 12;
+        p += ENTRY_EXPIRE_BLOCK;
+    }
+    if (mc) {
+        memcpy(p, &mc->flags, 4);
+        memcpy(p + 4, &mc->cas, 8);
+        p += ENTRY_MC_BLOCK;
     }
     p += varint_put(p, klen);
     memcpy(p, key, klen);
@@ -76,32 +81,58 @@ static struct entry *alloc_entry(const char *key, size_t klen, int64_t expire, s
     return e;
 }
 
-struct entry *entry_new_int(const char *key, size_t klen, long long v, int64_t expire) {
+static struct entry *alloc_entry(const char *key, size_t klen, int64_t expire, size_t vbytes, uint8_t **valp) {
+    return alloc_entry_mc(key, klen, expire, NULL, vbytes, valp);
+}
+
+/* e's memcached block into *buf; returns buf, or NULL when e has none. */
+static const struct entry_mc *mc_of(const struct entry *e, struct entry_mc *buf) {
+    if (!entry_has_mc(e)) return NULL;
+    *buf = entry_mc_get(e);
+    return buf;
+}
+
+static struct entry *new_int_mc(const char *key, size_t klen, long long v, int64_t expire,
+                               const struct entry_mc *mc) {
     uint8_t *vp;
-    struct entry *e = alloc_entry(key, klen, expire, sizeof(long long), &vp);
+    struct entry *e = alloc_entry_mc(key, klen, expire, mc, sizeof(long long), &vp);
     e->te = (uint8_t)(TYPE_STRING | (ENC_INT << 4));
     memcpy(vp, &v, sizeof(v));
     return e;
 }
 
-struct entry *entry_new_str(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire,
-                            bool no_int) {
+struct entry *entry_new_int(const char *key, size_t klen, long long v, int64_t expire) {
+    return new_int_mc(key, klen, v, expire, NULL);
+}
+
+static struct entry *new_str_mc(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire,
+                                bool no_int, const struct entry_mc *mc) {
     long long ll;
-    if (!no_int && vlen <= 20 && vlen > 0 && str_to_ll(val, vlen, &ll)) return entry_new_int(key, klen, ll, expire);
+    if (!no_int && vlen <= 20 && vlen > 0 && str_to_ll(val, vlen, &ll)) return new_int_mc(key, klen, ll, expire, mc);
     uint8_t *vp;
     struct entry *e;
     if (vlen <= ENTRY_EMB_MAX) {
-        e = alloc_entry(key, klen, expire, varint_len(vlen) + vlen, &vp);
+        e = alloc_entry_mc(key, klen, expire, mc, varint_len(vlen) + vlen, &vp);
         e->te = (uint8_t)(TYPE_STRING | (ENC_EMBSTR << 4));
         vp += varint_put(vp, vlen);
         memcpy(vp, val, vlen);
     } else {
-        e = alloc_entry(key, klen, expire, sizeof(struct blob *), &vp);
+        e = alloc_entry_mc(key, klen, expire, mc, sizeof(struct blob *), &vp);
         e->te = (uint8_t)(TYPE_STRING | (ENC_BLOB << 4));
         struct blob *b = blob_new(val, vlen, vlen);
         memcpy(vp, &b, sizeof(b));
     }
     return e;
+}
+
+struct entry *entry_new_str(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire,
+                            bool no_int) {
+    return new_str_mc(key, klen, val, vlen, expire, no_int, NULL);
+}
+
+struct entry *entry_new_str_mc(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire,
+                               const struct entry_mc *mc) {
+    return new_str_mc(key, klen, val, vlen, expire, false, mc);
 }
 
 struct entry *entry_new_obj(const char *key, size_t klen, enum entry_type type, int enc, void *obj,
@@ -128,31 +159,49 @@ size_t entry_value_size(const struct entry *e) {
     }
 }
 
+/* The flag bits a copy keeps besides its blocks (type state, memcached item state). */
+#define KEPT_FLAGS ((uint8_t) ~(ENTRY_F_EXPIRE | ENTRY_F_MCMETA))
+
 struct entry *entry_rebuild(const struct entry *e, int64_t expire, size_t vbytes, size_t copy_bytes,
                             uint8_t **valp) {
     size_t klen;
     const char *key = entry_key(e, &klen);
-    struct entry *n = alloc_entry(key, klen, expire, vbytes, valp);
+    struct entry_mc mcbuf;
+    struct entry *n = alloc_entry_mc(key, klen, expire, mc_of(e, &mcbuf), vbytes, valp);
     n->te = e->te;
-    n->flags = (uint8_t)((n->flags & ENTRY_F_EXPIRE) | (e->flags & ~ENTRY_F_EXPIRE));
+    n->flags = (uint8_t)(n->flags | (e->flags & KEPT_FLAGS));
     memcpy(n->lru, e->lru, sizeof(n->lru));
     memcpy(*valp, entry_valp(e), copy_bytes);
     return n;
 }
 
-struct entry *entry_rekey(const struct entry *e, const char *key, size_t klen, int64_t expire) {
+/* A copy of e's value and state under key with the memcached block mc. */
+static struct entry *copy_with(const struct entry *e, const char *key, size_t klen, int64_t expire,
+                               const struct entry_mc *mc) {
     size_t vb = entry_value_size(e);
     uint8_t *vp;
-    struct entry *n = alloc_entry(key, klen, expire, vb, &vp);
+    struct entry *n = alloc_entry_mc(key, klen, expire, mc, vb, &vp);
     n->te = e->te;
-    n->flags = (uint8_t)((n->flags & ENTRY_F_EXPIRE) | (e->flags & ~ENTRY_F_EXPIRE));
+    n->flags = (uint8_t)(n->flags | (e->flags & KEPT_FLAGS));
     memcpy(n->lru, e->lru, sizeof(n->lru));
     memcpy(vp, entry_valp(e), vb);
     return n;
 }
 
+struct entry *entry_rekey(const struct entry *e, const char *key, size_t klen, int64_t expire) {
+    struct entry_mc mcbuf;
+    return copy_with(e, key, klen, expire, mc_of(e, &mcbuf));
+}
+
+struct entry *entry_with_mc(const struct entry *e, const struct entry_mc *mc) {
+    size_t klen;
+    const char *key = entry_key(e, &klen);
+    return copy_with(e, key, klen, entry_expire(e), mc);
+}
+
 struct entry *entry_dup(const struct entry *e, const char *key, size_t klen, int64_t expire) {
     struct entry *n = entry_rekey(e, key, klen, expire);
+    entry_mc_forget_cas(n); /* a copy is a new value: its CAS is its own */
     if (entry_type(e) == TYPE_STRING) {
         if (entry_enc(e) == ENC_BLOB) {
             struct blob *b = entry_obj(e);

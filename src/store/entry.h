@@ -4,10 +4,10 @@
  * Layout (bytes; [] optional, present when the flag says so):
  *
  *   0        8      9      10        13
- *   +--------+------+------+---------+----------------------+--------+-----+--------+
- *   | next   | type | flags| lru(24) | [expire i64][vidx u32]| klen   | key | value  |
- *   +--------+------+------+---------+----------------------+--------+-----+--------+
- *     htab     type:4 bits, encoding:4 bits                   varint
+ *   +--------+------+------+---------+----------------------+---------------------+------+-----+-------+
+ *   | next   | type | flags| lru(24) | [expire i64][vidx u32]| [mcflags u32][cas u64]| klen | key | value |
+ *   +--------+------+------+---------+----------------------+---------------------+------+-----+-------+
+ *     htab     type:4 bits, encoding:4 bits  ENTRY_F_EXPIRE       ENTRY_F_MCMETA        varint
  *
  *   value by encoding:
  *     ENC_INT      8 bytes, a long long
@@ -23,6 +23,31 @@
  * Expiry: absolute Unix milliseconds, stored only for keys that have one;
  * `vidx` is the key's index in its slot's vector of volatile keys (for
  * sampling by the active expire cycle and volatile-* eviction).
+ *
+ * memcached metadata (ENTRY_F_MCMETA): a memcached item's 32-bit client
+ * flags and 64-bit CAS, in a 12-byte block present only on entries that
+ * need one (client flags != 0, or a CAS handed out to a client). Entries
+ * written by Redis commands, and memcached items stored with flags 0 whose
+ * CAS nobody asked for, carry no block: flags read as 0, CAS as 0 (none).
+ * CAS 0 in a block means "none assigned yet". The CAS values themselves are
+ * chosen by the memcached layer (cmd/memcache); the store only keeps the
+ * rule that every change of a value forgets its CAS:
+ *   - functions that change a string value in place or rebuild it
+ *     (store_str_writable, store_str_set_int) keep the block (the client
+ *     flags survive APPEND, SETRANGE, INCR...) but set its CAS to 0;
+ *   - store_str_overwrite declines entries with a block (SET then builds a
+ *     new entry: a new value has flags 0);
+ *   - entry_rebuild / entry_rekey / store_set_expire keep the block as is
+ *     (an expiry change or RENAME is not a new value: memcached's touch keeps
+ *     the CAS); entry_dup (COPY) keeps the flags, not the CAS.
+ * So a CAS, once handed out, changes with any write from either protocol
+ * (a new one is assigned when a client asks again), at no cost to entries
+ * that never had one. Four more flag bits are the memcached item state of
+ * the meta protocol: ENTRY_F_MC_FETCHED (read by a memcached client since it
+ * was stored), ENTRY_F_MC_WON (a recache token was handed out),
+ * ENTRY_F_MC_STALE (marked stale by md I / ms I), ENTRY_F_MC_BINKEY (the
+ * key was given in base64: meta k answers it so); Redis commands ignore
+ * them and copies keep them.
  *
  * LRU field: with an LFU policy, 16 bits of minutes + an 8-bit log counter;
  * otherwise a 24-bit LRU clock in seconds (Redis's scheme).
@@ -63,6 +88,16 @@ enum entry_enc {
 };
 
 #define ENTRY_F_EXPIRE 0x01
+#define ENTRY_F_MCMETA 0x02     /* memcached block: client flags + CAS */
+#define ENTRY_F_MC_FETCHED 0x04 /* memcached: read since stored */
+#define ENTRY_F_MC_WON 0x08     /* memcached: recache token handed out */
+#define ENTRY_F_MC_STALE 0x10   /* memcached: marked stale */
+#define ENTRY_F_MC_BINKEY 0x20  /* memcached: key given in base64 (meta b) */
+#define ENTRY_MC_STATE (ENTRY_F_MC_FETCHED | ENTRY_F_MC_WON | ENTRY_F_MC_STALE | ENTRY_F_MC_BINKEY)
+
+/* Bytes of the optional blocks before the key: expire (12), memcached (12). */
+#define ENTRY_EXPIRE_BLOCK 12
+#define ENTRY_MC_BLOCK 12
 
 /* Longest string value kept inside the entry; longer ones go to a blob. */
 #define ENTRY_EMB_MAX 512
@@ -152,8 +187,47 @@ static inline size_t varint_get(const uint8_t *p, size_t *v) {
     return n;
 }
 
-static inline const uint8_t *entry_keyp(const struct entry *e) {
-    return e->data + ((e->flags & ENTRY_F_EXPIRE) ? 12 : 0);
+/* Size of the optional blocks given the flags: one table load, as cheap
+ * as the expire-only test it replaces (this is on the path of every key
+ * comparison). */
+static inline size_t entry_blocks_size(unsigned flags) {
+    static const uint8_t sizes[4] = {0, ENTRY_EXPIRE_BLOCK, ENTRY_MC_BLOCK, ENTRY_EXPIRE_BLOCK + ENTRY_MC_BLOCK};
+    return sizes[flags & (ENTRY_F_EXPIRE | ENTRY_F_MCMETA)];
+}
+
+static inline const uint8_t *entry_keyp(const struct entry *e) { return e->data + entry_blocks_size(e->flags); }
+
+/* ---- memcached metadata ---------------------------------------------------- */
+
+/* A memcached item's client flags and CAS (0: none assigned). */
+struct entry_mc {
+    uint32_t flags;
+    uint64_t cas;
+};
+
+static inline bool entry_has_mc(const struct entry *e) { return (e->flags & ENTRY_F_MCMETA) != 0; }
+static inline uint8_t *entry_mcp(const struct entry *e) {
+    return (uint8_t *)e->data + ((e->flags & ENTRY_F_EXPIRE) ? ENTRY_EXPIRE_BLOCK : 0);
+}
+/* The entry's memcached metadata ({0, 0} without a block). */
+static inline struct entry_mc entry_mc_get(const struct entry *e) {
+    struct entry_mc mc = {0, 0};
+    if (e->flags & ENTRY_F_MCMETA) {
+        const uint8_t *p = entry_mcp(e);
+        memcpy(&mc.flags, p, 4);
+        memcpy(&mc.cas, p + 4, 8);
+    }
+    return mc;
+}
+/* Overwrite the block in place (the entry must have one). */
+static inline void entry_mc_store(struct entry *e, const struct entry_mc *mc) {
+    uint8_t *p = entry_mcp(e);
+    memcpy(p, &mc->flags, 4);
+    memcpy(p + 4, &mc->cas, 8);
+}
+/* Forget the CAS (a value change); no-op without a block. */
+static inline void entry_mc_forget_cas(struct entry *e) {
+    if (e->flags & ENTRY_F_MCMETA) memset(entry_mcp(e) + 4, 0, 8);
 }
 /* The key's bytes and length. */
 static inline const char *entry_key(const struct entry *e, size_t *len) {
@@ -197,6 +271,10 @@ size_t entry_str_len(const struct entry *e);
 struct entry *entry_new_str(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire,
                             bool no_int);
 struct entry *entry_new_int(const char *key, size_t klen, long long v, int64_t expire);
+/* A string entry as entry_new_str (integers detected), with a memcached
+ * block holding *mc when mc is not NULL. */
+struct entry *entry_new_str_mc(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire,
+                               const struct entry_mc *mc);
 /* An entry holding a pointer value of another type. */
 struct entry *entry_new_obj(const char *key, size_t klen, enum entry_type type, int enc, void *obj,
                             int64_t expire);
@@ -215,6 +293,11 @@ size_t entry_value_size(const struct entry *e);
  * (whatever the value points to moves to the new entry). */
 struct entry *entry_rebuild(const struct entry *e, int64_t expire, size_t vbytes, size_t copy_bytes,
                             uint8_t **valp);
+
+/* A copy of e (same key, value and expiry) whose memcached block holds *mc:
+ * the block is added when e has none, dropped when mc is NULL. The value
+ * moves to the new entry: free e with xfree() alone. */
+struct entry *entry_with_mc(const struct entry *e, const struct entry_mc *mc);
 
 /* Same value and metadata under another key (RENAME): the value moves to
  * the new entry, so free the old one with xfree() alone. */

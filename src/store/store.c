@@ -594,6 +594,7 @@ void store_set_expire(struct store_ref *ref, int64_t when) {
 char *store_str_writable(struct store_ref *ref, size_t len) {
     struct entry *e = store_ref_entry(ref);
     ASSERT(entry_type(e) == TYPE_STRING);
+    entry_mc_forget_cas(e); /* a changed value: its CAS goes (copies below keep the block) */
     int enc = entry_enc(e);
     int64_t expire = entry_expire(e);
     if (enc == ENC_BLOB) {
@@ -663,6 +664,7 @@ char *store_str_writable(struct store_ref *ref, size_t len) {
 bool store_str_overwrite(struct store_ref *ref, const char *val, size_t vlen, int64_t expire) {
     struct entry *e = store_ref_entry(ref);
     if (entry_type(e) != TYPE_STRING) return false;
+    if (entry_has_mc(e)) return false; /* a new value has no memcached flags: a new entry */
     int enc = entry_enc(e);
     if (enc != ENC_EMBSTR && enc != ENC_RAWEMB) return false;
     if ((expire >= 0) != entry_has_expire(e)) return false;
@@ -681,18 +683,31 @@ bool store_str_overwrite(struct store_ref *ref, const char *val, size_t vlen, in
 
 void store_str_set_int(struct store_ref *ref, long long v) {
     struct entry *e = store_ref_entry(ref);
+    entry_mc_forget_cas(e);
     if (entry_type(e) == TYPE_STRING && entry_enc(e) == ENC_INT) {
         memcpy(entry_valp(e), &v, sizeof(v));
         return;
     }
-    size_t klen;
-    const char *key = entry_key(e, &klen);
-    struct entry *n = entry_new_int(key, klen, v, entry_expire(e));
-    memcpy(n->lru, e->lru, sizeof(n->lru));
+    /* A copy with the same key, blocks and state, holding the integer; the
+     * old entry goes with whatever its value held (a blob). */
+    uint8_t *vp;
+    struct entry *n = entry_rebuild(e, entry_expire(e), sizeof(v), 0, &vp);
+    n->te = (uint8_t)(TYPE_STRING | (ENC_INT << 4));
+    memcpy(vp, &v, sizeof(v));
     htab_replace_at(&ref->pos, &n->node);
     vol_moved(ref, e, n);
     publish_counts(ref->db, ref->key.slot, ref->st);
     free_entry_locked(e);
+}
+
+void store_set_mc(struct store_ref *ref, const struct entry_mc *mc) {
+    struct entry *e = store_ref_entry(ref);
+    if (mc && entry_has_mc(e)) {
+        entry_mc_store(e, mc);
+        return;
+    }
+    if (!mc && !entry_has_mc(e)) return;
+    move_to(ref, e, entry_with_mc(e, mc));
 }
 
 /* ---- whole keyspace ---------------------------------------------------------------------- */

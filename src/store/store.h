@@ -221,15 +221,22 @@ void store_set_expire(struct store_ref *ref, int64_t when);
 
 /* Resize the string value at ref to `len` bytes of raw text (growth filled
  * with zero bytes) and return a writable pointer to it. Integers are turned
- * into text first. May move the entry. */
+ * into text first. May move the entry. A memcached block stays (client
+ * flags) with its CAS forgotten: the value is about to change. */
 char *store_str_writable(struct store_ref *ref, size_t len);
 /* SET's fast path: when the key's value is an inline string of exactly
- * vlen bytes, the new value is not an integer, and the expiry keeps its
- * presence (expire < 0 and none now, or both set), overwrite it in place
- * (no allocation) and return true; else change nothing and return false. */
+ * vlen bytes, the new value is not an integer, the expiry keeps its
+ * presence (expire < 0 and none now, or both set), and the entry has no
+ * memcached block, overwrite it in place (no allocation) and return true;
+ * else change nothing and return false. */
 bool store_str_overwrite(struct store_ref *ref, const char *val, size_t vlen, int64_t expire);
-/* Store an integer as the key's string value (INCR). May move the entry. */
+/* Store an integer as the key's string value (INCR). May move the entry.
+ * Keeps a memcached block (client flags), forgetting its CAS. */
 void store_str_set_int(struct store_ref *ref, long long v);
+/* Set the memcached metadata of the entry at ref (see entry.h): in place
+ * when it has a block, else the entry is rebuilt with one (moves); a NULL
+ * mc removes the block. Value, expiry and LRU data stay. */
+void store_set_mc(struct store_ref *ref, const struct entry_mc *mc);
 
 /* Record an access for LRU/LFU (lookups do it unless NOTOUCH). */
 void store_touch_access(struct entry *e);
