@@ -24,6 +24,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -197,7 +198,13 @@ static int tls_handshake(struct sb_conn *c, SSL_CTX *tls, const struct sb_opts *
     struct in6_addr tmp;
     bool numeric = inet_pton(AF_INET, name, &tmp) == 1 || inet_pton(AF_INET6, name, &tmp) == 1;
     if (!o->unix_path && !numeric) SSL_set_tlsext_host_name(c->ssl, name);
-    if (o->tls_verify && !o->unix_path) SSL_set1_host(c->ssl, name);
+    if (o->tls_verify && !o->unix_path) {
+        /* The certificate must name the host (or carry its IP address). */
+        if (numeric)
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
+        else
+            SSL_set1_host(c->ssl, name);
+    }
     for (int i = 0; i < 10000; i++) {
         int r = SSL_connect(c->ssl);
         if (r == 1) return 0;

@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct run_shared {
     int64_t issue_deadline;
     int64_t hard_deadline;
     int64_t timeout_ns;
+    sem_t finished; /* posted by each worker at its end */
 };
 
 struct worker {
@@ -60,7 +62,6 @@ struct worker {
     struct sb_result res;
     uint64_t done, failed;
     _Atomic uint64_t pub_done, pub_failed; /* progress, for the main thread */
-    atomic_int finished;
     int64_t last_progress;
     uint64_t keys[SB_MULTI_MAX];
 };
@@ -312,7 +313,7 @@ static void *worker_main(void *arg) {
     atomic_store_explicit(&w->pub_failed, w->failed, memory_order_relaxed);
     close(w->ep);
     obuf_thread_cleanup();
-    atomic_store_explicit(&w->finished, 1, memory_order_release);
+    sem_post(&w->rs->finished);
     return NULL;
 }
 
@@ -336,31 +337,39 @@ static void setup_shared(struct run_shared *rs, const struct sb_opts *o,
         rs->hard_deadline = MIN(rs->hard_deadline, rs->issue_deadline + rs->timeout_ns);
 }
 
+static void print_progress(const struct sb_test *t, struct worker *ws, int nw,
+                           const struct run_shared *rs, uint64_t *last_done, int64_t *last_t) {
+    uint64_t done = 0, failed = 0;
+    for (int i = 0; i < nw; i++) {
+        done += atomic_load_explicit(&ws[i].pub_done, memory_order_relaxed);
+        failed += atomic_load_explicit(&ws[i].pub_failed, memory_order_relaxed);
+    }
+    int64_t now = sb_now_ns();
+    double rps = (double)(done - *last_done) / ((double)(now - *last_t) / 1e9);
+    sb_progress(t->name, done, failed, (double)(now - rs->start_ns) / 1e9, rps);
+    *last_done = done;
+    *last_t = now;
+}
+
+/* Wait for the workers (each posts rs->finished once), printing the
+ * progress line every 200 ms on a terminal. */
 static void watch_progress(const struct sb_opts *o, const struct sb_test *t, struct worker *ws,
-                           int nw, const struct run_shared *rs) {
+                           int nw, struct run_shared *rs) {
     uint64_t last_done = 0;
     int64_t last_t = rs->start_ns;
     /* Bounded: the workers end by the hard deadline; this adds a margin. */
     int64_t give_up = rs->hard_deadline + 5 * 1000000000LL;
-    for (;;) {
-        bool all = true;
-        for (int i = 0; i < nw; i++)
-            all &= atomic_load_explicit(&ws[i].finished, memory_order_acquire) != 0;
-        int64_t now = sb_now_ns();
-        if (all || now > give_up) break;
-        struct timespec ts = {0, 200 * 1000000L};
-        nanosleep(&ts, NULL);
-        if (!o->progress) continue;
-        uint64_t done = 0, failed = 0;
-        for (int i = 0; i < nw; i++) {
-            done += atomic_load_explicit(&ws[i].pub_done, memory_order_relaxed);
-            failed += atomic_load_explicit(&ws[i].pub_failed, memory_order_relaxed);
+    int finished = 0;
+    int64_t tick = sb_now_ns() + 200 * 1000000LL;
+    while (finished < nw && sb_now_ns() < give_up) {
+        struct timespec ts = {.tv_sec = tick / 1000000000LL, .tv_nsec = tick % 1000000000LL};
+        if (sem_clockwait(&rs->finished, CLOCK_MONOTONIC, &ts) == 0) {
+            finished++;
+            continue;
         }
-        now = sb_now_ns();
-        double rps = (double)(done - last_done) / ((double)(now - last_t) / 1e9);
-        sb_progress(t->name, done, failed, (double)(now - rs->start_ns) / 1e9, rps);
-        last_done = done;
-        last_t = now;
+        if (errno != ETIMEDOUT) continue;
+        tick += 200 * 1000000LL;
+        if (o->progress) print_progress(t, ws, nw, rs, &last_done, &last_t);
     }
     if (o->progress) sb_progress_clear();
 }
@@ -381,6 +390,7 @@ void sb_run_test(const struct sb_opts *o, const struct sb_workload *wl, const st
         w->conns[w->nconns++] = &conns[i];
     }
     setup_shared(&rs, o, wl, t);
+    sem_init(&rs.finished, 0, 0);
     for (int i = 0; i < nw; i++) {
         ws[i].rs = &rs;
         ws[i].res.start_ns = rs.start_ns;
@@ -398,6 +408,7 @@ void sb_run_test(const struct sb_opts *o, const struct sb_workload *wl, const st
         sb_result_free(&ws[i].res);
     }
     res->interrupted = atomic_load(&sb_interrupted) != 0;
+    sem_destroy(&rs.finished);
     xfree(slots);
     xfree(ws);
 }
