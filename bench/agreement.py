@@ -80,6 +80,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=None,
+                    help="also write the table here (bench/results/agreement.md is shown in RESULTS.md)")
     args = ap.parse_args()
     sb = os.path.join(os.path.abspath(args.build_dir), "bench", "stash-benchmark")
     if not os.access(sb, os.X_OK):
@@ -102,12 +104,18 @@ def main():
     def med(tool, test, pl, key):
         return bl.median([run[(tool, test, pl)][key] for run in runs])
 
-    print("redis-server %s on CPU %s, clients on CPU %s, %d thread(s) each, 50 connections, "
-          "32-byte values, 100k keys, %d requests per test (5x at -P 16), medians of %d rounds\n"
-          % (server.binary, server_cpus, client_cpus, args.threads, args.requests, args.rounds))
-    print("| test | P | redis-benchmark rps | stash-benchmark rps | ratio | p99 ms (rb / sb) | "
-          "server CPU (rb / sb) | client CPU (rb / sb) | verdict |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    lines = []
+
+    def emit(text=""):
+        lines.append(text)
+        print(text)
+
+    emit("redis-server %s on CPU %s, clients on CPU %s, %d thread(s) each, 50 connections, "
+         "32-byte values, 100k keys, %d requests per test (5x at -P 16), medians of %d rounds\n"
+         % (server.binary, server_cpus, client_cpus, args.threads, args.requests, args.rounds))
+    emit("| test | P | redis-benchmark rps | stash-benchmark rps | ratio | p99 ms (rb / sb) | "
+         "server CPU (rb / sb) | client CPU (rb / sb) | verdict |")
+    emit("|---|---|---|---|---|---|---|---|---|")
     bad = 0
     for test in ("SET", "GET"):
         for pl in (1, 16):
@@ -127,10 +135,13 @@ def main():
             else:
                 verdict = "DISAGREE"
             bad += verdict.startswith("DISAGREE")
-            print("| %s | %d | %.0f | %.0f | %.3f | %.3f / %.3f | %.0f%% / %.0f%% | %.0f%% / %.0f%% | %s |"
-                  % (test, pl, rb, sbv, ratio, med("redis-benchmark", test, pl, "p99"),
-                     med("stash-benchmark", test, pl, "p99"), 100 * scpu_rb, 100 * scpu_sb,
-                     100 * ccpu_rb, 100 * ccpu_sb, verdict))
+            emit("| %s | %d | %.0f | %.0f | %.3f | %.3f / %.3f | %.0f%% / %.0f%% | %.0f%% / %.0f%% | %s |"
+                 % (test, pl, rb, sbv, ratio, med("redis-benchmark", test, pl, "p99"),
+                    med("stash-benchmark", test, pl, "p99"), 100 * scpu_rb, 100 * scpu_sb,
+                    100 * ccpu_rb, 100 * ccpu_sb, verdict))
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
     return 1 if bad else 0
 
 

@@ -197,10 +197,11 @@ def flush(server):
         server.request(b"flush_all\r\n", b"\r\n", 30)
 
 
-def run_sb(sb, server, args, cpus=None, timeout=600):
+def run_sb(sb, server, args, cpus=None, timeout=600, proto=None):
     """Run stash-benchmark against server with --json; returns (summary, exit code, client CPU s).
     Exit code 2 means the run had failures (errors, mismatches, lost requests)."""
-    cmd = [sb, "-p", str(server.port), "--protocol", server.proto, "--json", "-q", "--no-progress"]
+    cmd = [sb, "-p", str(server.port), "--protocol", proto or server.proto, "--json", "-q",
+           "--no-progress"]
     cmd += [str(a) for a in args]
     if cpus is not None:
         cmd = ["taskset", "-c", cpus] + cmd

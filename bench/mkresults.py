@@ -116,10 +116,9 @@ def types_table(v):
     for s in stash:
         head += ["%s rps" % s, "x redis"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    tests = []
-    for m in v.data["medians"]:
-        if m["section"] == "types" and m["test"] not in tests:
-            tests.append(m["test"])
+    order = [t.upper() for t in v.data["settings"].get("types", [])]
+    tests = sorted({m["test"] for m in v.data["medians"] if m["section"] == "types"},
+                   key=lambda t: (order.index(t) if t in order else len(order), t))
     for t in tests:
         r = v.val("types", "redis", t, "rps", P=16)
         row = [t, cell(r)]
@@ -244,9 +243,10 @@ def write_latency_dat(v, path, pl):
         m = v.get("core", s, "GET", P=pl)
         if m and not m["failures"]:
             curves.append(("%s RESP" % s, m["curve"]))
-    m = v.get("memcache", "memcached", "GET", P=pl, proto="memcache-text")
-    if m and not m["failures"]:
-        curves.append(("memcached text", m["curve"]))
+    for proto in ("memcache-text", "memcache-meta"):
+        m = v.get("memcache", "memcached", "GET", P=pl, proto=proto)
+        if m and not m["failures"]:
+            curves.append(("memcached %s" % proto[9:], m["curve"]))
     if not curves:
         return None
     with open(path, "w") as f:
@@ -304,7 +304,7 @@ def plots(data, out):
 
 # ---- RESULTS.md ---------------------------------------------------------------
 
-def document(data, rel):
+def document(data, rel, out_dir=None):
     mi = data["machine"]
     st = data["settings"]
     pl = data["placement"]
@@ -340,16 +340,27 @@ def document(data, rel):
         lines.append("![%s](%s/%s)" % (title, rel, png))
         lines.append("")
     lines += ["## Commands", "", "Each server started on a free loopback port; then, per section:", "", "```"]
-    for section, cmd in sorted(data["commands"].items()):
+    for section, cmds in sorted(data["commands"].items()):
         lines.append("# %s" % section)
-        lines.append(cmd)
+        lines += cmds if isinstance(cmds, list) else [cmds]
     lines += ["```", "", "Memory: RSS of the server process before and after `--prefill` of the key space, "
               "after %.0f s for the allocator to return freed pages; used_memory from INFO (Redis, Stash) "
               "or `stats bytes` (memcached)." % st["mem_settle"],
               "Instructions: `valgrind --tool=callgrind` on the server, counters zeroed "
               "(`callgrind_control -z`) before %d requests and dumped after." % st["cg_requests"], ""]
+    agreement = os.path.join(out_dir, "agreement.md") if out_dir else None
+    if agreement and os.path.exists(agreement):
+        with open(agreement) as f:
+            lines += ["## stash-benchmark vs redis-benchmark (bench/agreement.py)", "", f.read().strip(), "",
+                      "`client-bound`: redis-benchmark spent its whole core on itself (five `epoll_ctl` "
+                      "calls per request) while redis-server still had CPU to spare; stash-benchmark "
+                      "(one `writev` and one `read` per request) drove the server to its limit. The "
+                      "figures agree where both tools are limited by the server.", ""]
     notes = list(data.get("notes", []))
     notes.append("Stash has no memcached engine yet: the memcached rows measure memcached alone.")
+    notes.append("memcached 1.6 sends the replies to pipelined text-protocol `get`s in many small "
+                 "writes (seen: about 7 writes per batch of 16; meta protocol: 1) and spends about 4x "
+                 "the CPU per request, so text GET/MGET at -P 16 measure that, not the client.")
     lines += ["## Notes", ""] + ["- " + n for n in notes] + [""]
     return "\n".join(lines)
 
@@ -367,7 +378,7 @@ def main():
     if not args.no_plots:
         plots(data, out)
     with open(args.md, "w") as f:
-        f.write(document(data, os.path.relpath(out, os.path.dirname(os.path.abspath(args.md)))))
+        f.write(document(data, os.path.relpath(out, os.path.dirname(os.path.abspath(args.md))), out))
     print("wrote %s" % args.md)
 
 

@@ -76,7 +76,7 @@ class Suite:
         self.server_cpus = "1" if n >= 2 else None
         self.client_cpus = "0" if n >= 2 else None
         self.runs = []  # every measurement: dict(section, server, test, params, round, ...)
-        self.commands = {}  # section -> an example stash-benchmark command line
+        self.commands = {}  # section -> the (first few distinct) stash-benchmark command lines
         self.notes = []
 
     # ---- servers --------------------------------------------------------------
@@ -94,11 +94,13 @@ class Suite:
 
     # ---- running --------------------------------------------------------------
 
-    def sb_run(self, section, server, args, rnd, params):
+    def sb_run(self, section, server, args, rnd, params, proto=None):
         cmd_args = [str(a) for a in args]
-        self.commands.setdefault(section, "stash-benchmark --protocol %s -p PORT %s"
-                                 % (server.proto, " ".join(cmd_args)))
-        js, rc, _ = bl.run_sb(self.sb, server, cmd_args, self.client_cpus)
+        cmd = "stash-benchmark --protocol %s -p PORT %s" % (proto or server.proto, " ".join(cmd_args))
+        shown = self.commands.setdefault(section, [])
+        if len(shown) < 4 and cmd not in shown:
+            shown.append(cmd)
+        js, rc, _ = bl.run_sb(self.sb, server, cmd_args, self.client_cpus, proto=proto)
         for t in js["tests"]:
             self.runs.append(dict(section=section, server=server.name, test=t["name"], round=rnd,
                                   params=params, rps=t["rps"], p50=t["latency_ms"]["p50"],
@@ -128,10 +130,10 @@ class Suite:
     def section_memcache(self, server, rnd):
         for proto in ("memcache-text", "memcache-meta"):
             for pl in (1, 16):
-                args = self.load_args(pl) + ["-t", "set,get,mget", "--protocol", proto]
+                args = self.load_args(pl) + ["-t", "set,get,mget"]
                 if pl == 1 and proto == "memcache-text":
                     args.append("--prefill")
-                self.sb_run("memcache", server, args, rnd, dict(P=pl, proto=proto))
+                self.sb_run("memcache", server, args, rnd, dict(P=pl, proto=proto), proto=proto)
 
     def rounds(self, sections):
         plan = []  # (server factory list, section functions)
@@ -210,12 +212,12 @@ class Suite:
             srv.valgrind = ["--tool=callgrind", "--callgrind-out-file=%s.%%p.out" % out]
             srv.start(timeout=60)
             try:
-                self.sb_run("callgrind-load", srv, ["-c", 50, "-P", 64, "-d", 32, "-r", ks, "--prefill",
+                self.sb_run("callgrind (load)", srv, ["-c", 50, "-P", 64, "-d", 32, "-r", ks, "--prefill",
                                                     "-t", "get", "-n", 100, "--timeout", 60], 0, {})
                 for test in ("get", "set"):
                     subprocess.run(["callgrind_control", "-z", str(srv.proc.pid)], capture_output=True,
                                    timeout=60)
-                    js = self.sb_run("callgrind-load", srv, ["-c", 50, "-P", 1, "-d", 32, "-r", ks, "-t",
+                    js = self.sb_run("callgrind (measured)", srv, ["-c", 50, "-P", 1, "-d", 32, "-r", ks, "-t",
                                                              test, "-n", n, "--timeout", 60], 0, {})
                     dumps0 = set(self.dumps(out, srv.proc.pid))
                     subprocess.run(["callgrind_control", "-d", str(srv.proc.pid)], capture_output=True,
@@ -256,7 +258,7 @@ class Suite:
     def medians(self):
         groups = {}
         for r in self.runs:
-            if r["section"] == "callgrind-load":
+            if r["section"].startswith("callgrind ("):
                 continue
             key = (r["section"], r["server"], r["test"], json.dumps(r["params"], sort_keys=True))
             groups.setdefault(key, []).append(r)
@@ -335,17 +337,20 @@ def main():
         suite.memory()
     if "callgrind" in sections:
         suite.callgrind()
+    medians = suite.medians()
+    for r in suite.runs:  # the medians keep the curve of their median round
+        r.pop("curve", None)
     data = dict(mode="quick" if args.quick else "full", settings=suite.cfg, machine=info,
                 placement=dict(server_cpus=suite.server_cpus, client_cpus=suite.client_cpus),
                 commands=suite.commands, notes=suite.notes, seconds=round(time.time() - t0, 1),
-                medians=suite.medians(), runs=suite.runs)
+                medians=medians, runs=suite.runs)
     with open(os.path.join(out, "latest.json"), "w") as f:
         json.dump(data, f, indent=1)
     mkresults.plots(data, out)
     print(mkresults.tables(data))
     if results_md:
         with open(results_md, "w") as f:
-            f.write(mkresults.document(data, os.path.relpath(out, os.path.dirname(results_md))))
+            f.write(mkresults.document(data, os.path.relpath(out, os.path.dirname(results_md)), out))
         log("wrote %s" % results_md)
     log("suite done in %.0f s; results in %s" % (time.time() - t0, out))
     failed = sum(m["failures"] for m in data["medians"] if m["section"] in ("core", "memcache", "memory"))

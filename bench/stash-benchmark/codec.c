@@ -162,7 +162,7 @@ static long resp_elem(const char *b, size_t len, size_t off, int depth, struct s
             r->null = true;
             return (long)next;
         }
-        if (r->n < 0 || r->n > (1LL << 40)) return SB_SCAN_ERROR;
+        if (r->n < 0 || r->n > SB_BULK_MAX) return SB_SCAN_ERROR;
         size_t end = next + (size_t)r->n + 2;
         if (end > len) return more(need, end);
         if (b[end - 2] != '\r' || b[end - 1] != '\n') return SB_SCAN_ERROR;
@@ -220,7 +220,7 @@ static bool parse_value_line(const char *p, size_t n, struct sb_mc_item *it, lon
     if (nt < 3 || i < n) return false;
     long long fl;
     if (!parse_ll(tok[1], tl[1], &fl) || fl < 0 || fl > UINT32_MAX) return false;
-    if (!parse_ll(tok[2], tl[2], bytes) || *bytes < 0) return false;
+    if (!parse_ll(tok[2], tl[2], bytes) || *bytes < 0 || *bytes > SB_BULK_MAX) return false;
     it->key = tok[0];
     it->klen = tl[0];
     it->flags = (uint32_t)fl;
@@ -306,7 +306,7 @@ static long meta_one(const char *b, size_t len, size_t off, struct sb_meta_item 
     size_t i = 0;
     while (i < it->flags_len && it->flags[i] != ' ') i++;
     long long size;
-    if (!parse_ll(it->flags, i, &size) || size < 0) return SB_SCAN_ERROR;
+    if (!parse_ll(it->flags, i, &size) || size < 0 || size > SB_BULK_MAX) return SB_SCAN_ERROR;
     it->flags += i;
     it->flags_len -= i;
     if (it->flags_len && it->flags[0] == ' ') {

@@ -38,6 +38,9 @@
 #define SB_SCAN_ERROR (-1)
 /* Longest status line accepted before calling the stream broken. */
 #define SB_LINE_MAX (1024 * 1024)
+/* Largest value accepted (a bigger length is treated as a broken stream,
+ * so a bad server cannot make the client reserve unbounded memory). */
+#define SB_BULK_MAX (1LL << 30)
 /* Deepest RESP aggregate nesting accepted. */
 #define SB_RESP_DEPTH 32
 

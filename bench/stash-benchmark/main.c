@@ -9,7 +9,8 @@
  * given -> summary (text as it goes, or CSV/JSON at the end).
  *
  * Exit status: 0 every request verified, 1 usage or setup failure, 2 the
- * run finished with failures (error replies, mismatches, lost requests).
+ * run finished with failures (error replies, mismatches, lost requests),
+ * 130 interrupted by Ctrl-C (a second Ctrl-C exits at once).
  */
 #include "bench.h"
 
@@ -77,7 +78,7 @@ static void usage(FILE *f) {
             "  --progress/--no-progress  live line on stderr (default: when it is a TTY)\n"
             "  --help, --version\n"
             "\n"
-            "Exit status: 0 all requests verified, 1 usage/setup error, 2 failures.\n");
+            "Exit status: 0 all requests verified, 1 usage/setup error, 2 failures, 130 Ctrl-C.\n");
 }
 
 static NORETURN void die(const char *fmt, const char *arg) {
@@ -310,6 +311,9 @@ static void parse_args(struct sb_opts *o, int argc, char **argv) {
     if ((uint64_t)o->pipeline * o->multi > (1u << 20))
         die("%s", "--pipeline x --multi is too large");
     if (strlen(o->prefix) > 60) die("%s", "--key-prefix is too long");
+    for (const char *p = o->prefix; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            die("%s", "--key-prefix: no spaces or control characters");
     if (o->proto != SB_PROTO_RESP && (o->resp3 || o->dbnum))
         die("%s", "--resp3/--dbnum are RESP only");
     if (o->proto != SB_PROTO_RESP && o->auth && !o->user)
@@ -414,6 +418,7 @@ int main(int argc, char **argv) {
         if (o.format == SB_OUT_TEXT && !o.quiet) sb_report_test_text(&o, &res[i]);
     }
     sb_report_all(&o, res, done, pre);
+    if (atomic_load(&sb_interrupted) && status == 0) status = 130;
 
     for (int i = 0; i < done; i++) sb_result_free(&res[i]);
     if (pre) sb_result_free(pre);

@@ -152,6 +152,7 @@ TEST(resp_malformed) {
     TEST_EXPECT_INT(scan("+OK\n", &r), SB_SCAN_ERROR);
     TEST_EXPECT_INT(scan("$abc\r\n", &r), SB_SCAN_ERROR);
     TEST_EXPECT_INT(scan("$-2\r\n", &r), SB_SCAN_ERROR);
+    TEST_EXPECT_INT(scan("$2000000000\r\n", &r), SB_SCAN_ERROR); /* over SB_BULK_MAX */
     TEST_EXPECT_INT(scan("$3\r\nabcde\r\n", &r), SB_SCAN_ERROR);
     TEST_EXPECT_INT(scan(":12a\r\n", &r), SB_SCAN_ERROR);
     TEST_EXPECT_INT(scan("*1\r\n?\r\n", &r), SB_SCAN_ERROR);
