@@ -380,7 +380,7 @@ int sb_conn_open(struct sb_conn *c, const struct sb_opts *o, SSL_CTX *tls, char 
     c->kcap = c->pcap * per;
     c->pend = xcalloc(c->pcap, sizeof(*c->pend));
     c->keys = xcalloc(c->kcap, sizeof(*c->keys));
-    buf_reserve(&c->in, 64 * 1024);
+    buf_reserve(&c->in, 16 * 1024); /* grows with the replies */
     int64_t deadline = sb_now_ns() + (int64_t)(o->connect_timeout * 1e9);
     c->fd = open_socket(o, deadline, err, errlen);
     if (c->fd < 0) return -1;

@@ -232,8 +232,8 @@ static void parse_replies(struct worker *w, struct sb_conn *c, int64_t now) {
 static void on_readable(struct worker *w, struct sb_conn *c) {
     for (int i = 0; i < 64 && !c->dead; i++) {
         size_t room = c->in.cap - c->in.len;
-        if (room < 16384 || (c->need > c->in.len - c->rpos && room < c->need)) {
-            buf_reserve(&c->in, MAX((size_t)65536, c->need));
+        if (room < 4096 || (c->need > c->in.len - c->rpos && room < c->need)) {
+            buf_reserve(&c->in, MAX((size_t)16384, c->need));
             room = c->in.cap - c->in.len;
         }
         long r = sb_conn_read(c, c->in.data + c->in.len, room);
