@@ -4,7 +4,7 @@
 #
 #   bench/run.sh [--quick] [--build-dir DIR] [--no-build] [suite options...]
 #
-# Full suite: about 10 minutes (3 rounds); --quick: under 2 minutes (1 round,
+# Full suite: about 7 minutes (3 rounds); --quick: under a minute (1 round,
 # short tests, small key spaces). Prints Markdown tables with Stash/peer ratios;
 # a full run also rewrites bench/RESULTS.md and the plots in bench/results/
 # (--quick writes to BUILD/bench-quick). What is measured: bench/suite.py.
