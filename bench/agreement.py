@@ -8,8 +8,8 @@ One redis-server; the same RESP workload from both tools: 50 connections,
 -P 1 and -P 16. The tools alternate (which one goes first flips every round)
 and the server is flushed before each tool's SET, so both see the same data.
 Prints, per test, the medians over the rounds, the ratio
-stash-benchmark / redis-benchmark, and the CPU use of the server and of each
-client during its run, then a verdict:
+stash-benchmark / redis-benchmark (median of the per-round ratios), and the
+CPU use of the server and of each client during its run, then a verdict:
 
   agree          ratio within 0.90 .. 1.10
   client-bound   redis-benchmark kept its core busy (>= 75%) while the server
@@ -120,7 +120,10 @@ def main():
     for test in ("SET", "GET"):
         for pl in (1, 16):
             rb, sbv = med("redis-benchmark", test, pl, "rps"), med("stash-benchmark", test, pl, "rps")
-            ratio = sbv / rb
+            # The two runs of a round are back to back: the median of the
+            # per-round ratios cancels most of the drift of a shared machine.
+            ratio = bl.median([run[("stash-benchmark", test, pl)]["rps"]
+                               / run[("redis-benchmark", test, pl)]["rps"] for run in runs])
             scpu_rb, scpu_sb = (med("redis-benchmark", test, pl, "server_cpu"),
                                 med("stash-benchmark", test, pl, "server_cpu"))
             ccpu_rb, ccpu_sb = (med("redis-benchmark", test, pl, "client_cpu"),

@@ -166,14 +166,15 @@ def memory_table(v):
     keys = next(m["params"]["keys"] for m in v.data["medians"] if m["section"] == "memory")
     redis = v.val("memory", "redis", "memory", "rss_per_key", keys=keys)
     mc = v.val("memory", "memcached", "memory", "rss_per_key", keys=keys)
-    rows = ["| server (%s keys, 16-byte keys, 32-byte values) | RSS bytes/key | used_memory (or item bytes) per key "
-            "| x redis (RSS) | x memcached (RSS) |" % fmt(keys), "|---|---|---|---|---|"]
+    rows = ["| server (%s keys, 16-byte keys, 32-byte values) | RSS bytes/key "
+            "| used_memory (or item bytes) per key | x redis (RSS) | x memcached (RSS) |" % fmt(keys),
+            "|---|---|---|---|---|"]
     for s in servers:
         x = v.val("memory", s, "memory", "rss_per_key", keys=keys)
         u = v.val("memory", s, "memory", "used_per_key", keys=keys)
         st = s.startswith("stash")
-        rows.append("| %s | %s | %s | %s | %s |" % (s, cell(x, 1), cell(u, 1),
-                                                    rcell(x, redis) if st else "", rcell(x, mc) if st else ""))
+        rows.append("| %s | %s | %s | %s | %s |" % (s, cell(x, 1), cell(u, 1), rcell(x, redis) if st else "",
+                                                    rcell(x, mc) if st else ""))
     return "\n".join(rows)
 
 

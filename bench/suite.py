@@ -217,8 +217,9 @@ class Suite:
                 for test in ("get", "set"):
                     subprocess.run(["callgrind_control", "-z", str(srv.proc.pid)], capture_output=True,
                                    timeout=60)
-                    js = self.sb_run("callgrind (measured)", srv, ["-c", 50, "-P", 1, "-d", 32, "-r", ks, "-t",
-                                                             test, "-n", n, "--timeout", 60], 0, {})
+                    js = self.sb_run("callgrind (measured)", srv,
+                                     ["-c", 50, "-P", 1, "-d", 32, "-r", ks, "-t", test, "-n", n,
+                                      "--timeout", 60], 0, {})
                     dumps0 = set(self.dumps(out, srv.proc.pid))
                     subprocess.run(["callgrind_control", "-d", str(srv.proc.pid)], capture_output=True,
                                    timeout=60)
