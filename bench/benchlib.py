@@ -63,13 +63,14 @@ def median(xs):
 
 
 class Server:
-    """A server process. kind: 'stash', 'redis' or 'memcached'."""
+    """A server process. kind: 'stash', 'redis', 'memcached' or 'stash-mc' (stash-server
+    --engine memcached, when the build has that engine)."""
 
     def __init__(self, name, kind, binary, threads=1, cpus=None, extra=(), valgrind=None):
         self.name, self.kind, self.binary = name, kind, binary
         self.threads, self.cpus, self.extra = threads, cpus, list(extra)
         self.valgrind = valgrind  # list of valgrind arguments, or None
-        self.proto = "memcache-text" if kind == "memcached" else "resp"
+        self.proto = "memcache-text" if kind in ("memcached", "stash-mc") else "resp"
         self.proc = None
         self.port = None
         self.dir = None
@@ -82,6 +83,9 @@ class Server:
         elif self.kind == "redis":
             cmd = [self.binary, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                    "--dir", self.dir]
+        elif self.kind == "stash-mc":  # Stash's memcached engine, memcached's options
+            cmd = [self.binary, "--engine", "memcached", "-l", "127.0.0.1", "-p", p, "-U", "0",
+                   "-t", str(self.threads), "-m", "4096"]
         else:
             cmd = [self.binary, "-l", "127.0.0.1", "-p", p, "-U", "0", "-t", str(self.threads),
                    "-m", "4096"]

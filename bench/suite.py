@@ -78,6 +78,7 @@ class Suite:
         self.runs = []  # every measurement: dict(section, server, test, params, round, ...)
         self.commands = {}  # section -> the (first few distinct) stash-benchmark command lines
         self.notes = []
+        self.stash_mc = None  # whether stash-server has --engine memcached (probed)
 
     # ---- servers --------------------------------------------------------------
 
@@ -89,8 +90,21 @@ class Suite:
         return s
 
     def mc_servers(self):
-        return [bl.Server("memcached", "memcached", bl.need("memcached"), threads=1,
-                          cpus=self.server_cpus)]
+        s = [bl.Server("memcached", "memcached", bl.need("memcached"), threads=1, cpus=self.server_cpus)]
+        if self.stash_mc is None:  # probe once: does this build have the memcached engine?
+            probe = bl.Server("stash-mc", "stash-mc", self.stash, threads=1)
+            try:
+                probe.start(timeout=5)
+                self.stash_mc = True
+            except RuntimeError:
+                self.stash_mc = False
+                self.notes.append("stash-server has no memcached engine (--engine memcached) in this "
+                                  "build: the memcached rows measure memcached alone.")
+            finally:
+                probe.stop()
+        if self.stash_mc:
+            s.append(bl.Server("stash-mc", "stash-mc", self.stash, threads=1, cpus=self.server_cpus))
+        return s
 
     # ---- running --------------------------------------------------------------
 
@@ -164,7 +178,7 @@ class Suite:
 
     def memory(self):
         n = self.cfg["mem_keys"]
-        servers = self.resp_servers()[:2] + self.mc_servers()
+        servers = self.resp_servers()[:2] + self.mc_servers()[:1]
         for srv in servers:
             srv.start()
             try:
@@ -206,7 +220,7 @@ class Suite:
             self.notes.append("callgrind: valgrind not installed, section skipped")
             return
         n, ks = self.cfg["cg_requests"], self.cfg["cg_keyspace"]
-        for srv in self.resp_servers()[:2] + self.mc_servers():
+        for srv in self.resp_servers()[:2] + self.mc_servers()[:1]:
             srv.cpus = None
             out = "/tmp/stash-cg-%d" % os.getpid()
             srv.valgrind = ["--tool=callgrind", "--callgrind-out-file=%s.%%p.out" % out]
