@@ -12,9 +12,9 @@ stash-benchmark / redis-benchmark (median of the per-round ratios), and the
 CPU use of the server and of each client during its run, then a verdict:
 
   agree          ratio within 0.90 .. 1.10
-  client-bound   redis-benchmark kept its core busy (>= 75%) while the server
-                 was idler than under stash-benchmark (< 90% of its CPU use):
-                 it measured itself, not the server (it makes five
+  client-bound   redis-benchmark needed over 1.2x the client CPU per request
+                 and left the server idler (< 90% of its CPU use under
+                 stash-benchmark): it measured itself, not the server (it makes five
                  epoll_ctl calls per request at -P 1; stash-benchmark one
                  writev and one read), so the numbers are not comparable
   DISAGREE       anything else (exit status 1)
@@ -70,7 +70,8 @@ def run_round(server, sb, args, client_cpus, order):
                 scpu = bl.cpu_seconds(server.proc.pid) - s0
                 out[(tool, test.upper(), pl)] = dict(rps=rps, p50=p50, p99=p99, failures=fails,
                                                      server_cpu=scpu / wall,
-                                                     client_cpu=ccpu / wall / args.threads)
+                                                     client_cpu=ccpu / wall / args.threads,
+                                                     client_us=ccpu / n * 1e6)
     return out
 
 
@@ -114,8 +115,8 @@ def main():
          "32-byte values, 100k keys, %d requests per test (5x at -P 16), medians of %d rounds\n"
          % (server.binary, server_cpus, client_cpus, args.threads, args.requests, args.rounds))
     emit("| test | P | redis-benchmark rps | stash-benchmark rps | ratio | p99 ms (rb / sb) | "
-         "server CPU (rb / sb) | client CPU (rb / sb) | verdict |")
-    emit("|---|---|---|---|---|---|---|---|---|")
+         "server CPU (rb / sb) | client CPU (rb / sb) | client CPU us/request (rb / sb) | verdict |")
+    emit("|---|---|---|---|---|---|---|---|---|---|")
     bad = 0
     for test in ("SET", "GET"):
         for pl in (1, 16):
@@ -128,20 +129,23 @@ def main():
                                 med("stash-benchmark", test, pl, "server_cpu"))
             ccpu_rb, ccpu_sb = (med("redis-benchmark", test, pl, "client_cpu"),
                                 med("stash-benchmark", test, pl, "client_cpu"))
+            cost_rb, cost_sb = (med("redis-benchmark", test, pl, "client_us"),
+                                med("stash-benchmark", test, pl, "client_us"))
             fails = sum(run[("stash-benchmark", test, pl)]["failures"] for run in runs)
             if fails:
                 verdict = "DISAGREE (%d failures)" % fails
             elif 0.9 <= ratio <= 1.1:
                 verdict = "agree"
-            elif ratio > 1.1 and ccpu_rb >= 0.75 and scpu_rb < 0.9 * scpu_sb:
+            elif ratio > 1.1 and scpu_rb < 0.9 * scpu_sb and cost_rb > 1.2 * cost_sb:
                 verdict = "client-bound"
             else:
                 verdict = "DISAGREE"
             bad += verdict.startswith("DISAGREE")
-            emit("| %s | %d | %.0f | %.0f | %.3f | %.3f / %.3f | %.0f%% / %.0f%% | %.0f%% / %.0f%% | %s |"
+            emit("| %s | %d | %.0f | %.0f | %.3f | %.3f / %.3f | %.0f%% / %.0f%% | %.0f%% / %.0f%% "
+                 "| %.2f / %.2f | %s |"
                  % (test, pl, rb, sbv, ratio, med("redis-benchmark", test, pl, "p99"),
                     med("stash-benchmark", test, pl, "p99"), 100 * scpu_rb, 100 * scpu_sb,
-                    100 * ccpu_rb, 100 * ccpu_sb, verdict))
+                    100 * ccpu_rb, 100 * ccpu_sb, cost_rb, cost_sb, verdict))
     if args.out:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")
