@@ -7,7 +7,7 @@
 #   scripts/redis-suite.sh [stash-server binary] [unit ...]
 #
 # Prints "[ok]"/"[err]" lines per test and, last, "SUITE-RESULT <passed>
-# <failed> <known>": failures listed in tests/redis-suite/known-failures.txt
+# <failed> <known>": failures listed in tests/redis-suite-known-failures.txt
 # (one "unit: test name" per line) are counted apart as known.
 set -u
 cd "$(dirname "$0")/.."

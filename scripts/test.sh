@@ -7,7 +7,7 @@
 # Stages: release build (-Werror) -> unit tests -> integration tests;
 # ASan+UBSan build -> unit + integration; TSan build -> concurrency stress;
 # libFuzzer on the RESP parser (bounded time); the Redis 7.0 test suite units
-# this server covers (failures outside tests/redis-suite/known-failures.txt
+# this server covers (failures outside tests/redis-suite-known-failures.txt
 # count as failures). Ends with one line: "N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
