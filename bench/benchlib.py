@@ -86,6 +86,8 @@ class Server:
         elif self.kind == "stash-mc":  # Stash's memcached engine, memcached's options
             cmd = [self.binary, "--engine", "memcached", "-l", "127.0.0.1", "-p", p, "-U", "0",
                    "-t", str(self.threads), "-m", "4096"]
+            if os.geteuid() == 0:  # as memcached: root needs -u
+                cmd += ["-u", "root"]
         else:
             cmd = [self.binary, "-l", "127.0.0.1", "-p", p, "-U", "0", "-t", str(self.threads),
                    "-m", "4096"]

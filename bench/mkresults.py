@@ -181,6 +181,22 @@ def memory_table(v):
     return "\n".join(rows)
 
 
+def memtypes_table(v):
+    servers = v.servers("memtypes")
+    if not servers:
+        return ""
+    keys = next(m["params"]["keys"] for m in v.data["medians"] if m["section"] == "memtypes")
+    rows = ["| workload | " + " | ".join("%s RSS bytes" % s for s in servers) + " | stash x redis |",
+            "|" + "---|" * (len(servers) + 2)]
+    for test, what in (("hash", "%s hashes of 5 fields (session-like), per key" % fmt(keys)),
+                       ("zset", "one sorted set of %s members, per member" % fmt(keys))):
+        vals = {s: v.val("memtypes", s, test, "rss_per_key", keys=keys) for s in servers}
+        stash = vals.get("stash-1t")
+        rows.append("| %s | " % what + " | ".join(cell(vals[s], 1) for s in servers)
+                    + " | %s |" % rcell(stash, vals.get("redis")))
+    return "\n".join(rows)
+
+
 def callgrind_table(v):
     servers = v.servers("callgrind")
     if not servers:
@@ -204,6 +220,7 @@ SECTION_TITLES = [
     ("memcache", "memcached protocol (50 connections, 32-byte values; multi-get = 10 keys)", memcache_table),
     ("sweep", "GET throughput vs connections (-P 1)", sweep_table),
     ("memory", "Memory per key", memory_table),
+    ("memtypes", "Memory of collections (hashes, sorted set)", memtypes_table),
     ("callgrind", "CPU instructions per request (callgrind, whole server process)", callgrind_table),
 ]
 

@@ -18,7 +18,10 @@ Sections (--only takes a comma-separated subset):
   memcache    memcached text get/set/mget and meta get/set/mget, -P 1 and 16,
               against memcached only until Stash has a memcached engine
   memory      bytes of RSS (and used_memory) per key after loading N keys
-              (was bench/memory.sh)
+              (was bench/memory.sh), Redis and memcached protocols
+  memtypes    RSS per key of 1M session-like hashes (5 fields) and per member
+              of one 1M-member sorted set, Stash vs Redis
+              (bench/memory_hash.sh, bench/memory_zset.sh)
   callgrind   CPU instructions per request, whole server process, one worker
               (was bench/callgrind.sh; perf is not available here)
 
@@ -47,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 import mkresults  # noqa: E402
 
-SECTIONS = ("core", "sweep", "types", "memcache", "memory", "callgrind")
+SECTIONS = ("core", "sweep", "types", "memcache", "memory", "memtypes", "callgrind")
 TYPES = ("incr", "lpush", "rpush", "lpop", "rpop", "sadd", "spop", "hset", "zadd", "zpopmin",
          "lrange_100", "mset", "mget")
 
@@ -57,7 +60,7 @@ def settings(quick):
         return dict(rounds=1, duration=0.4, sweep_duration=0.3, conns=[1, 16, 50, 128],
                     keyspace=100000, mem_keys=100000, mem_settle=2.0, cg_requests=2000,
                     cg_keyspace=10000, types=("incr", "lpush", "mset"))
-    return dict(rounds=3, duration=2.0, sweep_duration=1.0, conns=[1, 8, 32, 50, 128, 256],
+    return dict(rounds=5, duration=2.0, sweep_duration=1.0, conns=[1, 8, 32, 50, 128, 256],
                 keyspace=100000, mem_keys=1000000, mem_settle=12.0, cg_requests=20000,
                 cg_keyspace=100000, types=TYPES)
 
@@ -66,6 +69,8 @@ class Suite:
     def __init__(self, args):
         self.args = args
         self.cfg = settings(args.quick)
+        if args.rounds:
+            self.cfg["rounds"] = args.rounds
         build = os.path.abspath(args.build_dir)
         self.sb = os.path.join(build, "bench", "stash-benchmark")
         self.stash = os.path.join(build, "src", "stash-server")
@@ -178,7 +183,7 @@ class Suite:
 
     def memory(self):
         n = self.cfg["mem_keys"]
-        servers = self.resp_servers()[:2] + self.mc_servers()[:1]
+        servers = self.resp_servers()[:2] + self.mc_servers()
         for srv in servers:
             srv.start()
             try:
@@ -205,6 +210,34 @@ class Suite:
             finally:
                 srv.stop()
 
+    def memtypes(self):
+        """Hashes and a big sorted set: the scripts load both servers and print
+        one line per server with its RSS growth per key (or member)."""
+        n = self.cfg["mem_keys"]
+        for test, script, field in (("hash", "memory_hash.sh", "bytes_per_key"),
+                                    ("zset", "memory_zset.sh", "rss_bytes_per_member")):
+            env = dict(os.environ, SETTLE=str(self.cfg["mem_settle"]))
+            p = subprocess.run([os.path.join(bl.ROOT, "bench", script), self.stash, str(n)],
+                               capture_output=True, text=True, timeout=1800, env=env)
+            seen = set()
+            for line in p.stdout.splitlines():
+                words = line.split()
+                if not words or words[0] not in ("stash", "redis"):
+                    continue
+                kv = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+                if field not in kv:
+                    continue
+                name = "stash-1t" if words[0] == "stash" else "redis"
+                seen.add(name)
+                self.runs.append(dict(section="memtypes", server=name, test=test, round=0,
+                                      params=dict(keys=n), rss_per_key=float(kv[field]),
+                                      encoding=kv.get("encoding"), failures=0))
+                log("memtypes: %s %s %s bytes (RSS)" % (name, test, kv[field]))
+            for name in {"stash-1t", "redis"} - seen:
+                self.runs.append(dict(section="memtypes", server=name, test=test, round=0,
+                                      params=dict(keys=n), rss_per_key=None, failures=1,
+                                      errors=[(p.stderr or p.stdout)[-300:]]))
+
     @staticmethod
     def dbsize(srv):
         r = srv.request(b"DBSIZE\r\n", b"\r\n")
@@ -220,7 +253,7 @@ class Suite:
             self.notes.append("callgrind: valgrind not installed, section skipped")
             return
         n, ks = self.cfg["cg_requests"], self.cfg["cg_keyspace"]
-        for srv in self.resp_servers()[:2] + self.mc_servers()[:1]:
+        for srv in self.resp_servers()[:2] + self.mc_servers():
             srv.cpus = None
             out = "/tmp/stash-cg-%d" % os.getpid()
             srv.valgrind = ["--tool=callgrind", "--callgrind-out-file=%s.%%p.out" % out]
@@ -329,6 +362,8 @@ def main():
     ap.add_argument("--out", default=None, help="results folder (default: bench/results, "
                                                 "or build/bench-quick with --quick)")
     ap.add_argument("--only", default=",".join(SECTIONS))
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="rounds of the alternating sections (default 5; 1 with --quick)")
     ap.add_argument("--results-md", default=None,
                     help="write this RESULTS.md (default: bench/RESULTS.md in full mode)")
     args = ap.parse_args()
@@ -350,6 +385,8 @@ def main():
     suite.rounds(sections)
     if "memory" in sections:
         suite.memory()
+    if "memtypes" in sections:
+        suite.memtypes()
     if "callgrind" in sections:
         suite.callgrind()
     medians = suite.medians()
