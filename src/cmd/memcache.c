@@ -834,6 +834,7 @@ bool memcache_enabled(void) {
 }
 
 void memcache_worker_stop(void) {
+    mc_log_thread_cleanup();
     if (udpw == NULL) return;
     obuf_clear(&udpw->c.obuf);
     xfree(udpw);

@@ -258,5 +258,7 @@ void mc_watch_gone(struct client *c);
 void mc_log_get(struct client *c, const char *key, size_t klen, int status, size_t size);
 void mc_log_store(struct client *c, const struct mc_store *s);
 void mc_log_conn(struct client *c, bool opened);
+/* [owner] Frees this worker's staged eviction lines (at worker exit). */
+void mc_log_thread_cleanup(void);
 
 #endif

@@ -859,6 +859,11 @@ void memcache_flush_evictions(void) {
     if (evict_lines.cap > 64 * 1024) buf_free(&evict_lines);
 }
 
+void mc_log_thread_cleanup(void) {
+    buf_free(&evict_lines);
+    memcache_evictions_staged = 0;
+}
+
 void mc_log_conn(struct client *c, bool opened) {
     struct buf b = BUF_INIT;
     line_head(&b);
