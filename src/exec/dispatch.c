@@ -67,7 +67,8 @@ void exec_store_seal(void) {
 void exec_store_after(void) {
     if (log_enabled()) log_publish();
     block_after(); /* post served replies to their workers */
-    tracking_deliver(); /* after served replies: a client sees its reply, then the invalidation */
+    /* After served replies: a client sees its reply, then the invalidation. */
+    if (UNLIKELY(store_track_pending())) tracking_deliver();
     pubsub_flush_notifications();
     if (nstaged_lines) flush_monitor_lines();
 }

@@ -36,6 +36,7 @@ struct tkey {
 static _Atomic bool bcast_on;
 static _Atomic uint64_t nkeys, nitems;
 static __thread struct store_track_batch tb;
+__thread bool store_track_dirty_;
 static __thread uint64_t actor;
 
 static uint64_t tk_hash(const struct htab_node *n) {
@@ -109,6 +110,7 @@ static void put_rec(struct buf *b, const char *key, size_t klen, uint64_t who, c
     uint32_t hdr[2] = {(uint32_t)klen, ntok};
     size_t pad = (8 - (klen & 7)) & 7;
     static const char zeros[8];
+    store_track_dirty_ = true;
     buf_append(b, hdr, sizeof(hdr));
     buf_append(b, &who, sizeof(who));
     if (ntok) buf_append(b, tok, ntok * sizeof(*tok));
@@ -130,8 +132,6 @@ bool store_track_next(const struct buf *b, size_t *off, struct store_track_rec *
     return true;
 }
 
-bool store_track_pending(void) { return tb.keys.len > 0 || tb.bcast.len > 0 || tb.flushed; }
-
 void store_track_take(struct store_track_batch *out) {
     struct store_track_batch t = *out;
     *out = tb;
@@ -139,6 +139,7 @@ void store_track_take(struct store_track_batch *out) {
     buf_clear(&tb.keys);
     buf_clear(&tb.bcast);
     tb.flushed = false;
+    store_track_dirty_ = false;
 }
 
 void store_track_batch_free(struct store_track_batch *b) {
@@ -147,7 +148,10 @@ void store_track_batch_free(struct store_track_batch *b) {
     b->flushed = false;
 }
 
-void store_track_thread_cleanup(void) { store_track_batch_free(&tb); }
+void store_track_thread_cleanup(void) {
+    store_track_batch_free(&tb);
+    store_track_dirty_ = false;
+}
 
 /* ---- invalidation (called by the store under the stripe lock) -------------------- */
 
@@ -190,6 +194,7 @@ void track_flush_locked(void) {
     atomic_store_explicit(&nkeys, 0, memory_order_relaxed);
     atomic_store_explicit(&nitems, 0, memory_order_relaxed);
     tb.flushed = true;
+    store_track_dirty_ = true;
 }
 
 void track_teardown(void) {

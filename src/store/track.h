@@ -64,8 +64,9 @@ struct store_track_rec {
     uint32_t ntok;
 };
 
-/* Anything gathered on this thread? Cheap. [any] */
-bool store_track_pending(void);
+/* Anything gathered on this thread? Cheap (inline). [any] */
+extern __thread bool store_track_dirty_;
+static inline bool store_track_pending(void) { return store_track_dirty_; }
 /* Move this thread's batch into *out (whose buffers are reused: start
  * from a zeroed struct, release with store_track_batch_free). [no locks] */
 void store_track_take(struct store_track_batch *out);
