@@ -38,6 +38,8 @@
 
 #include "exec/client.h"
 
+#include <stdatomic.h>
+
 #define TRACK_ON (1u << 0)
 #define TRACK_BCAST (1u << 1)
 #define TRACK_OPTIN (1u << 2)
@@ -81,7 +83,7 @@ uint64_t tracking_prefix_count(void);
 
 extern _Atomic long tracking_nclients_;
 static inline bool tracking_active(void) {
-    return __atomic_load_n(&tracking_nclients_, __ATOMIC_RELAXED) > 0;
+    return atomic_load_explicit(&tracking_nclients_, memory_order_relaxed) > 0;
 }
 /* After a read-only command of a tracking client: remember its keys.
  * [stripe-locked for the command's keys] */

@@ -350,3 +350,69 @@ def test_evicted_keys_announced_before_the_reply(conns):
     finally:
         a.cmd("CONFIG", "SET", "maxmemory", "0")
         a.cmd("CONFIG", "SET", "maxmemory-policy", "noeviction")
+
+
+@pytest.mark.stress
+def test_stress_tracking_across_workers(srv):
+    """Readers tracking keys (default and BCAST modes, RESP3) while writers
+    on both workers change them and clients come and go: every invalidation
+    names a key of the test, nothing crashes, the tables drain at the end.
+    Bounded in time (about 2 s) and count."""
+    import threading
+
+    stop = time.time() + 2.0
+    errors = []
+    keys = ["sk:{%d}" % i for i in range(32)]
+
+    def reader(bcast):
+        try:
+            c = resp3(Raw(srv.port))
+            if bcast:
+                c.cmd("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "sk:")
+            else:
+                c.cmd("CLIENT", "TRACKING", "on", "NOLOOP")
+            n = 0
+            while time.time() < stop and n < 20000:
+                send(c, "MGET", keys[n % 32], keys[(n * 7) % 32])
+                while True:
+                    reply = c.read_reply()
+                    if isinstance(reply, list) and reply and reply[0] == b"invalidate":
+                        for k in reply[1]:
+                            if k.decode() not in keys:
+                                errors.append("unexpected key %r" % k)
+                        continue
+                    break
+                n += 1
+            c.close()
+        except Exception as e:  # noqa: BLE001 - surfaced below
+            errors.append(repr(e))
+
+    def writer():
+        try:
+            c = Raw(srv.port)
+            n = 0
+            while time.time() < stop and n < 20000:
+                c.cmd("INCR", keys[n % 32])
+                if n % 97 == 0:
+                    c.cmd("DEL", keys[(n * 3) % 32])
+                n += 1
+            c.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=reader, args=(i % 2 == 0,)) for i in range(4)]
+    threads += [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[:5]
+    c = Raw(srv.port)
+    deadline = time.time() + 5
+    while time.time() < deadline and (info_field(c, "tracking_clients") or info_field(c, "tracking_total_prefixes")):
+        time.sleep(0.02)
+    assert info_field(c, "tracking_clients") == 0
+    assert info_field(c, "tracking_total_prefixes") == 0
+    c.cmd("FLUSHALL")
+    assert info_field(c, "tracking_total_keys") == 0
+    c.close()
