@@ -17,7 +17,7 @@ shift || true
 UNITS=("$@")
 [ ${#UNITS[@]} -eq 0 ] && UNITS=(type/string type/incr expire keyspace multi pubsub info-command protocol
                                  querybuf bitops introspection type/hash type/list type/list-2 type/list-3
-                                 type/set type/zset hyperloglog geo sort scan)
+                                 type/set type/zset hyperloglog geo sort scan tracking)
 SUITE=$ROOT/tests/redis-suite/redis-7.0.15
 KNOWN=$ROOT/tests/redis-suite-known-failures.txt
 
@@ -58,7 +58,12 @@ for u in "${UNITS[@]}"; do
       --baseport $((20000 + RANDOM % 30000)) \
       --tags "-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory" \
       --ignore-encoding --durable --clients 1 --timeout 120 2>&1) | sed "s|^|$u: |" | tee -a "$OUT" |
-      grep -E "\[(ok|err|exception)\]|Killing|exception" || true
+      grep -E "\[(ok|err|exception|TIMEOUT)\]|Killing|exception|IN PROGRESS" || true
+  # A test that hangs ends the unit with [TIMEOUT]: the test in progress failed.
+  if grep -q "^$u: \[TIMEOUT\]" "$OUT"; then
+    t=$(grep "^$u: .*(IN PROGRESS)" "$OUT" | tail -1 | sed -E 's/.*\(IN PROGRESS\) //')
+    echo "$u: [err]: ${t:-the unit timed out}" | tee -a "$OUT"
+  fi
   if ! kill -0 "$PID" 2>/dev/null; then
     echo "$u: [err]: stash-server died"
     echo "$u: [err]: stash-server died" >> "$OUT"

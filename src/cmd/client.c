@@ -21,6 +21,7 @@
 #include "cmd/cmd.h"
 #include "base/alloc.h"
 #include "exec/block.h"
+#include "exec/tracking.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "net/worker.h"
@@ -32,7 +33,118 @@
 
 void cmd_client_id(struct client *c) { reply_int(c, (long long)c->id); }
 
-void cmd_client_getredir(struct client *c) { reply_int(c, -1); }
+void cmd_client_getredir(struct client *c) { reply_int(c, c->trk ? (long long)c->trk->redir_id : -1); }
+
+/* CLIENT TRACKING (ON|OFF) [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP] */
+void cmd_client_tracking(struct client *c) {
+    long long redir = 0;
+    int redir_worker = -1;
+    unsigned options = 0;
+    int nprefix = 0;
+    const char **prefixes = NULL;
+    size_t *plens = NULL;
+    for (int j = 3; j < c->argc; j++) {
+        bool more = j + 1 < c->argc;
+        if (cmd_arg_is(c, j, "redirect") && more) {
+            j++;
+            if (redir != 0) {
+                reply_error(c, "ERR A client can only redirect to a single other client");
+                goto out;
+            }
+            if (!cmd_ll(c, j, &redir)) goto out;
+            /* The target must exist now (it may go away later). */
+            redir_worker = redir > 0 ? client_worker_of((uint64_t)redir) : -1;
+            if (redir_worker < 0) {
+                reply_error(c, "ERR The client ID you want redirect to does not exist");
+                goto out;
+            }
+        } else if (cmd_arg_is(c, j, "bcast")) {
+            options |= TRACK_BCAST;
+        } else if (cmd_arg_is(c, j, "optin")) {
+            options |= TRACK_OPTIN;
+        } else if (cmd_arg_is(c, j, "optout")) {
+            options |= TRACK_OPTOUT;
+        } else if (cmd_arg_is(c, j, "noloop")) {
+            options |= TRACK_NOLOOP;
+        } else if (cmd_arg_is(c, j, "prefix") && more) {
+            j++;
+            prefixes = xrealloc(prefixes, (size_t)(nprefix + 1) * sizeof(*prefixes));
+            plens = xrealloc(plens, (size_t)(nprefix + 1) * sizeof(*plens));
+            prefixes[nprefix] = c->argv[j];
+            plens[nprefix++] = c->argvlen[j];
+        } else {
+            reply_error(c, RERR_SYNTAX);
+            goto out;
+        }
+    }
+    if (cmd_arg_is(c, 2, "on")) {
+        if (!tracking_enable(c, (uint64_t)redir, redir_worker, options, nprefix, prefixes, plens)) goto out;
+    } else if (cmd_arg_is(c, 2, "off")) {
+        tracking_disable(c);
+    } else {
+        reply_error(c, RERR_SYNTAX);
+        goto out;
+    }
+    reply_ok(c);
+out:
+    xfree(prefixes);
+    xfree(plens);
+}
+
+/* CLIENT CACHING (YES|NO): for the next command in OPTIN / OPTOUT mode. */
+void cmd_client_caching(struct client *c) {
+    if (c->trk == NULL) {
+        reply_error(c, "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or "
+                       "OPTOUT mode enabled");
+        return;
+    }
+    if (cmd_arg_is(c, 2, "yes")) {
+        if (!(c->trk->flags & TRACK_OPTIN)) {
+            reply_error(c, "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
+            return;
+        }
+    } else if (cmd_arg_is(c, 2, "no")) {
+        if (!(c->trk->flags & TRACK_OPTOUT)) {
+            reply_error(c, "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
+            return;
+        }
+    } else {
+        reply_error(c, RERR_SYNTAX);
+        return;
+    }
+    c->trk->flags |= TRACK_CACHING;
+    reply_ok(c);
+}
+
+/* CLIENT TRACKINGINFO: flags, redirect, prefixes. */
+void cmd_client_trackinginfo(struct client *c) {
+    const struct client_tracking *t = c->trk;
+    reply_map(c, 3);
+    reply_bulk_cstr(c, "flags");
+    const char *flags[8];
+    int n = 0;
+    flags[n++] = t ? "on" : "off";
+    if (t) {
+        if (t->flags & TRACK_BCAST) flags[n++] = "bcast";
+        if (t->flags & TRACK_OPTIN) {
+            flags[n++] = "optin";
+            if (t->flags & TRACK_CACHING) flags[n++] = "caching-yes";
+        }
+        if (t->flags & TRACK_OPTOUT) {
+            flags[n++] = "optout";
+            if (t->flags & TRACK_CACHING) flags[n++] = "caching-no";
+        }
+        if (t->flags & TRACK_NOLOOP) flags[n++] = "noloop";
+        if (t->flags & TRACK_BROKEN_REDIR) flags[n++] = "broken_redirect";
+    }
+    reply_set(c, n);
+    for (int i = 0; i < n; i++) reply_bulk_cstr(c, flags[i]);
+    reply_bulk_cstr(c, "redirect");
+    reply_int(c, t ? (long long)t->redir_id : -1);
+    reply_bulk_cstr(c, "prefixes");
+    reply_array(c, t ? t->nprefixes : 0);
+    for (int i = 0; t && i < t->nprefixes; i++) reply_bulk(c, t->prefixes[i], t->plens[i]);
+}
 
 void cmd_client_getname(struct client *c) {
     if (c->name)
@@ -510,6 +622,8 @@ void cmd_client_unblock(struct client *c) {
 
 void cmd_client_help(struct client *c) {
     static const char *const lines[] = {
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
         "GETREDIR",
         "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
@@ -550,6 +664,11 @@ void cmd_client_help(struct client *c) {
         "    Assign the name <name> to the current connection.",
         "UNBLOCK <clientid> [TIMEOUT|ERROR]",
         "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         NULL,

@@ -5,6 +5,7 @@
  * Subcommands (argument counts as Redis checks them):
  *   HELP                       the list below
  *   SET-ACTIVE-EXPIRE <0|1>    stop/restart the active expire cycle
+ *   PAUSE-CRON <0|1>           stop/restart the periodic jobs (expiry, timeouts, ...)
  *   SLEEP <seconds>            sleep (decimals allowed), see below
  *   OBJECT <key>               low-level facts about a key's value
  *   DIGEST                     SHA-1 digest of the whole dataset (Redis's)
@@ -500,6 +501,11 @@ static void dbg_set_active_expire(struct client *c) {
     reply_ok(c);
 }
 
+static void dbg_pause_cron(struct client *c) {
+    exec_set_cron_paused(arg_atoi(c, 2) != 0);
+    reply_ok(c);
+}
+
 static void dbg_sleep(struct client *c) {
     char *s = arg_cstr(c, 2);
     double secs = strtod(s, NULL);
@@ -581,6 +587,8 @@ static void dbg_help(struct client *c) {
         "    Create <count> string keys named key:<num>. If <prefix> is specified then",
         "    it is used instead of the 'key' prefix. These are not propagated to",
         "    replicas.",
+        "PAUSE-CRON <0|1>",
+        "    Stop periodic cron job processing.",
         "PROTOCOL <type>",
         "    Reply with a test value of the specified type. <type> can be: string,",
         "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -627,6 +635,7 @@ static const struct subcommand subcommands[] = {
     {"help", 2, 2, dbg_help},
     {"set-active-expire", 3, 3, dbg_set_active_expire},
     {"sleep", 3, 3, dbg_sleep},
+    {"pause-cron", 3, 3, dbg_pause_cron},
     {"object", 3, 3, dbg_object},
     {"digest", 2, 2, dbg_digest},
     {"digest-value", 2, -1, dbg_digest_value},

@@ -28,6 +28,7 @@
 #include "exec/multi.h"
 #include "exec/pubsub.h"
 #include "exec/reply.h"
+#include "exec/tracking.h"
 #include "net/listener.h"
 
 #include <errno.h>
@@ -255,6 +256,61 @@ void client_register_proto(int tag, const struct client_proto *p) {
     if (tag >= 0 && tag < CLIENT_PROTO_TAGS) protos[tag] = p;
 }
 
+/* ---- the client directory: id -> worker, for every thread ------------------------------------ */
+
+/* Sharded by id; a leaf lock each (docs/design/lock-order.md). A client is
+ * in it from accept to close; c->worker never changes. */
+#define DIR_SHARDS 64
+static struct dir_shard {
+    pthread_mutex_t mu;
+    struct htab ids;
+} CACHE_ALIGNED dir[DIR_SHARDS];
+static pthread_once_t dir_once = PTHREAD_ONCE_INIT;
+
+static uint64_t dir_hash(const struct htab_node *n) {
+    const struct client *c = CONTAINER_OF(n, struct client, dirnode);
+    return hash_fnv(&c->id, sizeof(c->id));
+}
+
+static bool dir_eq(const struct htab_node *n, const void *key) {
+    return CONTAINER_OF(n, struct client, dirnode)->id == *(const uint64_t *)key;
+}
+
+static void dir_init(void) {
+    for (int i = 0; i < DIR_SHARDS; i++) {
+        pthread_mutex_init(&dir[i].mu, NULL);
+        htab_init(&dir[i].ids, dir_hash);
+    }
+}
+
+static void directory_add(struct client *c) {
+    pthread_once(&dir_once, dir_init);
+    struct dir_shard *d = &dir[c->id % DIR_SHARDS];
+    pthread_mutex_lock(&d->mu);
+    htab_insert(&d->ids, hash_fnv(&c->id, sizeof(c->id)), &c->dirnode, NULL);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void directory_remove(struct client *c) {
+    struct dir_shard *d = &dir[c->id % DIR_SHARDS];
+    struct htab_pos pos;
+    pthread_mutex_lock(&d->mu);
+    if (htab_find(&d->ids, hash_fnv(&c->id, sizeof(c->id)), dir_eq, &c->id, &pos)) htab_remove_at(&d->ids, &pos);
+    pthread_mutex_unlock(&d->mu);
+}
+
+int client_worker_of(uint64_t id) {
+    pthread_once(&dir_once, dir_init);
+    struct dir_shard *d = &dir[id % DIR_SHARDS];
+    struct htab_pos pos;
+    int w = -1;
+    pthread_mutex_lock(&d->mu);
+    if (htab_find(&d->ids, hash_fnv(&id, sizeof(id)), dir_eq, &id, &pos))
+        w = worker_id(CONTAINER_OF(*pos.link, struct client, dirnode)->worker);
+    pthread_mutex_unlock(&d->mu);
+    return w;
+}
+
 void client_accept(int fd, enum listener_kind kind, int tag) {
     struct cstats *st = tl_cst();
     cst_add(&st->received, 1);
@@ -305,6 +361,7 @@ void client_accept(int fd, enum listener_kind kind, int tag) {
     ws->head = c;
     ws->nclients++;
     htab_insert(&ws->byid, hash_fnv(&c->id, sizeof(c->id)), &c->idnode, NULL);
+    directory_add(c);
     atomic_fetch_add_explicit(&nclients_total, 1, memory_order_relaxed);
     if (proto && proto->opened) proto->opened(c);
     if (loop_add(worker_loop(ws->w), &c->conn.io, LOOP_READ, false) != 0) close_now(c);
@@ -362,6 +419,8 @@ static void close_now(struct client *c) {
     atomic_fetch_sub_explicit(&nclients_total, 1, memory_order_relaxed);
     if (c->flags & CLIENT_MONITOR) exec_monitor_remove(c);
     pubsub_client_gone(c);
+    tracking_disable(c);
+    directory_remove(c);
     multi_reset(c);
     store_unwatch_all(&c->watch);
     loop_defer(worker_loop(ws->w), deferred_free, c);
@@ -615,6 +674,12 @@ read_failed:
 static void on_io(struct loop_io *io, uint32_t events) {
     struct client *c = CONTAINER_OF(io, struct client, conn.io);
     if (c->flags & CLIENT_CLOSED) return;
+    /* Invalidation messages posted before a write was acknowledged reach
+     * a tracking client before its next reply (see exec/tracking.h). */
+    if (UNLIKELY(tracking_active())) {
+        worker_drain_pending();
+        if (c->flags & CLIENT_CLOSED) return;
+    }
     if (events & LOOP_WRITE) {
         if (!flush_output(c)) return;
     }
@@ -845,6 +910,9 @@ static void flags_string(const struct client *c, char *out) {
     if (c->flags & CLIENT_PUBSUB) *p++ = 'P';
     if (c->flags & CLIENT_MULTI) *p++ = 'x';
     if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
+    if (c->trk) *p++ = 't';
+    if (c->trk && (c->trk->flags & TRACK_BROKEN_REDIR)) *p++ = 'R';
+    if (c->trk && (c->trk->flags & TRACK_BCAST)) *p++ = 'B';
     if (c->flags & CLIENT_DIRTY_EXEC) *p++ = 'd';
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) *p++ = 'c';
     if (c->flags & CLIENT_CLOSE_ASAP) *p++ = 'A';
@@ -881,13 +949,13 @@ void client_info_line(const struct client *c, struct buf *out) {
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d ssub=%d "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=%zu "
-               "omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1 resp=%d\n",
+               "omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=%lld resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, conn_fd(&c->conn), c->name ? c->name : "",
                (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags, c->db,
                pubsub_channel_count(c), pubsub_pattern_count(c), pubsub_shard_count(c),
                (c->flags & CLIENT_MULTI) ? multi_queued(c) : -1,
                qbuf, qfree, argv_mem, multi_memory(c), rbs, rbs, obl, oll, omem, client_memory(c), events, cmd,
-               c->resp);
+               c->trk ? (long long)c->trk->redir_id : -1LL, c->resp);
 }
 
 /* ---- statistics ------------------------------------------------------------------------------- */

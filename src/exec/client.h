@@ -60,6 +60,7 @@
 struct multi_state;
 struct pubsub_client;
 struct client_block;
+struct client_tracking;
 struct client;
 
 /* A protocol other than RESP on a connection (memcached): chosen by the
@@ -93,6 +94,7 @@ struct ckey {
 struct client {
     struct conn conn;
     struct htab_node idnode; /* the worker's id -> client table */
+    struct htab_node dirnode; /* the global directory (client_worker_of) */
     uint64_t id;              /* [cmd] */
     struct worker *worker;
     struct client *prev, *next;
@@ -129,6 +131,7 @@ struct client {
     struct store_watch watch;
     struct pubsub_client *ps;
     struct client_block *block;
+    struct client_tracking *trk; /* CLIENT TRACKING state, NULL when off (exec/tracking.h) */
     int pending_refs;         /* fan-outs in flight for this client */
 
     /* Another protocol than RESP (see struct client_proto), its state. */
@@ -210,6 +213,8 @@ struct client *client_next(struct client *c);
 /* Count of connected clients over all workers. [any] */
 long client_count(void);
 long client_count_blocked(void);
+/* The worker owning client `id`, or -1 when there is no such client. [any] */
+int client_worker_of(uint64_t id);
 /* The current worker's client with this id, or NULL. [owner] */
 struct client *client_by_id(uint64_t id);
 

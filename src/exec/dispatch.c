@@ -15,10 +15,12 @@
 #include "exec/pubsub.h"
 #include "exec/reply.h"
 #include "exec/stats.h"
+#include "exec/tracking.h"
 #include "metrics/cmdlat.h"
 #include "metrics/latency.h"
 #include "metrics/slowlog.h"
 #include "repl/log.h"
+#include "store/track.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -65,6 +67,8 @@ void exec_store_seal(void) {
 void exec_store_after(void) {
     if (log_enabled()) log_publish();
     block_after(); /* post served replies to their workers */
+    /* After served replies: a client sees its reply, then the invalidation. */
+    if (UNLIKELY(store_track_pending())) tracking_deliver();
     pubsub_flush_notifications();
     if (nstaged_lines) flush_monitor_lines();
 }
@@ -147,6 +151,7 @@ void exec_thread_cleanup(void) {
     capstaged_lines = nstaged_lines = 0;
     pubsub_thread_cleanup();
     block_thread_cleanup();
+    tracking_thread_cleanup();
 }
 
 static void flush_monitor_lines(void) {
@@ -289,6 +294,11 @@ static void run_body(struct client *c, const struct command *cmd) {
     stats_set_executing(true);
     cmd->proc(c);
     stats_set_executing(false);
+    /* Client-side caching: remember what a tracking client read (scripts
+     * track their keys from inside, as Redis). */
+    if (UNLIKELY(c->trk != NULL) && (cmd->flags & CMD_READONLY) && c->nkeys > 0 &&
+        !(cmd->group && strcmp(cmd->group, "scripting") == 0))
+        tracking_remember_keys(c);
     if (c->dirty > 0) {
         atomic_fetch_add_explicit(&total_dirty, c->dirty, memory_order_relaxed);
         if ((cmd->flags & CMD_WRITE) && !c->propagated) log_stage(c->db, c->argc, c->argv, c->argvlen);
@@ -439,7 +449,25 @@ static inline bool name_is(const struct command *cmd, const char *s, size_t n) {
     return true;
 }
 
+static void dispatch(struct client *c);
+
 void exec_dispatch(struct client *c) {
+    if (LIKELY(!tracking_active())) {
+        dispatch(c);
+        return;
+    }
+    /* Someone tracks keys: changes carry this client as their author
+     * (NOLOOP), and its own invalidations follow its reply. */
+    store_track_set_actor(tracking_token(c));
+    tracking_in_command(c);
+    dispatch(c);
+    tracking_command_done(c);
+    tracking_in_command(NULL);
+    tracking_flush_local();
+    store_track_set_actor(0);
+}
+
+static void dispatch(struct client *c) {
     c->cmd = NULL;
     if (UNLIKELY(is_http(c))) {
         security_warning(c);
@@ -497,10 +525,17 @@ void exec_dispatch(struct client *c) {
             strcmp(cmd->fullname, "reset") != 0)
             denyoom = true;
         if (is_exec && in_multi) denyoom = multi_flags(c) & CMD_DENYOOM;
-        if (store_evict_if_needed() != 0 && denyoom) {
+        int evicted = store_evict_if_needed();
+        /* Evicted keys are announced before the reply (Redis 7.0). */
+        if (tracking_active()) tracking_flush_local();
+        if (evicted != 0 && denyoom) {
             reject(c, RERR_OOM);
             return;
         }
+    }
+    if (tracking_active()) {
+        tracking_limit();
+        tracking_flush_local();
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !allowed_in_pubsub(cmd)) {
         rejectf(c,
@@ -528,6 +563,10 @@ void exec_dispatch(struct client *c) {
     exec_call(c, cmd);
 }
 
+static _Atomic bool cron_paused;
+void exec_set_cron_paused(bool paused) { atomic_store_explicit(&cron_paused, paused, memory_order_relaxed); }
+bool exec_cron_paused(void) { return atomic_load_explicit(&cron_paused, memory_order_relaxed); }
+
 /* ---- setup ------------------------------------------------------------------------------ */
 
 void exec_setup(void) {
@@ -535,9 +574,11 @@ void exec_setup(void) {
     client_setup();
     pubsub_setup();
     block_setup();
+    tracking_setup();
 }
 
 void exec_teardown(void) {
+    tracking_teardown();
     block_teardown();
     pubsub_teardown();
     client_teardown();

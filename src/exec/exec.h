@@ -58,6 +58,10 @@ void exec_unpause(void);
 void exec_pause_check(void);
 enum exec_pause exec_pause_state(void);
 
+/* ---- DEBUG PAUSE-CRON: the periodic jobs skip their work while set. [any] */
+void exec_set_cron_paused(bool paused);
+bool exec_cron_paused(void);
+
 /* ---- store hooks ----------------------------------------------------------- */
 void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_reason why);
 void exec_store_seal(void);

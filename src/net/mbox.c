@@ -95,6 +95,8 @@ static struct mbox_msg *pop(struct mbox *mb) {
     return NULL;
 }
 
+bool mbox_pending(struct mbox *mb) { return atomic_load_explicit(&mb->armed, memory_order_acquire) != 0; }
+
 int mbox_drain(struct mbox *mb) {
     uint64_t v;
     while (read(mb->io.fd, &v, sizeof(v)) > 0) {

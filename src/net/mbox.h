@@ -34,6 +34,8 @@ struct mbox *mbox_create(struct loop *l);
 void mbox_destroy(struct mbox **mb);
 /* [any] Queue m for the owner; ownership moves to the receiver. */
 void mbox_post(struct mbox *mb, struct mbox_msg *m, mbox_fn fn);
+/* [owner] Has anything been posted since the last drain? Cheap. */
+bool mbox_pending(struct mbox *mb);
 /* [owner] Run every queued message now; returns how many ran. */
 int mbox_drain(struct mbox *mb);
 

@@ -49,6 +49,10 @@ void worker_teardown(void) {
     nworkers = 0;
 }
 
+void worker_drain_pending(void) {
+    if (self && mbox_pending(self->mbox)) mbox_drain(self->mbox);
+}
+
 static void *thread_main(void *arg) {
     struct worker *w = arg;
     self = w;

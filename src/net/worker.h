@@ -38,6 +38,10 @@ struct loop *worker_loop(struct worker *w);
 /* [any] Run fn(m) on worker w; ownership of m moves to w. */
 void worker_post(struct worker *w, struct mbox_msg *m, mbox_fn fn);
 
+/* [owner] Run the calling worker's queued messages now, if any (no
+ * syscall when there are none). */
+void worker_drain_pending(void);
+
 /* Thread-local id of the calling worker (-1 elsewhere); cheap. */
 extern __thread int worker_tls_id;
 static inline int worker_self_id(void) { return worker_tls_id; }

@@ -15,10 +15,12 @@
 #include "exec/pubsub.h"
 #include "exec/reply.h"
 #include "exec/stats.h"
+#include "exec/tracking.h"
 #include "metrics/cmdlat.h"
 #include "metrics/info.h"
 #include "net/worker.h"
 #include "store/store.h"
+#include "store/track.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -84,7 +86,7 @@ static void section_clients(struct buf *o) {
     buf_printf(o, "client_recent_max_input_buffer:%zu\r\n", max_in);
     buf_printf(o, "client_recent_max_output_buffer:%zu\r\n", max_out);
     buf_printf(o, "blocked_clients:%ld\r\n", client_count_blocked());
-    buf_printf(o, "tracking_clients:0\r\n");
+    buf_printf(o, "tracking_clients:%ld\r\n", tracking_clients());
     buf_printf(o, "clients_in_timeout_table:0\r\n");
     buf_free(&v);
 }
@@ -228,7 +230,9 @@ static void section_stats(struct buf *o) {
     buf_printf(o, "slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n");
     buf_printf(o, "active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\n");
     buf_printf(o, "total_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\n");
-    buf_printf(o, "tracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\n");
+    buf_printf(o, "tracking_total_keys:%llu\r\ntracking_total_items:%llu\r\ntracking_total_prefixes:%llu\r\n",
+               (unsigned long long)store_track_keys(), (unsigned long long)store_track_items(),
+               (unsigned long long)tracking_prefix_count());
     buf_printf(o, "unexpected_error_replies:0\r\n");
     buf_printf(o, "total_error_replies:%llu\r\n", (unsigned long long)reply_total_errors());
     buf_printf(o, "dump_payload_sanitizations:0\r\n");

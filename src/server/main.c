@@ -20,6 +20,7 @@
 #include "exec/client.h"
 #include "exec/exec.h"
 #include "exec/stats.h"
+#include "exec/tracking.h"
 #include "metrics/latency.h"
 #include "metrics/slowlog.h"
 #include "net/listener.h"
@@ -185,9 +186,15 @@ static void worker_cron(void *arg) {
     int hz = __atomic_load_n(&server_settings.hz, __ATOMIC_RELAXED); /* CONFIG SET hz writes it */
     if (hz <= 0) hz = 10;
     int64_t period_us = 1000000 / hz;
+    if (exec_cron_paused()) { /* DEBUG PAUSE-CRON */
+        loop_timer_add(worker_loop(w), 1000 / hz, worker_cron, w);
+        return;
+    }
     /* Each worker expires its own stripes, with a quarter of its time. */
     store_active_expire(worker_id(w), worker_count(), period_us / 4);
     store_active_rehash(worker_id(w), worker_count(), 1000);
+    /* tracking-table-max-keys also holds when nobody sends commands. */
+    if (worker_id(w) == 0 && tracking_active()) tracking_limit();
     client_cron();
     loop_timer_add(worker_loop(w), 1000 / hz, worker_cron, w);
 }

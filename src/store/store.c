@@ -12,6 +12,7 @@
  */
 #include "store/store_internal.h"
 #include "store/watch.h"
+#include "store/track.h"
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/err.h"
@@ -133,6 +134,8 @@ int store_setup(int databases, const struct store_hooks *hooks) {
         pthread_mutex_init(&store_stripes[i].mu, NULL);
         store_stripes[i].watch = NULL;
         store_stripes[i].nwatch = 0;
+        store_stripes[i].track = NULL;
+        atomic_init(&store_stripes[i].ntrack, 0);
         atomic_init(&store_stripes[i].voldbs, 0);
         atomic_init(&store_stripes[i].rehashdbs, 0);
     }
@@ -159,11 +162,13 @@ void store_thread_cleanup(void) {
     xfree(tl.empties);
     tl.empties = NULL;
     tl.nempty = tl.capempty = 0;
+    store_track_thread_cleanup();
 }
 
 void store_teardown(void) {
     lazyfree_teardown();
     watch_teardown();
+    track_teardown();
     for (int i = 0; i < store_ndbs; i++) dbslots_free(atomic_load(&store_dbs[i]));
     xfree(store_dbs);
     store_dbs = NULL;
@@ -546,6 +551,7 @@ static void report_deleted(struct store_ref *ref, enum store_del_reason why) {
     uint16_t slot = ref->key.slot;
     store_delete(ref);
     watch_touch_locked(&store_stripes[store_stripe_of(slot)], db, key, klen);
+    track_touch_locked(&store_stripes[store_stripe_of(slot)], key, klen, true);
     if (store_hooks_.deleted) store_hooks_.deleted(db, key, klen, why);
     if (key != small) xfree(key);
 }
@@ -980,6 +986,7 @@ struct flush_step {
 
 static void flush_locked(void *arg) {
     struct flush_step *f = arg;
+    track_flush_locked(); /* clients' caches are not per db: all keys invalid (as Redis) */
     int from = f->db < 0 ? 0 : f->db, to = f->db < 0 ? store_ndbs - 1 : f->db;
     for (int db = from; db <= to; db++) {
         int i = db - from;
@@ -1014,6 +1021,7 @@ struct swap_step {
 
 static void swap_locked(void *arg) {
     struct swap_step *s = arg;
+    track_flush_locked();
     struct dbslots *da = dbslots_get(s->a), *dbb = dbslots_get(s->b);
     watch_flush_locked(s->a, da, dbb);
     watch_flush_locked(s->b, dbb, da);

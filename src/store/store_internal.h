@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 struct watch_table;
+struct track_table;
 
 /* One slot of one database. Guarded by the slot's stripe lock, created by
  * the first key and freed at the end of the locked section that removed the
@@ -39,6 +40,8 @@ struct stripe {
     pthread_mutex_t mu;
     struct watch_table *watch; /* watched keys of this stripe, or NULL */
     uint32_t nwatch;           /* keys in `watch` */
+    struct track_table *track; /* client-side caching: tracked keys of this stripe, or NULL */
+    _Atomic uint32_t ntrack;   /* keys in `track` (written under the lock; read as a hint) */
     _Atomic uint64_t rehashdbs; /* hint, same bits: db may have a table of this
                                    stripe in the middle of an incremental rehash */
     _Atomic uint64_t voldbs;   /* hint: bit d (d < 63) / bit 63 (d >= 63): db may have
@@ -79,6 +82,13 @@ bool store_ref_of(int db, struct slot_table *st, struct entry *e, struct store_r
 void watch_touch_locked(struct stripe *sp, int db, const char *key, size_t klen);
 void watch_flush_locked(int db, struct dbslots *emptied, struct dbslots *replaced_with);
 void watch_teardown(void);
+
+/* Tracking table (track.c). A key changed (by_store: expiry or eviction,
+ * no actor): queue its invalidation. [stripe-locked] */
+void track_touch_locked(struct stripe *sp, const char *key, size_t klen, bool by_store);
+/* Every table emptied, the batch flagged "flushed". [all-locked] */
+void track_flush_locked(void);
+void track_teardown(void);
 
 /* Per-thread statistics (store.c). */
 struct store_tstats {

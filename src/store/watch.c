@@ -184,7 +184,9 @@ void watch_touch_locked(struct stripe *sp, int db, const char *key, size_t klen)
 
 void store_signal_modified(int db, const struct store_key *k) {
     DEBUG_ASSERT(store_holds(k->slot));
-    watch_touch_locked(&store_stripes[store_stripe_of(k->slot)], db, k->ptr, k->len);
+    struct stripe *sp = &store_stripes[store_stripe_of(k->slot)];
+    watch_touch_locked(sp, db, k->ptr, k->len);
+    track_touch_locked(sp, k->ptr, k->len, false);
 }
 
 static struct entry *find_in(struct dbslots *d, const char *key, size_t klen, uint16_t slot) {
