@@ -360,7 +360,7 @@ int stream_append(struct stream *s, const char *const *fv, const size_t *lens, s
     } else if (seq_given || s->last_id.ms != use_id->ms) {
         id = *use_id;
     } else {
-        if (s->last_id.seq == UINT64_MAX) return STREAM_APPEND_ID_TOO_SMALL;
+        if (s->last_id.seq == UINT64_MAX) return STREAM_APPEND_SEQ_EXHAUSTED;
         id = s->last_id;
         id.seq++;
     }

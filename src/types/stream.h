@@ -138,14 +138,21 @@ const char *stream_enc_name(const void *s, int enc);
  * and value, in order. */
 void stream_digest(const void *s, unsigned char digest[20]);
 
-enum stream_append_err { STREAM_APPEND_OK = 0, STREAM_APPEND_ID_TOO_SMALL, STREAM_APPEND_TOO_BIG };
+enum stream_append_err {
+    STREAM_APPEND_OK = 0,
+    STREAM_APPEND_ID_TOO_SMALL,
+    STREAM_APPEND_TOO_BIG,
+    STREAM_APPEND_SEQ_EXHAUSTED, /* "<ms>-*" for the last ID's ms, whose sequence is the maximum */
+};
 
 /* Append an entry of npairs field/value pairs (fv[2i], fv[2i+1]). The ID is
  * use_id when given (with seq_given false, its sequence is chosen: 0 for a
  * new millisecond, last+1 for the last ID's), else generated from now_ms
  * as Redis does (never backwards). Returns STREAM_APPEND_ID_TOO_SMALL when
- * the ID would not be greater than the last one (nothing changes), or
- * STREAM_APPEND_TOO_BIG when the pairs exceed what a node can hold. */
+ * the ID would not be greater than the last one (nothing changes),
+ * STREAM_APPEND_SEQ_EXHAUSTED when no sequence is left after the last ID's
+ * for "<ms>-*", or STREAM_APPEND_TOO_BIG when the pairs exceed what a node
+ * can hold. */
 int stream_append(struct stream *s, const char *const *fv, const size_t *lens, size_t npairs,
                   int64_t now_ms, const struct stream_id *use_id, bool seq_given,
                   struct stream_id *added);
