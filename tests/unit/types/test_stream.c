@@ -318,7 +318,7 @@ TEST(append_delete_trim_against_model) {
                 if (!t.approx) TEST_EXPECT((size_t)gone == keep_from);
                 if (t.limit) TEST_EXPECT(gone <= t.limit);
                 /* What goes is always the oldest entries. */
-                memmove(m.e, m.e + gone, (m.n - (size_t)gone) * sizeof(*m.e));
+                if (gone) memmove(m.e, m.e + gone, (m.n - (size_t)gone) * sizeof(*m.e));
                 m.n -= (size_t)gone;
                 TEST_EXPECT(before - m.n == (size_t)gone);
             }
