@@ -645,6 +645,7 @@ def test_blocked_xreadgroup_woken_by_rename_and_flush(conns):
     assert c.read_reply() == E("UNBLOCKED the stream key no longer exists")
 
 
+@pytest.mark.stress
 def test_producers_and_group_consumers_across_workers(srv):
     """Two producers and three blocking consumers of one group on both
     workers: every entry is delivered exactly once."""
