@@ -889,10 +889,10 @@ static void block_xread(struct client *c, const struct xread_args *a, const stru
         w->keys[w->nkeys].id = ids[j];
         w->nkeys++;
     }
-    int64_t deadline = 0;
+    int64_t deadline = 0; /* 0: forever, also for timeouts of millions of years */
     if (a->timeout > 0) {
         int64_t now = time_ms();
-        deadline = a->timeout > INT64_MAX - now ? INT64_MAX : now + a->timeout;
+        if (a->timeout < (INT64_MAX - now) / 2) deadline = now + a->timeout;
     }
     struct block_request r = {&xread_block_ops, w, deadline, pos, a->nstreams, -1};
     block_for_keys(c, &r);

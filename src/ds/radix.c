@@ -2,14 +2,17 @@
  * ds/radix.c - the compressed radix tree of ds/radix.h.
  *
  * Layout of a node (one allocation, see radix.h for the picture):
- *   data[0, plen)                 the node's compressed run of key bytes
- *   data[plen, plen + nchild)     the sorted edge bytes of its children
- *   data[align8(plen + nchild)..] the child pointers, in edge order
+ *   data[0, plen)              the node's compressed run of key bytes
+ *   data[plen, plen + cap)     the sorted edge bytes of its nchild children
+ *   data[align8(plen + cap)..] the child pointers, in edge order
  *
- * Changing the number of children or the run rebuilds the node (a new
- * allocation): the caller stores the new pointer where the old one was (the
- * root pointer or the parent's child slot), which is why the write paths
- * keep the list of "links" (addresses of those slots) from the root down.
+ * Children are added and removed in place while the arrays have room (cap:
+ * exact for small nodes, then grown by half, so a node that fills up to 256
+ * children one key at a time is rebuilt a dozen times, not 256; given back
+ * when three quarters are empty). Changing the run or the capacity rebuilds
+ * the node (a new allocation): the caller stores the new pointer where the
+ * old one was (the root pointer or the parent's child slot), which is why
+ * the write paths keep the "links" (addresses of those slots) they walk.
  *
  * Invariants restored after every change (see radix.h): a keyless node has
  * at least two children, except the root; an empty root has no run. Insert
@@ -30,10 +33,10 @@
 #include <string.h>
 
 struct radix_node {
-    uint32_t plen;
+    uint32_t plen : 31;
+    uint32_t is_key : 1;
     uint16_t nchild;
-    uint8_t is_key;
-    uint8_t pad;
+    uint16_t cap; /* room for children: the edge and child arrays are sized by it */
     void *value;
     unsigned char data[];
 };
@@ -47,27 +50,33 @@ struct radix {
 
 enum { IT_NONE = 0, IT_SEEKED = 1, IT_AT = 2, IT_EOF = 3 };
 
+#define MAX_PLEN ((1u << 31) - 1)
+
 /* ---- nodes ----------------------------------------------------------------------------------- */
 
 static inline size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-static inline size_t node_size(size_t plen, size_t nchild) {
-    return sizeof(struct radix_node) + align8(plen + nchild) + nchild * sizeof(struct radix_node *);
+static inline size_t node_size(size_t plen, size_t cap) {
+    return sizeof(struct radix_node) + align8(plen + cap) + cap * sizeof(struct radix_node *);
 }
 static inline unsigned char *prefix_of(struct radix_node *n) { return n->data; }
 static inline unsigned char *edges_of(struct radix_node *n) { return n->data + n->plen; }
 static inline struct radix_node **children_of(struct radix_node *n) {
-    return (struct radix_node **)(void *)(n->data + align8((size_t)n->plen + n->nchild));
+    return (struct radix_node **)(void *)(n->data + align8((size_t)n->plen + n->cap));
 }
 
-static struct radix_node *node_alloc(struct radix *r, size_t plen, size_t nchild) {
-    ASSERT(plen <= UINT32_MAX && nchild <= 256);
-    size_t sz = node_size(plen, nchild);
+/* Room for one more child: exact while small, then half as much again
+ * (a node of stream or PEL IDs fills up to 256 children one by one). */
+static inline size_t grown_cap(size_t n) { return n < 4 ? n + 1 : MIN((size_t)256, n + n / 2); }
+
+static struct radix_node *node_alloc(struct radix *r, size_t plen, size_t nchild, size_t cap) {
+    ASSERT(plen <= MAX_PLEN && nchild <= cap && cap <= 256);
+    size_t sz = node_size(plen, cap);
     struct radix_node *n = xmalloc(sz);
     n->plen = (uint32_t)plen;
-    n->nchild = (uint16_t)nchild;
     n->is_key = 0;
-    n->pad = 0;
+    n->nchild = (uint16_t)nchild;
+    n->cap = (uint16_t)cap;
     n->value = NULL;
     r->nodes++;
     r->bytes += sz;
@@ -76,13 +85,13 @@ static struct radix_node *node_alloc(struct radix *r, size_t plen, size_t nchild
 
 static void node_release(struct radix *r, struct radix_node *n) {
     r->nodes--;
-    r->bytes -= node_size(n->plen, n->nchild);
+    r->bytes -= node_size(n->plen, n->cap);
     xfree(n);
 }
 
 /* A leaf holding key bytes p[0, len) as its run. */
 static struct radix_node *leaf_new(struct radix *r, const unsigned char *p, size_t len, void *value) {
-    struct radix_node *n = node_alloc(r, len, 0);
+    struct radix_node *n = node_alloc(r, len, 0, 0);
     if (len) memcpy(prefix_of(n), p, len);
     n->is_key = 1;
     n->value = value;
@@ -99,59 +108,57 @@ static int edge_find(struct radix_node *n, unsigned char b) {
 /* Where a child with edge b goes to keep the edges sorted. */
 static int edge_slot(struct radix_node *n, unsigned char b) {
     const unsigned char *e = edges_of(n);
-    int i = 0;
-    while (i < n->nchild && e[i] < b) i++;
+    int i = n->nchild;
+    /* Keys mostly arrive in order (stream and PEL IDs): look from the end. */
+    while (i > 0 && e[i - 1] > b) i--;
     return i;
 }
 
-/* n rebuilt with run p[0, plen) and room for nchild children; the key,
- * value and the first min(nchild, n->nchild) children are not copied. */
+/* n rebuilt with run p[0, plen), its first `keep` children and room for
+ * cap; key and value come along. n is freed. */
 static struct radix_node *node_reshape(struct radix *r, struct radix_node *n, const unsigned char *p,
-                                       size_t plen, size_t nchild) {
-    struct radix_node *m = node_alloc(r, plen, nchild);
+                                       size_t plen, size_t keep, size_t cap) {
+    struct radix_node *m = node_alloc(r, plen, keep, cap);
     if (plen) memmove(prefix_of(m), p, plen);
+    memcpy(edges_of(m), edges_of(n), keep);
+    memcpy(children_of(m), children_of(n), keep * sizeof(struct radix_node *));
     m->is_key = n->is_key;
     m->value = n->value;
+    node_release(r, n);
     return m;
 }
 
-/* n plus child c under edge b (n is freed; returns the new node). */
+/* n plus child c under edge b (n may move; returns it). */
 static struct radix_node *node_add_child(struct radix *r, struct radix_node *n, unsigned char b,
                                          struct radix_node *c) {
-    int at = edge_slot(n, b);
-    struct radix_node *m = node_reshape(r, n, prefix_of(n), n->plen, (size_t)n->nchild + 1);
-    unsigned char *oe = edges_of(n), *me = edges_of(m);
-    struct radix_node **oc = children_of(n), **mc = children_of(m);
-    memcpy(me, oe, (size_t)at);
-    me[at] = b;
-    memcpy(me + at + 1, oe + at, (size_t)(n->nchild - at));
-    memcpy(mc, oc, (size_t)at * sizeof(*mc));
-    mc[at] = c;
-    memcpy(mc + at + 1, oc + at, (size_t)(n->nchild - at) * sizeof(*mc));
-    node_release(r, n);
-    return m;
+    if (n->nchild == n->cap) n = node_reshape(r, n, prefix_of(n), n->plen, n->nchild, grown_cap(n->cap));
+    int at = edge_slot(n, b), tail = n->nchild - at;
+    unsigned char *e = edges_of(n);
+    struct radix_node **ch = children_of(n);
+    memmove(e + at + 1, e + at, (size_t)tail);
+    memmove(ch + at + 1, ch + at, (size_t)tail * sizeof(*ch));
+    e[at] = b;
+    ch[at] = c;
+    n->nchild++;
+    return n;
 }
 
-/* n without its child at idx (n is freed; returns the new node). */
+/* n without its child at idx (n may move when it gives back room). */
 static struct radix_node *node_del_child(struct radix *r, struct radix_node *n, int idx) {
-    struct radix_node *m = node_reshape(r, n, prefix_of(n), n->plen, (size_t)n->nchild - 1);
-    unsigned char *oe = edges_of(n), *me = edges_of(m);
-    struct radix_node **oc = children_of(n), **mc = children_of(m);
-    memcpy(me, oe, (size_t)idx);
-    memcpy(me + idx, oe + idx + 1, (size_t)(n->nchild - idx - 1));
-    memcpy(mc, oc, (size_t)idx * sizeof(*mc));
-    memcpy(mc + idx, oc + idx + 1, (size_t)(n->nchild - idx - 1) * sizeof(*mc));
-    node_release(r, n);
-    return m;
+    int tail = n->nchild - idx - 1;
+    unsigned char *e = edges_of(n);
+    struct radix_node **ch = children_of(n);
+    memmove(e + idx, e + idx + 1, (size_t)tail);
+    memmove(ch + idx, ch + idx + 1, (size_t)tail * sizeof(*ch));
+    n->nchild--;
+    if (n->cap > 4 && (size_t)n->nchild * 4 <= n->cap)
+        n = node_reshape(r, n, prefix_of(n), n->plen, n->nchild, n->nchild);
+    return n;
 }
 
 /* n with its run cut to p[from, plen): same children, key and value. */
 static struct radix_node *node_drop_head(struct radix *r, struct radix_node *n, size_t from) {
-    struct radix_node *m = node_reshape(r, n, prefix_of(n) + from, n->plen - from, n->nchild);
-    memcpy(edges_of(m), edges_of(n), n->nchild);
-    memcpy(children_of(m), children_of(n), n->nchild * sizeof(struct radix_node *));
-    node_release(r, n);
-    return m;
+    return node_reshape(r, n, prefix_of(n) + from, n->plen - from, n->nchild, n->nchild);
 }
 
 /* Merge a keyless n with its only child: run = n's run + edge + child's
@@ -160,7 +167,7 @@ static struct radix_node *node_merge_child(struct radix *r, struct radix_node *n
     ASSERT(!n->is_key && n->nchild == 1);
     struct radix_node *c = children_of(n)[0];
     size_t plen = (size_t)n->plen + 1 + c->plen;
-    struct radix_node *m = node_alloc(r, plen, c->nchild);
+    struct radix_node *m = node_alloc(r, plen, c->nchild, c->nchild);
     unsigned char *p = prefix_of(m);
     memcpy(p, prefix_of(n), n->plen);
     p[n->plen] = edges_of(n)[0];
@@ -179,7 +186,7 @@ static struct radix_node *node_merge_child(struct radix *r, struct radix_node *n
 struct radix *radix_new(void) {
     struct radix *r = xcalloc(1, sizeof(*r));
     r->bytes = sizeof(*r);
-    r->root = node_alloc(r, 0, 0);
+    r->root = node_alloc(r, 0, 0, 0);
     return r;
 }
 
@@ -250,7 +257,7 @@ static bool insert(struct radix *r, const unsigned char *k, size_t len, void *va
             /* Split n after j bytes of its run: s takes the common part. */
             bool key_here = i + j == len;
             unsigned char b = prefix_of(n)[j];
-            struct radix_node *s = node_alloc(r, j, 0);
+            struct radix_node *s = node_alloc(r, j, 0, key_here ? 1 : 2);
             memcpy(prefix_of(s), prefix_of(n), j);
             struct radix_node *tail = node_drop_head(r, n, j + 1);
             s = node_add_child(r, s, b, tail);
@@ -313,7 +320,7 @@ static void fix_after_remove(struct radix *r, struct radix_node **link, struct r
         /* The root: an empty tree keeps an empty root. */
         if (n->plen) {
             node_release(r, n);
-            *link = node_alloc(r, 0, 0);
+            *link = node_alloc(r, 0, 0, 0);
         }
         return;
     }

@@ -17,8 +17,8 @@
  *                             |---'b'---> node "ar" (key "foobar", value)
  *                             '---'t'---> node ""   (key "foot", value)
  *
- *   node = [plen u32][nchild u16][is_key u8][pad][value ptr]
- *          [prefix bytes: plen][edge bytes: nchild][pad to 8][child ptrs: nchild]
+ *   node = [plen:31 is_key:1][nchild u16][cap u16][value ptr]
+ *          [prefix bytes: plen][edge bytes: cap][pad to 8][child ptrs: cap]
  *
  *   Edge bytes are sorted, so children are visited in key order; a node's
  *   own key sorts before the keys below it (a proper prefix is smaller).

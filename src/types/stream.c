@@ -450,6 +450,41 @@ void stream_iter_start(struct stream_iter *it, struct stream *s, const struct st
 
 void stream_iter_stop(struct stream_iter *it) { radix_iter_release(&it->ri); }
 
+/* An ID as one 128-bit number, to compare distances between IDs. */
+static inline unsigned __int128 id_u128(const struct stream_id *id) {
+    return ((unsigned __int128)id->ms << 64) | id->seq;
+}
+
+/* Forward, in a node whose master is below start: the entries before start
+ * are to be skipped. When start is nearer (in ID space) to the node's last
+ * entry than to its master, find the first wanted entry walking back from
+ * the end instead: reads mostly start near the end of a stream (XREAD,
+ * XREADGROUP ">"), and a node after start is left at once. */
+static void skip_to_start(struct stream_iter *it) {
+    unsigned char *lp = it->lp, *p = lp_last(lp);
+    bool first = true;
+    for (;;) {
+        int64_t count = lp_int(p);
+        if (count == 0) return; /* the master's 0: every entry is wanted */
+        unsigned char *e = p;
+        while (count--) e = lp_prev(lp, e); /* the entry's flags */
+        unsigned char *d = lp_next(lp, e);
+        struct stream_id id = {it->master_id.ms + (uint64_t)lp_int(d),
+                               it->master_id.seq + (uint64_t)lp_int(lp_next(lp, d))};
+        if (stream_id_cmp(&id, &it->start) < 0) {
+            it->cur = p; /* start right after this entry's lp-count */
+            it->left = 0;
+            return;
+        }
+        if (first) {
+            first = false;
+            unsigned __int128 s = id_u128(&it->start);
+            if (s - id_u128(&it->master_id) <= id_u128(&id) - s) return; /* walk from the front */
+        }
+        p = lp_prev(lp, e);
+    }
+}
+
 /* Move to the next node in the iteration's direction. */
 static bool node_enter(struct stream_iter *it) {
     if (!(it->rev ? radix_prev(&it->ri) : radix_next(&it->ri))) return false;
@@ -461,6 +496,7 @@ static bool node_enter(struct stream_iter *it) {
     } else {
         it->cur = lp_skip(lp, it->master_start, it->master_fields); /* the master's 0 */
         it->left = 0;
+        if (stream_id_cmp(&it->master_id, &it->start) < 0) skip_to_start(it);
     }
     return true;
 }
