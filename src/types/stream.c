@@ -694,13 +694,10 @@ static int64_t trim_inside(struct stream *s, const unsigned char key[STREAM_ID_B
         e = next;
     }
     if (gone) lp = count_tombstones(s, lp, gone);
-    if (lp_int(lp_first(lp)) == 0) {
-        /* Only tombstones are left (MINID below a trailing tombstone):
-         * drop the node, as XDEL does with a node's last live entry. */
-        node_remove(s, key, lp);
-    } else if (lp != was) {
-        radix_insert(s->rax, key, STREAM_ID_BYTES, lp, NULL);
-    }
+    /* A node left with tombstones only (MINID below a trailing tombstone)
+     * stays, as in Redis: node boundaries, and so what "~" trims, stay the
+     * same as Redis's for the same commands. */
+    if (lp != was) radix_insert(s->rax, key, STREAM_ID_BYTES, lp, NULL);
     return gone;
 }
 

@@ -215,7 +215,7 @@ static int check_nodes(struct stream *s, long long max_entries) {
         size_t l;
         lp_get(p, &l, &count);
         lp_get(lp_next((unsigned char *)lp, p), &l, &dead);
-        if (count <= 0) bad++; /* a node keeps a live entry */
+        if (count < 0 || dead < 0 || count + dead == 0) bad++; /* (only tombstones: possible, as Redis) */
         if (max_entries && count + dead > max_entries) { bad++; fprintf(stderr, "node %lld+%lld > %lld\n", count, dead, max_entries); }
         live += (uint64_t)count;
     }
