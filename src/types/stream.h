@@ -35,6 +35,17 @@
  *   by XDEL or trimming), entries_added (all-time count), from which
  *   consumer-group lag and entries-read are derived.
  *
+ * Snapshots (RDB_TYPE_STREAM_LISTPACKS_2) read and rebuild a stream with
+ *   what is public here: the nodes as stored (stream_nodes_*, written
+ *   verbatim; stream_validate_node + stream_load_node to read them back),
+ *   the fields of struct stream, then per group (radix iteration of
+ *   s->cgroups: name -> struct stream_cg) its PEL (cg->pel: 16-byte ID ->
+ *   struct stream_nack) and consumers (cg->consumers: name -> struct
+ *   stream_consumer, each with its PEL of IDs). Loading: stream_cg_create,
+ *   stream_pel_add per NACK (then set delivery_time / delivery_count),
+ *   stream_consumer_create, and stream_pel_find + stream_pel_assign for each
+ *   ID of a consumer's PEL.
+ *
  * Ownership and threads: a `struct stream *` is the object of a key's
  *   entry; nothing here knows keys, locks or clients: the caller holds the
  *   key's stripe lock. Times ("now") are passed in by the caller (the
