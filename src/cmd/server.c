@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "exec/block.h"
 #include "exec/stats.h"
 #include "metrics/cmdlat.h"
 #include "metrics/info.h"
@@ -58,6 +59,7 @@ void cmd_flushall(struct client *c) {
     int mode = flush_mode(c);
     if (mode < 0) return;
     store_flush(-1, mode == 1);
+    block_db_flushed(-1); /* XREADGROUP waiters learn their stream is gone */
     exec_dirty(c, 1);
     reply_ok(c);
 }
@@ -66,6 +68,7 @@ void cmd_flushdb(struct client *c) {
     int mode = flush_mode(c);
     if (mode < 0) return;
     store_flush(c->db, mode == 1);
+    block_db_flushed(c->db);
     exec_dirty(c, 1);
     reply_ok(c);
 }

@@ -7,6 +7,7 @@
 #include "cmd/debug.h"
 #include "cmd/list.h"
 #include "cmd/procs.h"
+#include "cmd/stream.h"
 #include "cmd/zset.h"
 
 #include <ctype.h>
@@ -19,6 +20,7 @@ void cmd_setup(void) {
     cmd_set_setup();
     cmd_list_setup();
     cmd_zset_setup();
+    cmd_stream_setup();
     cmd_hll_setup();
     cmd_sort_setup();
 }

@@ -247,7 +247,9 @@ static unsigned char *splice(unsigned char *lp, size_t off, size_t del, size_t i
     if (nb > UINT32_MAX) return NULL;
     size_t tail = old - off - del;
     if (ins > del) {
-        lp = xrealloc(lp, nb);
+        /* Grow into the allocation's slack first (a stream node is
+         * preallocated): realloc only past what the allocator gave. */
+        if (nb > xusable(lp)) lp = xrealloc(lp, nb);
         memmove(lp + off + ins, lp + off + del, tail);
     } else if (ins < del) {
         memmove(lp + off + ins, lp + off + del, tail);

@@ -506,11 +506,38 @@ static void mark_ready(struct block_queue *q) {
     ready[block_nready_++] = q;
 }
 
-void block_key_added(int db, const struct store_key *k, const struct entry *e) {
+void block_key_signal(int db, const struct store_key *k) {
     struct breg *r = regs[store_stripe_of(k->slot)];
     if (LIKELY(r == NULL || r->nqueues == 0)) return;
     struct block_queue *q = queue_find(db, k, NULL);
     if (q) mark_ready(q);
+}
+
+void block_key_added(int db, const struct store_key *k, const struct entry *e) {
+    UNUSED(e);
+    block_key_signal(db, k);
+}
+
+void block_key_removed(int db, const struct store_key *k, const struct entry *e) {
+    if (entry_type(e) == TYPE_STREAM) block_key_signal(db, k);
+}
+
+/* Every queue of database db (all when db < 0) becomes ready. */
+static void mark_db_ready(int db) {
+    for (unsigned s = 0; s < STORE_STRIPES; s++) {
+        struct breg *r = regs[s];
+        if (r == NULL || r->nqueues == 0) continue;
+        struct htab_iter it;
+        for (struct htab_node *n = htab_first(&r->queues, &it); n; n = htab_next(&r->queues, &it)) {
+            struct block_queue *q = (struct block_queue *)n;
+            if (db < 0 || q->db == db) mark_ready(q);
+        }
+    }
+}
+
+void block_db_flushed(int db) {
+    if (atomic_load_explicit(&nwaiters, memory_order_relaxed) == 0) return;
+    mark_db_ready(db);
 }
 
 struct swap_scan {
@@ -518,18 +545,11 @@ struct swap_scan {
 };
 
 void block_db_swapped(int a, int b) {
-    for (unsigned s = 0; s < STORE_STRIPES; s++) {
-        struct breg *r = regs[s];
-        if (r == NULL || r->nqueues == 0) continue;
-        struct htab_iter it;
-        for (struct htab_node *n = htab_first(&r->queues, &it); n; n = htab_next(&r->queues, &it)) {
-            struct block_queue *q = (struct block_queue *)n;
-            if (q->db != a && q->db != b) continue;
-            struct store_key k;
-            queue_key(q, &k);
-            if (store_peek(q->db, &k, NULL)) mark_ready(q);
-        }
-    }
+    if (atomic_load_explicit(&nwaiters, memory_order_relaxed) == 0) return;
+    /* Keys that hold a value now are served; keys that lost their stream
+     * answer their XREADGROUP waiters; the rest find nothing to do. */
+    mark_db_ready(a);
+    mark_db_ready(b);
 }
 
 /* ---- serving [stripe-locked] ---------------------------------------------------------- */
@@ -580,8 +600,8 @@ static void serve_one(struct client_block *w, const struct store_key *k, struct 
     w->serve_us = time_mono_us() - t0;
 }
 
-/* Serve q's waiters, first blocked first, while the key holds a value they
- * wait for. */
+/* Serve q's waiters, first blocked first, that the key's value (or its
+ * absence, for types that care: ops->ready) answers now. */
 static void serve_queue(struct block_queue *q) {
     struct store_key k;
     queue_key(q, &k);
@@ -589,11 +609,14 @@ static void serve_queue(struct block_queue *q) {
     while (l) {
         struct block_link *next = l->next;
         struct client_block *w = l->w;
+        if (atomic_load_explicit(&w->state, memory_order_acquire) != W_WAITING) {
+            l = next;
+            continue;
+        }
         struct store_ref ref;
         struct entry *e = store_lookup(q->db, &k, STORE_LOOKUP_WRITE | STORE_LOOKUP_NOTOUCH, &ref);
-        if (e == NULL) break;
-        if (entry_type(e) != w->ops->type ||
-            atomic_load_explicit(&w->state, memory_order_acquire) != W_WAITING) {
+        bool now = w->ops->ready ? w->ops->ready(&k, e, w->arg) : (e && entry_type(e) == w->ops->type);
+        if (!now) {
             l = next;
             continue;
         }
@@ -689,6 +712,7 @@ void block_after(void) {
 
 void block_setup(void) {
     store_set_added_hook(block_key_added);
+    store_set_removed_hook(block_key_removed);
 }
 
 static void free_queue(struct htab_node *n, void *arg) {

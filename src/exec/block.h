@@ -23,12 +23,20 @@
  * When keys are served (Redis's handleClientsBlockedOnKeys): a key becomes
  *   *ready* when a value is stored under it (store_add, or a store_replace
  *   that changes the type: Redis's dbAdd, which signals every new key) while
- *   it has waiters. Ready keys are served at the end of the locked section
+ *   it has waiters; also when a command says so (block_key_signal: XADD to
+ *   an existing stream, XGROUP DESTROY), when a stream value leaves the key
+ *   (store's removed hook: DEL, overwrite, RENAME away, expiry), and for
+ *   every waiting key of a flushed or swapped database (XREADGROUP waiters
+ *   learn that their stream is gone). Ready keys are served at the end of the locked section
  *   that filled them, before the locks are released: after the whole
  *   command, or after the whole EXEC, as Redis serves after the command or
  *   transaction ("MULTI/EXEC is isolated from the point of view of BLPOP").
  *   Waiters are served first blocked, first served; a waiter waiting for
  *   another type than the key now holds is skipped and keeps its place.
+ *   A type may decide itself whether a waiter is answered now (ops->ready:
+ *   XREAD waits for an ID above its own, XREADGROUP is answered with an
+ *   error when its stream or group went away); such waiters are asked
+ *   whatever the key holds, even nothing.
  *   Serving may fill more keys (BLMOVE pushes to its destination): those are
  *   served in the same pass.
  *
@@ -90,7 +98,8 @@ struct block_ops {
     enum entry_type type;
     /* [stripe-locked: the ready key's stripe, and the target's if any;
      * on the pushing thread] Serve the waiter from key `k`, which holds a
-     * value of `type` (e is its entry, ref locates it). Write the reply to
+     * value of `type` (e is its entry, ref locates it; with ops->ready, e is
+     * whatever k holds, maybe nothing). Write the reply to
      * proxy->out with reply_*(proxy, ...), stage effects, notify; delete the
      * key when it becomes empty. `target` is the request's target key
      * (its stripe is held), or NULL. May leave in *undo what to put back if
@@ -99,6 +108,11 @@ struct block_ops {
      * target, is a reply too). */
     void (*serve)(struct client *proxy, const struct store_key *k, struct store_ref *ref,
                   struct entry *e, const struct store_key *target, void *arg, void **undo);
+    /* [stripe-locked: the ready key's stripe] NULL: the waiter is served
+     * when k holds a value of `type`. Otherwise: is the waiter answered now,
+     * given what k holds (e; NULL when k is absent)? serve is then called
+     * with that e, which may be NULL or of another type. */
+    bool (*ready)(const struct store_key *k, struct entry *e, void *arg);
     /* [owner worker, no locks held] The served client was gone when its reply
      * arrived: put back what serve popped (take the locks with store_run),
      * then free `undo`. NULL when serve never leaves an undo. */
@@ -155,9 +169,23 @@ void block_thread_cleanup(void);
  * under k in db (cheap when k has no waiters). */
 void block_key_added(int db, const struct store_key *k, const struct entry *e);
 
-/* [all-locked] SWAPDB a b: keys with waiters in either database that now
- * hold a value become ready (Redis's scanDatabaseForReadyKeys). */
+/* [all-locked] SWAPDB a b: keys with waiters in either database become
+ * ready (Redis's scanDatabaseForReadyKeys and scanDatabaseForDeletedStreams:
+ * those that now hold a value, and streams that went). */
 void block_db_swapped(int a, int b);
+/* [all-locked] FLUSHDB (db) / FLUSHALL (db < 0) emptied the database: its
+ * keys with waiters become ready (XREADGROUP waiters learn their stream is
+ * gone). */
+void block_db_flushed(int db);
+
+/* [stripe-locked] k changed in a way its waiters may care about although no
+ * value was added (XADD to an existing stream, XGROUP DESTROY): serve them
+ * at the end of the section (cheap when k has no waiters). */
+void block_key_signal(int db, const struct store_key *k);
+
+/* [stripe-locked] store's "removed" hook: a stream leaving k makes k ready
+ * (its XREADGROUP waiters are answered with an error). */
+void block_key_removed(int db, const struct store_key *k, const struct entry *e);
 
 /* [stripe-locked] End of a locked section (store's seal hook, before the
  * effects are sealed): serve the ready keys. */

@@ -47,6 +47,8 @@ static __thread struct {
 
 /* The "added" hook (store_set_added_hook). */
 static store_added_fn added_hook;
+/* The "removed" hook (store_set_removed_hook). */
+static store_removed_fn removed_hook;
 
 /* ---- keys ---------------------------------------------------------------- */
 
@@ -216,6 +218,7 @@ bool store_try_hold(uint16_t slot) TS_NO_ANALYSIS {
 }
 
 void store_set_added_hook(store_added_fn fn) { added_hook = fn; }
+void store_set_removed_hook(store_removed_fn fn) { removed_hook = fn; }
 bool store_in_run(void) { return tl.depth > 0; }
 
 static void run_pending_frees(void) {
@@ -525,6 +528,7 @@ void store_replace(struct store_ref *ref, struct entry *e) {
     htab_replace_at(&ref->pos, &e->node);
     vol_moved(ref, old, e);
     publish_counts(ref->db, ref->key.slot, ref->st);
+    if (removed_hook) removed_hook(ref->db, &ref->key, old);
     free_entry_locked(old);
     if (retyped && added_hook) added_hook(ref->db, &ref->key, e);
 }
@@ -536,6 +540,7 @@ struct entry *store_unlink(struct store_ref *ref) {
     publish_counts(ref->db, ref->key.slot, ref->st);
     hint_rehash(ref->db, ref->key.slot, ref->st);
     if (htab_count(&ref->st->keys) == 0) note_empty(ref->db, ref->key.slot);
+    if (removed_hook) removed_hook(ref->db, &ref->key, e);
     return e;
 }
 

@@ -104,6 +104,13 @@ int store_setup(int databases, const struct store_hooks *hooks);
  * Must be cheap: it runs on every new key. Set once at start-up. */
 typedef void (*store_added_fn)(int db, const struct store_key *k, const struct entry *e);
 void store_set_added_hook(store_added_fn fn);
+/* [stripe-locked] The value e is leaving key k: deleted, unlinked (RENAME's
+ * source, MOVE), or replaced by store_replace (Redis's dbGenericDelete and
+ * dbOverwrite signalling XREADGROUP waiters). Called before e is freed;
+ * must be cheap. FLUSHALL/SWAPDB do not call it (block_db_flushed and
+ * block_db_swapped cover them). Set once at start-up. */
+typedef void (*store_removed_fn)(int db, const struct store_key *k, const struct entry *e);
+void store_set_removed_hook(store_removed_fn fn);
 void store_teardown(void);
 /* Free the calling thread's scratch lists (thread exit). */
 void store_thread_cleanup(void);
