@@ -47,6 +47,9 @@ void exec_add_dirty(long long n);
 /* ---- MONITOR ----------------------------------------------------------------- */
 void exec_monitor_add(struct client *c);
 void exec_monitor_remove(struct client *c);
+/* Feed c's current command to monitors now (commands flagged skip_monitor
+ * that feed themselves first: EVAL, FCALL, before the commands they run). */
+void exec_monitor_feed(struct client *c);
 
 /* ---- CLIENT PAUSE ----------------------------------------------------------- */
 enum exec_pause { PAUSE_OFF = 0, PAUSE_WRITE = 1, PAUSE_ALL = 2 };

@@ -210,6 +210,26 @@ bool store_try_hold(uint16_t slot) TS_NO_ANALYSIS {
     return true;
 }
 
+/* The highest stripe held (-1: none). */
+static int max_held(void) {
+    for (int w = STORE_STRIPES / 64 - 1; w >= 0; w--)
+        if (tl.bits[w]) return w * 64 + 63 - __builtin_clzll(tl.bits[w]);
+    return -1;
+}
+
+bool store_hold(uint16_t slot) TS_NO_ANALYSIS {
+    if (store_holds(slot)) return true;
+    if (tl.depth == 0) return false;
+    unsigned s = store_stripe_of(slot);
+    if ((int)s > max_held())
+        pthread_mutex_lock(&store_stripes[s].mu);
+    else if (pthread_mutex_trylock(&store_stripes[s].mu) != 0)
+        return false;
+    tl.bits[s >> 6] |= 1ULL << (s & 63);
+    tl.extra[tl.nextra++] = (uint16_t)s;
+    return true;
+}
+
 void store_set_added_hook(store_added_fn fn) { added_hook = fn; }
 bool store_in_run(void) { return tl.depth > 0; }
 

@@ -169,6 +169,11 @@ bool store_in_run(void);
  * because nothing waits). Returns whether the stripe is held now. Used to
  * serve blocked clients whose write reaches another stripe (BLMOVE). */
 bool store_try_hold(uint16_t slot);
+/* Inside store_run: hold slot's stripe until the section ends, if that
+ * cannot deadlock: a stripe above every stripe held is waited for (the
+ * ascending rule), one below is only try-locked. Returns whether it is
+ * held now. Used by scripts reaching keys they did not declare. */
+bool store_hold(uint16_t slot);
 
 /* ---- time -------------------------------------------------------------- */
 
