@@ -410,6 +410,8 @@ int slua_open_cmsgpack(lua_State *L) {
     };
     lua_newtable(L);
     luaL_register(L, NULL, fns);
+    lua_pushliteral(L, "cmsgpack");
+    lua_setfield(L, -2, "_NAME");
     lua_pushliteral(L, "lua-cmsgpack 0.4.0");
     lua_setfield(L, -2, "_VERSION");
     lua_pushliteral(L, "Copyright (C) 2012, Salvatore Sanfilippo");

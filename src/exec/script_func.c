@@ -231,10 +231,11 @@ static bool read_flags(lua_State *L, uint32_t *out) {
     return true;
 }
 
-static void add_function(lua_State *L, struct fload *ld, char *name, char *desc, uint32_t flags, int ref) {
+static void add_function(lua_State *L, struct fload *ld, char *name, size_t namelen, char *desc, uint32_t flags,
+                         int ref) {
     struct flib *lib = ld->lib;
     const char *err = NULL;
-    if (!valid_name(name, strlen(name))) {
+    if (!valid_name(name, namelen)) {
         err = NAME_ERR;
     } else {
         for (int i = 0; i < lib->nfuncs; i++)
@@ -259,9 +260,10 @@ static void add_function(lua_State *L, struct fload *ld, char *name, char *desc,
     ld->refs[lib->nfuncs++] = ref;
 }
 
-static char *dup_string(lua_State *L, int idx) {
+static char *dup_string(lua_State *L, int idx, size_t *len) {
     size_t n;
     const char *s = lua_tolstring(L, idx, &n);
+    if (len) *len = n;
     char *d = xmalloc(n + 1);
     memcpy(d, s, n);
     d[n] = '\0';
@@ -276,6 +278,7 @@ static int lua_register_function(lua_State *L) {
     int argc = lua_gettop(L);
     if (argc < 1 || argc > 2) return slua_raise(L, "wrong number of arguments to redis.register_function");
     char *name = NULL, *desc = NULL;
+    size_t namelen = 0;
     uint32_t flags = 0;
     int ref = LUA_NOREF;
     const char *err = NULL;
@@ -283,9 +286,10 @@ static int lua_register_function(lua_State *L) {
         if (!lua_isstring(L, 1)) return slua_raise(L, "first argument to redis.register_function must be a string");
         if (!lua_isfunction(L, 2))
             return slua_raise(L, "second argument to redis.register_function must be a function");
-        name = dup_string(L, 1);
+        size_t nl;
+        name = dup_string(L, 1, &nl);
         ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        add_function(L, ld, name, NULL, 0, ref);
+        add_function(L, ld, name, nl, NULL, 0, ref);
         return 0;
     }
     if (!lua_istable(L, 1))
@@ -304,14 +308,14 @@ static int lua_register_function(lua_State *L) {
                 break;
             }
             xfree(name);
-            name = dup_string(L, -1);
+            name = dup_string(L, -1, &namelen);
         } else if (strcasecmp(key, "description") == 0) {
             if (!lua_isstring(L, -1)) {
                 err = "description argument given to redis.register_function must be a string";
                 break;
             }
             xfree(desc);
-            desc = dup_string(L, -1);
+            desc = dup_string(L, -1, NULL);
         } else if (strcasecmp(key, "callback") == 0) {
             if (!lua_isfunction(L, -1)) {
                 err = "callback argument given to redis.register_function must be a function";
@@ -343,7 +347,7 @@ static int lua_register_function(lua_State *L) {
         if (ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, ref);
         return slua_raise(L, err);
     }
-    add_function(L, ld, name, desc, flags, ref);
+    add_function(L, ld, name, namelen, desc, flags, ref);
     return 0;
 }
 

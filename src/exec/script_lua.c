@@ -20,8 +20,9 @@
  *   __newindex ("Attempt to modify a readonly table"). The functions that
  *   bypass metamethods are wrapped to see through or refuse proxies:
  *   rawget/next/pairs/ipairs read the data, rawset, setmetatable and
- *   table.insert/remove/sort/setn refuse a proxy, setfenv refuses the
- *   thread's environment. A registry table maps proxy -> data (weak keys).
+ *   table.insert/remove/sort/setn refuse a proxy; getfenv, setfenv and
+ *   newproxy are absent (as in Redis 7.0.15). A registry table maps
+ *   proxy -> data (weak keys).
  *
  *   The globals table itself is a proxy whose data table has an __index
  *   metamethod raising "Script attempted to access nonexistent global
@@ -229,7 +230,10 @@ static int w_rawset(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checkany(L, 2);
     luaL_checkany(L, 3);
-    if (is_proxy(L, 1)) return luaL_error(L, "Attempt to modify a readonly table");
+    if (is_proxy(L, 1)) {
+        lua_pushstring(L, "Attempt to modify a readonly table");
+        return lua_error(L);
+    }
     lua_settop(L, 3);
     lua_rawset(L, 1);
     return 1;
@@ -325,21 +329,12 @@ static int w_load(lua_State *L) {
     return load_text(L, s, n, name);
 }
 
-static int w_setfenv(lua_State *L) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    if (lua_isnumber(L, 1) && lua_tonumber(L, 1) == 0) {
+/* table.insert/remove/sort/setn: refuse a proxy as their table. */
+static int w_tablefn(lua_State *L) {
+    if (lua_type(L, 1) == LUA_TTABLE && is_proxy(L, 1)) {
         lua_pushstring(L, "Attempt to modify a readonly table");
         return lua_error(L);
     }
-    lua_pushvalue(L, lua_upvalueindex(1)); /* the original setfenv */
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
-/* table.insert/remove/sort/setn: refuse a proxy as their table. */
-static int w_tablefn(lua_State *L) {
-    if (lua_type(L, 1) == LUA_TTABLE && is_proxy(L, 1)) return luaL_error(L, "Attempt to modify a readonly table");
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -847,7 +842,9 @@ lua_State *slua_create(enum slua_kind kind, _Atomic size_t *mem) {
     open_lib(L, "struct", slua_open_struct);
     open_lib(L, "cmsgpack", slua_open_cmsgpack);
     open_lib(L, "bit", luaopen_bit);
-    static const char *const removed[] = {"dofile", "loadfile", "print", NULL};
+    /* Redis 7.0.15 has none of these (getfenv/setfenv could reach or
+     * replace the protected environments, newproxy makes userdata). */
+    static const char *const removed[] = {"dofile", "loadfile", "print", "getfenv", "setfenv", "newproxy", NULL};
     for (int i = 0; removed[i]; i++) {
         lua_pushnil(L);
         lua_setglobal(L, removed[i]);
@@ -866,9 +863,6 @@ lua_State *slua_create(enum slua_kind kind, _Atomic size_t *mem) {
     lua_pushcfunction(L, ipairs_aux);
     lua_pushcclosure(L, w_ipairs, 1);
     lua_setglobal(L, "ipairs");
-    lua_getglobal(L, "setfenv");
-    lua_pushcclosure(L, w_setfenv, 1);
-    lua_setglobal(L, "setfenv");
     static const char *const tfns[] = {"insert", "remove", "sort", "setn", NULL};
     for (int i = 0; tfns[i]; i++) wrap_field(L, LUA_TABLIBNAME, tfns[i], w_tablefn);
     lua_getglobal(L, LUA_MATHLIBNAME);
@@ -877,6 +871,11 @@ lua_State *slua_create(enum slua_kind kind, _Atomic size_t *mem) {
     lua_pop(L, 1);
     push_redis_api(L, kind);
     lua_setglobal(L, "redis");
+    if (kind == SLUA_EVAL) {
+        /* Redis keeps its pcall error handler there (a global of eval). */
+        lua_pushcfunction(L, errhandler);
+        lua_setglobal(L, "__redis__err__handler");
+    }
 
     /* The run-time globals data table: protect everything reachable. */
     lua_pushvalue(L, LUA_GLOBALSINDEX);
