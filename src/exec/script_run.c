@@ -429,7 +429,11 @@ static const char *cannot_lock(struct srun *r, bool whole) {
 /* Make sure the section holds what sc's command touches. NULL or error. */
 static const char *hold_stripes(struct srun *r, struct client *sc, const struct command *cmd) {
     bool whole = walks_keyspace(cmd) || !exec_compute_keys(sc, cmd);
-    if (whole) return store_holds_all() ? NULL : cannot_lock(r, true);
+    if (whole) {
+        if (store_holds_all()) return NULL;
+        if (r->d->learned) atomic_store_explicit(r->d->learned, true, memory_order_relaxed);
+        return store_hold_all() ? NULL : cannot_lock(r, true);
+    }
     bool strict = atomic_load_explicit(&strict_keys, memory_order_relaxed) && !(r->d->flags & SCRIPT_F_UNDECLARED);
     for (int i = 0; i < sc->nkeys; i++) {
         uint16_t slot = sc->keys[i].slot;

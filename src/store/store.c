@@ -217,16 +217,29 @@ static int max_held(void) {
     return -1;
 }
 
-bool store_hold(uint16_t slot) TS_NO_ANALYSIS {
-    if (store_holds(slot)) return true;
-    if (tl.depth == 0) return false;
-    unsigned s = store_stripe_of(slot);
+static bool hold_stripe(unsigned s) TS_NO_ANALYSIS {
+    if (tl.all || (tl.bits[s >> 6] & (1ULL << (s & 63)))) return true;
     if ((int)s > max_held())
         pthread_mutex_lock(&store_stripes[s].mu);
     else if (pthread_mutex_trylock(&store_stripes[s].mu) != 0)
         return false;
     tl.bits[s >> 6] |= 1ULL << (s & 63);
     tl.extra[tl.nextra++] = (uint16_t)s;
+    return true;
+}
+
+bool store_hold(uint16_t slot) {
+    if (tl.depth == 0) return store_holds(slot);
+    return hold_stripe(store_stripe_of(slot));
+}
+
+bool store_hold_all(void) {
+    if (tl.all) return true;
+    if (tl.depth == 0) return false;
+    /* Ascending: once past the highest stripe held, every wait is allowed. */
+    for (unsigned s = 0; s < STORE_STRIPES; s++)
+        if (!hold_stripe(s)) return false; /* what was taken stays held until the section ends */
+    tl.all = true;
     return true;
 }
 
@@ -299,8 +312,9 @@ void store_run(const struct store_lockset *ls, enum store_mode mode, store_fn fn
     if (store_hooks_.seal) store_hooks_.seal();
     if (tl.nempty) free_empty_tables();
     tl.depth--;
-    /* Stripes try-locked during the section (store_try_hold). */
+    /* Stripes added during the section (store_try_hold, store_hold). */
     while (tl.nextra > 0) unlock_stripe(tl.extra[--tl.nextra]);
+    if (!ls->all) tl.all = false; /* every stripe was held through store_hold_all */
     if (ls->all) {
         tl.all = false;
         for (int s = STORE_STRIPES - 1; s >= 0; s--) unlock_stripe((unsigned)s);
