@@ -376,6 +376,7 @@ return 0
 """
 
 
+@pytest.mark.stress
 def test_rate_limiter(server):
     clients = [server.client() for _ in range(4)]
     sha = clients[0].script_load(RATE_LIMITER)
@@ -414,6 +415,7 @@ def test_lock(server):
     b.close()
 
 
+@pytest.mark.stress
 def test_scripts_are_atomic_across_threads(server):
     """Each script moves 1 from one of two counters in different stripes to
     the other; readers on other connections must always see the sum at 0."""
@@ -497,6 +499,7 @@ def _run_busy(threads, script, keys=()):
 BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 
 
+@pytest.mark.stress
 @pytest.mark.parametrize("threads", [1, 2])
 def test_script_kill(threads):
     # threads=1: the killer shares the busy script's thread (served from
@@ -533,6 +536,7 @@ def test_script_kill_with_pcall_loop():
         s.stop()
 
 
+@pytest.mark.stress
 def test_unkillable_after_write():
     s, ctl, extra, t, result = _run_busy(2, "redis.call('set', KEYS[1], 'y') local i = 0 "
                                             "while i < 60000000 do i = i + 1 end return 'done'", ["x"])
@@ -547,3 +551,13 @@ def test_unkillable_after_write():
     finally:
         t.join(20)
         s.stop()
+
+
+def test_shutdown_stops_a_busy_script():
+    s, ctl, extra, t, result = _run_busy(2, "local i = 0 while true do i = i + 1 end")
+    try:
+        _wait_busy(ctl)
+    finally:
+        s.stop()  # SIGTERM: the script is stopped, the server exits cleanly
+        t.join(10)
+    assert "e" in result or "r" in result or not t.is_alive()
