@@ -330,6 +330,13 @@ void exec_call_locked(struct client *c, const struct command *cmd) {
     after_call(c, cmd, start);
 }
 
+void exec_call_locked_keys(struct client *c, const struct command *cmd) {
+    int64_t start = time_mono_us();
+    c->cmd = cmd;
+    run_body(c, cmd);
+    after_call(c, cmd, start);
+}
+
 void exec_call(struct client *c, const struct command *cmd) {
     int64_t start = time_mono_us();
     c->cmd = cmd;

@@ -27,6 +27,8 @@ void exec_dispatch(struct client *c);
  * exec_call_locked for each queued command: its locks are already held). */
 void exec_call(struct client *c, const struct command *cmd);
 void exec_call_locked(struct client *c, const struct command *cmd);
+/* The same, with c->keys already computed for cmd (exec_compute_keys). */
+void exec_call_locked_keys(struct client *c, const struct command *cmd);
 /* Key positions and slots of c->argv for c->cmd into c->keys; returns
  * false when they cannot be known (lock everything). */
 bool exec_compute_keys(struct client *c, const struct command *cmd);

@@ -489,7 +489,7 @@ const char *srun_command(int argc, const char **argv, size_t *lens, const char *
     struct log_mark mark;
     log_mark_get(&mark);
     sc->resp = r->resp;
-    exec_call_locked(sc, cmd);
+    exec_call_locked_keys(sc, cmd); /* hold_stripes computed the keys */
     stats_set_executing(true); /* the script's own command is still running */
     /* redis.set_repl(REPL_NONE): the command's effects are not propagated.
      * (One log feeds both AOF and replicas: REPL_AOF and REPL_REPLICA
