@@ -433,9 +433,12 @@ int script_eval_getkeys(int argc, const char *const *argv, const size_t *lens, i
     char sha[41];
     script_sha1hex(sha, argv[1], lens[1]);
     if (needs_all(sha)) return -1;
-    /* A new script with the flag in its shebang. */
-    if (lens[1] > 24 && memcmp(argv[1], "#!lua", 5) == 0 && memmem(argv[1], lens[1], "allow-undeclared-keys", 21))
-        return -1;
+    /* A script not seen yet, with the flag in its shebang line. */
+    if (lens[1] > 24 && memcmp(argv[1], "#!lua", 5) == 0) {
+        const char *nl = memchr(argv[1], '\n', lens[1]);
+        size_t first = nl ? (size_t)(nl - argv[1]) : lens[1];
+        if (memmem(argv[1], first, "allow-undeclared-keys", 21)) return -1;
+    }
     return declared_keys(argc, argv, lens, out, max);
 }
 
