@@ -75,6 +75,16 @@ void script_function_restore(struct client *c);
 void script_function_stats(struct client *c);
 int script_fcall_getkeys(int argc, const char *const *argv, const size_t *lens, int *out, int max);
 
+/* For snapshots (RDB_OPCODE_FUNCTION2 records) and their loading. [any]
+ * Each library's whole code (shebang included), in order: */
+typedef void (*script_lib_fn)(const char *code, size_t len, void *arg);
+void script_functions_foreach(script_lib_fn fn, void *arg);
+/* Load one library (no time limit); with `replace` an existing library of
+ * the same name is replaced. 0, or -1 with Redis's message in err. */
+int script_functions_load(const char *code, size_t len, bool replace, char *err, size_t errcap);
+/* Drop every library (before loading a snapshot). */
+void script_functions_flush(void);
+
 /* ---- running scripts (exec/script_run.c) ----------------------------------- */
 /* SCRIPT KILL (eval) / FUNCTION KILL (!eval). */
 void script_kill_command(struct client *c, bool eval);

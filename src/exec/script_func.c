@@ -922,6 +922,41 @@ void script_function_stats(struct client *c) {
     set_unref(s);
 }
 
+/* ---- persistence -------------------------------------------------------------------------------- */
+
+void script_functions_foreach(script_lib_fn fn, void *arg) {
+    struct fset *s = set_get();
+    for (int i = 0; i < s->nlibs; i++) fn(s->libs[i]->code, s->libs[i]->codelen, arg);
+    set_unref(s);
+}
+
+int script_functions_load(const char *code, size_t len, bool replace, char *err, size_t errcap) {
+    struct flib *lib = lib_create(code, len, 0, err, errcap);
+    if (lib == NULL) return -1;
+    struct fset *s = set_get();
+    int old = set_find_lib(s, lib->name, strlen(lib->name));
+    int rc = -1;
+    if (old >= 0 && !replace) {
+        snprintf(err, errcap, "Library '%s' already exists", lib->name);
+        goto out;
+    }
+    if (func_collision(s, lib, old >= 0 ? s->libs[old]->name : NULL, NULL, err, errcap)) goto out;
+    struct flib **libs = xmalloc((size_t)(s->nlibs + 1) * sizeof(*libs));
+    int n = 0;
+    for (int i = 0; i < s->nlibs; i++)
+        if (i != old) libs[n++] = s->libs[i];
+    libs[n++] = lib;
+    set_publish(libs, n);
+    xfree(libs);
+    rc = 0;
+out:
+    set_unref(s);
+    lib_unref(lib);
+    return rc;
+}
+
+void script_functions_flush(void) { set_publish(NULL, 0); }
+
 /* ---- setup, INFO ---------------------------------------------------------------------------------- */
 
 void sfunc_setup(void) {

@@ -199,6 +199,34 @@ TEST(function_effects) {
     TEST_EXPECT_STR(ef.text[0], "FUNCTION DELETE lib");
 }
 
+static void count_lib(const char *code, size_t len, void *arg) {
+    (*(int *)arg)++;
+    (void)code;
+    (void)len;
+}
+
+TEST(functions_persistence_api) {
+    setup_once();
+    script_functions_flush();
+    char err[256];
+    const char *a = "#!lua name=pa\nredis.register_function('pf', function() return 'pa' end)";
+    TEST_EXPECT_INT(script_functions_load(a, strlen(a), false, err, sizeof(err)), 0);
+    TEST_EXPECT_INT(script_functions_load(a, strlen(a), false, err, sizeof(err)), -1);
+    TEST_EXPECT_STR(err, "Library 'pa' already exists");
+    TEST_EXPECT_INT(script_functions_load(a, strlen(a), true, err, sizeof(err)), 0);
+    TEST_EXPECT_INT(script_functions_load("bad", 3, true, err, sizeof(err)), -1);
+    TEST_EXPECT_STR(err, "Missing library metadata");
+    int n = 0;
+    script_functions_foreach(count_lib, &n);
+    TEST_EXPECT_INT(n, 1);
+    run("FCALL", "pf", "0", NULL);
+    TEST_EXPECT_STR(last_reply, "$2\r\npa\r\n");
+    script_functions_flush();
+    n = 0;
+    script_functions_foreach(count_lib, &n);
+    TEST_EXPECT_INT(n, 0);
+}
+
 int main(void) {
     int rc = test_run_all();
     script_thread_cleanup();
