@@ -823,21 +823,8 @@ static void set_missing_meta_on(lua_State *L, int idx) {
     lua_pop(L, 1);
 }
 
-lua_State *slua_create(enum slua_kind kind, _Atomic size_t *mem) {
-    lua_State *L = lua_newstate(l_alloc, mem);
-    if (L == NULL) PANIC("lua_newstate failed");
-    lua_atpanic(L, l_panic);
-    lua_pushlightuserdata(L, &K_PROXIES);
-    lua_newtable(L);
-    lua_newtable(L);
-    lua_pushstring(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_rawset(L, LUA_REGISTRYINDEX);
-    lua_pushlightuserdata(L, &K_ERRH);
-    lua_pushcfunction(L, errhandler);
-    lua_rawset(L, LUA_REGISTRYINDEX);
-
+/* The libraries and wrapped builtins, in the plain globals table. */
+static void open_libs(lua_State *L, enum slua_kind kind) {
     open_lib(L, "", luaopen_base);
     open_lib(L, LUA_TABLIBNAME, luaopen_table);
     open_lib(L, LUA_STRLIBNAME, luaopen_string);
@@ -880,7 +867,10 @@ lua_State *slua_create(enum slua_kind kind, _Atomic size_t *mem) {
         lua_pushcfunction(L, errhandler);
         lua_setglobal(L, "__redis__err__handler");
     }
+}
 
+/* Turn the globals into readonly proxies (see the file comment). */
+static void protect_globals(lua_State *L, enum slua_kind kind) {
     /* The run-time globals data table: protect everything reachable. */
     lua_pushvalue(L, LUA_GLOBALSINDEX);
     int gdata = lua_gettop(L);
@@ -944,6 +934,24 @@ lua_State *slua_create(enum slua_kind kind, _Atomic size_t *mem) {
     }
     lua_pushvalue(L, gproxy);
     lua_replace(L, LUA_GLOBALSINDEX);
+}
+
+lua_State *slua_create(enum slua_kind kind, _Atomic size_t *mem) {
+    lua_State *L = lua_newstate(l_alloc, mem);
+    if (L == NULL) PANIC("lua_newstate failed");
+    lua_atpanic(L, l_panic);
+    lua_pushlightuserdata(L, &K_PROXIES);
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushstring(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, &K_ERRH);
+    lua_pushcfunction(L, errhandler);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    open_libs(L, kind);
+    protect_globals(L, kind);
     lua_settop(L, 0);
     return L;
 }
