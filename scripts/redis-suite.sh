@@ -18,7 +18,7 @@ UNITS=("$@")
 [ ${#UNITS[@]} -eq 0 ] && UNITS=(type/string type/incr expire keyspace multi pubsub info-command protocol
                                  querybuf bitops introspection type/hash type/list type/list-2 type/list-3
                                  type/set type/zset hyperloglog geo sort scan tracking type/stream
-                                 type/stream-cgroups)
+                                 type/stream-cgroups scripting functions)
 SUITE=$ROOT/tests/redis-suite/redis-7.0.15
 KNOWN=$ROOT/tests/redis-suite-known-failures.txt
 

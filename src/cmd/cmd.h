@@ -31,6 +31,7 @@ void cmd_setup(void);
 /* Value types' setup (type ops, config options), called by cmd_setup. */
 void cmd_hash_setup(void); /* cmd/hash.c */
 void cmd_set_setup(void);  /* cmd/set.c */
+void cmd_script_setup(void); /* cmd/script.c */
 
 /* Is argv[i] equal to s, ignoring case? */
 static inline bool cmd_arg_is(const struct client *c, int i, const char *s) {

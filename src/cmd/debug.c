@@ -39,6 +39,7 @@
  */
 #include "cmd/debug.h"
 #include "cmd/cmd.h"
+#include "exec/script.h"
 #include "cmd/keyspace.h"
 #include "cmd/list.h"
 #include "base/alloc.h"
@@ -506,6 +507,12 @@ static void dbg_pause_cron(struct client *c) {
     reply_ok(c);
 }
 
+/* Let scripts call noscript commands (the Redis test suite uses it). */
+static void dbg_set_disable_deny_scripts(struct client *c) {
+    script_set_disable_deny(arg_atoi(c, 2) != 0);
+    reply_ok(c);
+}
+
 static void dbg_sleep(struct client *c) {
     char *s = arg_cstr(c, 2);
     double secs = strtod(s, NULL);
@@ -600,6 +607,8 @@ static void dbg_help(struct client *c) {
         "    Setting it to 0 disables expiring keys in background when they are not",
         "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
         "    default.",
+        "SET-DISABLE-DENY-SCRIPTS <0|1>",
+        "    Setting it to 1 allows scripts to call commands flagged noscript.",
         "SLEEP <seconds>",
         "    Stop the worker thread serving this connection for <seconds>. Decimals allowed.",
         "STRINGMATCH-TEST",
@@ -634,6 +643,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
     {"help", 2, 2, dbg_help},
     {"set-active-expire", 3, 3, dbg_set_active_expire},
+    {"set-disable-deny-scripts", 3, 3, dbg_set_disable_deny_scripts},
     {"sleep", 3, 3, dbg_sleep},
     {"pause-cron", 3, 3, dbg_pause_cron},
     {"object", 3, 3, dbg_object},

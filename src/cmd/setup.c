@@ -23,6 +23,7 @@ void cmd_setup(void) {
     cmd_stream_setup();
     cmd_hll_setup();
     cmd_sort_setup();
+    cmd_script_setup();
 }
 
 bool cmd_ll_msg(struct client *c, int i, long long *out, const char *msg) {

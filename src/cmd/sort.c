@@ -377,8 +377,9 @@ static void sort_generic(struct client *c, bool readonly) {
         reply_error(c, RERR_WRONGTYPE);
         goto out;
     }
-    /* A set's own order is arbitrary: sort it when the result is stored. */
-    if (dontsort && type == TYPE_SET && store_i) {
+    /* A set's own order is arbitrary: sort it when the result is stored or
+     * goes to a script (replicas must see the same effects). */
+    if (dontsort && type == TYPE_SET && (store_i || (c->flags & CLIENT_SCRIPT))) {
         dontsort = false;
         alpha = true;
         by = NULL;

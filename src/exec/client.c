@@ -64,6 +64,7 @@ struct wstate {
 static struct wstate *wstates[WORKER_MAX];
 static const struct client_proto *protos[CLIENT_PROTO_TAGS];
 static __thread struct wstate *ws;
+static __thread char *nested_shared; /* second read buffer while serving from a busy script */
 static _Atomic uint64_t next_client_id = 1;
 static _Atomic long nclients_total;
 static _Atomic long nblocked_total;
@@ -230,6 +231,8 @@ void client_worker_stop(struct worker *w) {
     xfree(ws->pending);
     xfree(ws->paused);
     xfree(ws->shared);
+    xfree(nested_shared);
+    nested_shared = NULL;
     obuf_clear(&ws->sink);
     wstates[worker_id(w)] = NULL;
     xfree(ws);
@@ -397,6 +400,16 @@ static void remove_from(struct client **arr, size_t *n, struct client *c) {
 
 static void close_now(struct client *c) {
     if (c->flags & CLIENT_CLOSED) return;
+    /* Closing releases WATCHes and blocked waits under their stripes; from
+     * inside a locked section (a busy script serving this worker's other
+     * clients, EXEC running CLIENT KILL) that would nest store_run: close
+     * once the section is over instead. */
+    if (UNLIKELY(store_in_run()) && (store_watching(&c->watch) || c->block)) {
+        c->flags |= CLIENT_CLOSE_ASAP;
+        loop_mod(worker_loop(ws->w), &c->conn.io, 0);
+        client_want_write(c);
+        return;
+    }
     c->flags |= CLIENT_CLOSED;
     loop_del(worker_loop(ws->w), &c->conn.io);
     conn_close(&c->conn);
@@ -684,6 +697,26 @@ static void on_io(struct loop_io *io, uint32_t events) {
         if (!flush_output(c)) return;
     }
     if (events & LOOP_READ) on_readable(c);
+}
+
+/* ---- serving from inside a busy script ------------------------------------------------ */
+
+
+static bool nested_accept(struct loop_io *io, void *arg) {
+    if (io->fn != on_io) return false;
+    struct client *c = CONTAINER_OF(io, struct client, conn.io);
+    return c != arg && c->proto == NULL && !(c->flags & (CLIENT_CLOSED | CLIENT_BLOCKED));
+}
+
+void client_poll_nested(struct client *busy) {
+    if (ws == NULL) return;
+    /* busy's request (and the rest of its input) may live in the shared
+     * read buffer: the others read into a second one meanwhile. */
+    if (nested_shared == NULL) nested_shared = xmalloc(SHARED_IBUF);
+    char *saved = ws->shared;
+    ws->shared = nested_shared;
+    loop_poll_filtered(worker_loop(ws->w), nested_accept, busy);
+    ws->shared = saved;
 }
 
 /* Process input held back while blocked or paused, then flush. */

@@ -56,6 +56,8 @@
 #define CLIENT_IN_EXEC (1u << 15)       /* running EXEC's queued commands */
 #define CLIENT_NO_TOUCH (1u << 16)
 #define CLIENT_PAUSED (1u << 17)        /* blocked by CLIENT PAUSE */
+#define CLIENT_SCRIPT (1u << 18)        /* the client scripts run their commands on */
+#define CLIENT_RERUN_ALL (1u << 19)     /* run this command again holding every stripe */
 
 struct multi_state;
 struct pubsub_client;
@@ -206,6 +208,11 @@ void client_fanout(struct client *c, fanout_work_fn work, fanout_done_fn done, v
 /* Run fn(c, arg) on the worker owning client `id`, if it still exists. [any] */
 void client_post_by_id(int worker, uint64_t id, void (*fn)(struct client *c, void *arg), void *arg,
                        void (*drop)(void *arg));
+
+/* From inside a long command (a busy script) on this worker: serve the
+ * input of the worker's other RESP connections once, without waiting,
+ * timers or mailbox (`busy` itself is left alone). [owner] */
+void client_poll_nested(struct client *busy);
 
 /* Iterate this worker's clients. [owner] */
 struct client *client_first(void);

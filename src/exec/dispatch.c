@@ -14,6 +14,7 @@
 #include "exec/multi.h"
 #include "exec/pubsub.h"
 #include "exec/reply.h"
+#include "exec/script.h"
 #include "exec/stats.h"
 #include "exec/tracking.h"
 #include "metrics/cmdlat.h"
@@ -38,6 +39,7 @@ void exec_add_dirty(long long n) { atomic_fetch_add_explicit(&total_dirty, n, me
 
 void exec_set_server_hooks(const struct exec_server_hooks *h) { server_hooks = *h; }
 void exec_request_shutdown(int flags) {
+    script_shutdown_notify(); /* a busy script stops at its next check */
     if (server_hooks.shutdown) server_hooks.shutdown(flags);
 }
 
@@ -152,6 +154,7 @@ void exec_thread_cleanup(void) {
     pubsub_thread_cleanup();
     block_thread_cleanup();
     tracking_thread_cleanup();
+    script_thread_cleanup();
 }
 
 static void flush_monitor_lines(void) {
@@ -191,6 +194,10 @@ static void feed_monitors(struct client *c, int argc, const char *const *argv, c
         return;
     }
     post_line(l);
+}
+
+void exec_monitor_feed(struct client *c) {
+    if (atomic_load_explicit(&monitor_count, memory_order_relaxed) > 0) feed_monitors(c, c->argc, c->argv, c->argvlen);
 }
 
 /* ---- pause ------------------------------------------------------------------------- */
@@ -333,6 +340,13 @@ void exec_call_locked(struct client *c, const struct command *cmd) {
     after_call(c, cmd, start);
 }
 
+void exec_call_locked_keys(struct client *c, const struct command *cmd) {
+    int64_t start = time_mono_us();
+    c->cmd = cmd;
+    run_body(c, cmd);
+    after_call(c, cmd, start);
+}
+
 void exec_call(struct client *c, const struct command *cmd) {
     int64_t start = time_mono_us();
     c->cmd = cmd;
@@ -354,6 +368,14 @@ void exec_call(struct client *c, const struct command *cmd) {
             exec_store_after();
         } else {
             store_run(&ls, (cmd->flags & CMD_WRITE) ? STORE_WRITE : STORE_READ, locked_body, c);
+            if (UNLIKELY(c->flags & CLIENT_RERUN_ALL)) {
+                /* A script needed more than its declared keys' stripes and
+                 * did nothing yet: run it again holding every stripe. */
+                store_lockset_init(&ls);
+                store_lockset_all(&ls);
+                store_run(&ls, STORE_WRITE, locked_body, c);
+                c->flags &= ~CLIENT_RERUN_ALL;
+            }
         }
     }
     after_call(c, cmd, start);
@@ -515,6 +537,17 @@ static void dispatch(struct client *c) {
         rejectf(c, "Command not allowed inside a transaction");
         return;
     }
+    /* A script runs past busy-reply-threshold: BUSY, except allow-busy
+     * commands (before eviction: it would wait for the script's stripes). */
+    if (UNLIKELY(script_any_busy_fast())) {
+        const char *msg = NULL;
+        int g = script_busy_gate(c, cmd, &msg);
+        if (g == 2) return;
+        if (g == 1) {
+            reject(c, msg);
+            return;
+        }
+    }
     /* Out of memory: evict, or refuse commands that may grow memory. */
     if (store_get_maxmemory()) {
         bool is_exec = strcmp(cmd->fullname, "exec") == 0;
@@ -575,9 +608,11 @@ void exec_setup(void) {
     pubsub_setup();
     block_setup();
     tracking_setup();
+    script_setup();
 }
 
 void exec_teardown(void) {
+    script_teardown();
     tracking_teardown();
     block_teardown();
     pubsub_teardown();

@@ -27,6 +27,8 @@ void exec_dispatch(struct client *c);
  * exec_call_locked for each queued command: its locks are already held). */
 void exec_call(struct client *c, const struct command *cmd);
 void exec_call_locked(struct client *c, const struct command *cmd);
+/* The same, with c->keys already computed for cmd (exec_compute_keys). */
+void exec_call_locked_keys(struct client *c, const struct command *cmd);
 /* Key positions and slots of c->argv for c->cmd into c->keys; returns
  * false when they cannot be known (lock everything). */
 bool exec_compute_keys(struct client *c, const struct command *cmd);
@@ -47,6 +49,9 @@ void exec_add_dirty(long long n);
 /* ---- MONITOR ----------------------------------------------------------------- */
 void exec_monitor_add(struct client *c);
 void exec_monitor_remove(struct client *c);
+/* Feed c's current command to monitors now (commands flagged skip_monitor
+ * that feed themselves first: EVAL, FCALL, before the commands they run). */
+void exec_monitor_feed(struct client *c);
 
 /* ---- CLIENT PAUSE ----------------------------------------------------------- */
 enum exec_pause { PAUSE_OFF = 0, PAUSE_WRITE = 1, PAUSE_ALL = 2 };

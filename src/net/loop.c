@@ -229,6 +229,20 @@ void loop_run(struct loop *l) {
     }
 }
 
+void loop_poll_filtered(struct loop *l, bool (*accept)(struct loop_io *io, void *arg), void *arg) {
+    struct epoll_event evs[MAX_EVENTS];
+    int n = epoll_wait(l->epfd, evs, MAX_EVENTS, 0);
+    for (int i = 0; i < n; i++) {
+        struct loop_io *io = evs[i].data.ptr;
+        if (io->events == 0 || !accept(io, arg)) continue;
+        uint32_t e = evs[i].events, ev = 0;
+        if (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) ev |= LOOP_READ;
+        if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ev |= LOOP_WRITE;
+        ev &= io->events | ((e & (EPOLLHUP | EPOLLERR)) ? LOOP_READ : 0);
+        if (ev) io->fn(io, ev);
+    }
+}
+
 void loop_stop(struct loop *l) {
     atomic_store(&l->stop, true);
     uint64_t one = 1;

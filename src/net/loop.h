@@ -58,6 +58,11 @@ void loop_set_before_sleep(struct loop *l, loop_cb_fn fn, void *arg);
 /* Process events until loop_stop(). */
 void loop_run(struct loop *l);
 void loop_stop(struct loop *l);
+/* From inside an event handler that runs long (a busy script): handle the
+ * events ready now whose io `accept` admits, without waiting, timers or
+ * deferred work (those stay for the outer loop). Level-triggered: the
+ * events skipped are reported again later. */
+void loop_poll_filtered(struct loop *l, bool (*accept)(struct loop_io *io, void *arg), void *arg);
 /* Wake the loop from another thread (after loop_stop). */
 int loop_wake_fd(struct loop *l);
 

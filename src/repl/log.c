@@ -140,6 +140,17 @@ void log_discard(void) {
     st.nstaged = 0;
 }
 
+void log_mark_get(struct log_mark *m) {
+    m->bytes = st.bytes.len;
+    m->n = st.nstaged;
+}
+
+void log_mark_rewind(const struct log_mark *m) {
+    if (m->bytes < st.sealed_upto || m->bytes > st.bytes.len) return;
+    st.bytes.len = m->bytes;
+    st.nstaged = m->n;
+}
+
 /* Insert a MULTI record before the unsealed records and append EXEC. */
 static void wrap_multi(int db) {
     size_t from = st.sealed_upto;

@@ -51,6 +51,14 @@ int log_staged(void);
 /* Drop what this thread staged (a command that failed half-way: never,
  * commands validate before changing; used by tests). */
 void log_discard(void);
+/* A point in this thread's staged (unsealed) records, to drop what was
+ * staged after it (a script's redis.set_repl(REPL_NONE) commands). */
+struct log_mark {
+    size_t bytes;
+    int n;
+};
+void log_mark_get(struct log_mark *m);
+void log_mark_rewind(const struct log_mark *m);
 /* Reserve the ring space for everything staged. Returns the block's
  * starting position (or 0 when nothing was staged). */
 uint64_t log_seal(bool wrap);

@@ -10,6 +10,7 @@
 #include "base/time.h"
 #include "config/config.h"
 #include "exec/client.h"
+#include "exec/script.h"
 #include "exec/command.h"
 #include "exec/exec.h"
 #include "exec/pubsub.h"
@@ -124,13 +125,12 @@ static void section_memory(struct buf *o) {
     if (used > peak) peak = used;
     struct alloc_stats as;
     alloc_get_stats(&as);
-    char h_used[32], h_rss[32], h_peak[32], h_max[32], h_sys[32], h_zero[32];
+    char h_used[32], h_rss[32], h_peak[32], h_max[32], h_sys[32];
     human(h_used, sizeof(h_used), (double)used);
     human(h_rss, sizeof(h_rss), (double)rss);
     human(h_peak, sizeof(h_peak), (double)peak);
     unsigned long long mm = store_get_maxmemory();
     human(h_max, sizeof(h_max), (double)mm);
-    human(h_zero, sizeof(h_zero), 0);
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
     size_t total = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize : 0;
     human(h_sys, sizeof(h_sys), (double)total);
@@ -155,12 +155,22 @@ static void section_memory(struct buf *o) {
     buf_printf(o, "allocator_resident:%zu\r\n", as.resident);
     buf_printf(o, "total_system_memory:%zu\r\n", total);
     buf_printf(o, "total_system_memory_human:%s\r\n", h_sys);
-    /* No scripting engine yet: nothing is spent on it. */
-    buf_printf(o, "used_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:%s\r\n", h_zero);
-    buf_printf(o, "used_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\n");
-    buf_printf(o, "number_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\n");
-    buf_printf(o, "used_memory_vm_total_human:%s\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\n", h_zero);
-    buf_printf(o, "used_memory_scripts_human:%s\r\n", h_zero);
+    struct script_info si;
+    script_get_info(&si);
+    char h_lua[32], h_vm[32], h_scripts[32];
+    size_t vm_total = si.lua_eval_bytes + si.lua_func_bytes, scripts = si.scripts_bytes + si.functions_bytes;
+    human(h_lua, sizeof(h_lua), (double)si.lua_eval_bytes);
+    human(h_vm, sizeof(h_vm), (double)vm_total);
+    human(h_scripts, sizeof(h_scripts), (double)scripts);
+    buf_printf(o, "used_memory_lua:%zu\r\nused_memory_vm_eval:%zu\r\nused_memory_lua_human:%s\r\n",
+               si.lua_eval_bytes, si.lua_eval_bytes, h_lua);
+    buf_printf(o, "used_memory_scripts_eval:%zu\r\nnumber_of_cached_scripts:%llu\r\nnumber_of_functions:%llu\r\n",
+               si.scripts_bytes, (unsigned long long)si.cached_scripts, (unsigned long long)si.functions);
+    buf_printf(o, "number_of_libraries:%llu\r\nused_memory_vm_functions:%zu\r\nused_memory_vm_total:%zu\r\n",
+               (unsigned long long)si.libraries, si.lua_func_bytes, vm_total);
+    buf_printf(o, "used_memory_vm_total_human:%s\r\nused_memory_functions:%zu\r\nused_memory_scripts:%zu\r\n",
+               h_vm, si.functions_bytes, scripts);
+    buf_printf(o, "used_memory_scripts_human:%s\r\n", h_scripts);
     buf_printf(o, "maxmemory:%llu\r\n", mm);
     buf_printf(o, "maxmemory_human:%s\r\n", h_max);
     buf_printf(o, "maxmemory_policy:%s\r\n", policy_name(store_get_policy()));

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "exec/client.h"
 #include "exec/exec.h"
+#include "exec/script.h"
 #include "exec/stats.h"
 #include "exec/tracking.h"
 #include "metrics/latency.h"
@@ -407,6 +408,7 @@ int main(int argc, char **argv) {
     loop_run(main_loop);
 
     log_warn("User requested shutdown...");
+    script_shutdown_notify(); /* a script running on a worker stops at its next check */
     for (int i = 0; i < nlisteners; i++)
         if (listeners[i]) listener_detach(listeners[i]);
     worker_stop();

@@ -217,6 +217,39 @@ bool store_try_hold(uint16_t slot) TS_NO_ANALYSIS {
     return true;
 }
 
+/* The highest stripe held (-1: none). */
+static int max_held(void) {
+    for (int w = STORE_STRIPES / 64 - 1; w >= 0; w--)
+        if (tl.bits[w]) return w * 64 + 63 - __builtin_clzll(tl.bits[w]);
+    return -1;
+}
+
+static bool hold_stripe(unsigned s) TS_NO_ANALYSIS {
+    if (tl.all || (tl.bits[s >> 6] & (1ULL << (s & 63)))) return true;
+    if ((int)s > max_held())
+        pthread_mutex_lock(&store_stripes[s].mu);
+    else if (pthread_mutex_trylock(&store_stripes[s].mu) != 0)
+        return false;
+    tl.bits[s >> 6] |= 1ULL << (s & 63);
+    tl.extra[tl.nextra++] = (uint16_t)s;
+    return true;
+}
+
+bool store_hold(uint16_t slot) {
+    if (tl.depth == 0) return store_holds(slot);
+    return hold_stripe(store_stripe_of(slot));
+}
+
+bool store_hold_all(void) {
+    if (tl.all) return true;
+    if (tl.depth == 0) return false;
+    /* Ascending: once past the highest stripe held, every wait is allowed. */
+    for (unsigned s = 0; s < STORE_STRIPES; s++)
+        if (!hold_stripe(s)) return false; /* what was taken stays held until the section ends */
+    tl.all = true;
+    return true;
+}
+
 void store_set_added_hook(store_added_fn fn) { added_hook = fn; }
 void store_set_removed_hook(store_removed_fn fn) { removed_hook = fn; }
 bool store_in_run(void) { return tl.depth > 0; }
@@ -287,8 +320,9 @@ void store_run(const struct store_lockset *ls, enum store_mode mode, store_fn fn
     if (store_hooks_.seal) store_hooks_.seal();
     if (tl.nempty) free_empty_tables();
     tl.depth--;
-    /* Stripes try-locked during the section (store_try_hold). */
+    /* Stripes added during the section (store_try_hold, store_hold). */
     while (tl.nextra > 0) unlock_stripe(tl.extra[--tl.nextra]);
+    if (!ls->all) tl.all = false; /* every stripe was held through store_hold_all */
     if (ls->all) {
         tl.all = false;
         for (int s = STORE_STRIPES - 1; s >= 0; s--) unlock_stripe((unsigned)s);

@@ -176,6 +176,15 @@ bool store_in_run(void);
  * because nothing waits). Returns whether the stripe is held now. Used to
  * serve blocked clients whose write reaches another stripe (BLMOVE). */
 bool store_try_hold(uint16_t slot);
+/* Inside store_run: hold slot's stripe until the section ends, if that
+ * cannot deadlock: a stripe above every stripe held is waited for (the
+ * ascending rule), one below is only try-locked. Returns whether it is
+ * held now. Used by scripts reaching keys they did not declare. */
+bool store_hold(uint16_t slot);
+/* Inside store_run: hold every stripe until the section ends, the same
+ * way (store_holds_all() is true after). Returns false when a lower stripe
+ * is busy; those taken so far stay held until the section ends. */
+bool store_hold_all(void);
 
 /* ---- time -------------------------------------------------------------- */
 
