@@ -133,6 +133,7 @@ void cmd_config_resetstat(struct client *c) {
     stats_reset();
     store_reset_stats();
     client_reset_stats();
+    acl_reset_stats();
     reply_errorstats_reset();
     cmdlat_reset();
     reply_ok(c);
