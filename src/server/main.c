@@ -328,9 +328,17 @@ int main(int argc, char **argv) {
     xfree(extra);
     if (rc != 0) return 1;
 
-    if (server_settings.daemonize) daemonize();
     /* Users: requirepass, `user` directives, aclfile (Redis's order). */
     if (acl_start() != 0) return 1;
+    /* memcached's credentials (-Y authfile, -S password database). */
+    if (memcache_enabled()) {
+        char aerr[4600];
+        if (memcache_auth_setup(aerr, sizeof(aerr)) != 0) {
+            fprintf(stderr, "%s\n", aerr);
+            return 1;
+        }
+    }
+    if (server_settings.daemonize) daemonize();
     log_warn("oO0OoO0OoO0Oo Stash is starting oO0OoO0OoO0Oo");
     log_warn("Stash version=%s, bits=%d, pid=%d, just started", STASH_VERSION, (int)(sizeof(long) * 8), (int)getpid());
     log_warn(file ? "Configuration loaded" : "Warning: no config file specified, using the default config.");
