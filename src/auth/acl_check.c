@@ -21,6 +21,22 @@
 #include <string.h>
 #include <strings.h>
 
+unsigned char acl_pattern_kind(const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '*' && i == n - 1) return ACL_PAT_PREFIX;
+        if (p[i] == '*' || p[i] == '?' || p[i] == '[' || p[i] == '\\') return ACL_PAT_GLOB;
+    }
+    return ACL_PAT_EXACT;
+}
+
+bool acl_pattern_match(const char *p, size_t n, unsigned char kind, const char *s, size_t slen) {
+    switch (kind) {
+    case ACL_PAT_EXACT: return n == slen && memcmp(p, s, n) == 0;
+    case ACL_PAT_PREFIX: return slen >= n - 1 && memcmp(p, s, n - 1) == 0;
+    default: return glob_match(p, n, s, slen, false);
+    }
+}
+
 static bool cmd_allowed(const struct acl_sel *s, const struct acl_request *rq) {
     int id = rq->cmd;
     if ((s->flags & SEL_ALLCOMMANDS) || acl_cmds[id].no_auth) return true;
@@ -40,7 +56,7 @@ static bool key_allowed(const struct acl_sel *s, const char *key, size_t len, un
     for (int i = 0; i < s->nkeys; i++) {
         const struct acl_keypat *p = &s->keys[i];
         if ((p->perm & perm) != perm) continue;
-        if (glob_match(p->p, p->n, key, len, false)) return true;
+        if (acl_pattern_match(p->p, p->n, p->kind, key, len)) return true;
     }
     return false;
 }
@@ -48,7 +64,7 @@ static bool key_allowed(const struct acl_sel *s, const char *key, size_t len, un
 static bool chan_in(const struct acl_sel *s, const char *ch, size_t len, bool pattern) {
     for (int i = 0; i < s->nchans; i++) {
         const struct acl_str *p = &s->chans[i];
-        if (pattern ? (p->n == len && memcmp(p->p, ch, len) == 0) : glob_match(p->p, p->n, ch, len, false))
+        if (pattern ? (p->n == len && memcmp(p->p, ch, len) == 0) : acl_pattern_match(p->p, p->n, p->kind, ch, len))
             return true;
     }
     return false;

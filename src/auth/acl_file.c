@@ -120,7 +120,7 @@ int acl_config_user(int argc, char **argv, bool check_only, char *err) {
         return 0;
     }
     conf_users = xrealloc(conf_users, sizeof(*conf_users) * (size_t)(nconf_users + 1));
-    conf_users[nconf_users++] = (struct conf_user){{xstrndup(argv[0], nlen), nlen}, ops, n};
+    conf_users[nconf_users++] = (struct conf_user){{xstrndup(argv[0], nlen), nlen, 0}, ops, n};
     return 0;
 }
 

@@ -34,12 +34,20 @@
 struct acl_str {
     char *p; /* NUL-terminated copy */
     size_t n;
+    unsigned char kind; /* channel patterns: enum acl_pat_kind */
 };
+
+/* How a glob pattern matches (most ACL patterns need no glob engine). */
+enum acl_pat_kind { ACL_PAT_GLOB = 0, ACL_PAT_EXACT, ACL_PAT_PREFIX /* "abc*" */ };
+unsigned char acl_pattern_kind(const char *p, size_t n);
+/* Redis's stringmatchlen(p, s), with the shortcut of the pattern's kind. */
+bool acl_pattern_match(const char *p, size_t n, unsigned char kind, const char *s, size_t slen);
 
 struct acl_keypat {
     char *p;
     size_t n;
-    unsigned perm; /* ACL_PERM_* */
+    unsigned perm;      /* ACL_PERM_* */
+    unsigned char kind; /* enum acl_pat_kind */
 };
 
 struct acl_sel {

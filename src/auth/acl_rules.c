@@ -185,13 +185,14 @@ static struct acl_sel *sel_copy(const struct acl_sel *src) {
         s->keys = xmalloc(sizeof(*s->keys) * (size_t)s->nkeys);
         for (int i = 0; i < s->nkeys; i++)
             s->keys[i] = (struct acl_keypat){xmemdup(src->keys[i].p, src->keys[i].n + 1), src->keys[i].n,
-                                             src->keys[i].perm};
+                                             src->keys[i].perm, src->keys[i].kind};
     }
     if (src->nchans) {
         s->capchans = s->nchans = src->nchans;
         s->chans = xmalloc(sizeof(*s->chans) * (size_t)s->nchans);
         for (int i = 0; i < s->nchans; i++)
-            s->chans[i] = (struct acl_str){xmemdup(src->chans[i].p, src->chans[i].n + 1), src->chans[i].n};
+            s->chans[i] = (struct acl_str){xmemdup(src->chans[i].p, src->chans[i].n + 1), src->chans[i].n,
+                                           src->chans[i].kind};
     }
     if (src->firstargs) {
         for (int id = 0; id < ACL_MAX_COMMANDS; id++) {
@@ -260,7 +261,7 @@ static enum acl_err add_key_pattern(struct acl_sel *s, const char *op, size_t le
         s->capkeys = s->capkeys ? s->capkeys * 2 : 4;
         s->keys = xrealloc(s->keys, sizeof(*s->keys) * (size_t)s->capkeys);
     }
-    s->keys[s->nkeys++] = (struct acl_keypat){xstrndup(p, n), n, perm};
+    s->keys[s->nkeys++] = (struct acl_keypat){xstrndup(p, n), n, perm, acl_pattern_kind(p, n)};
     s->flags &= ~SEL_ALLKEYS;
     return ACL_E_OK;
 }
@@ -276,7 +277,7 @@ static enum acl_err add_channel(struct acl_sel *s, const char *op, size_t len) {
         s->capchans = s->capchans ? s->capchans * 2 : 4;
         s->chans = xrealloc(s->chans, sizeof(*s->chans) * (size_t)s->capchans);
     }
-    s->chans[s->nchans++] = (struct acl_str){xstrndup(p, n), n};
+    s->chans[s->nchans++] = (struct acl_str){xstrndup(p, n), n, acl_pattern_kind(p, n)};
     s->flags &= ~SEL_ALLCHANNELS;
     return ACL_E_OK;
 }
@@ -508,12 +509,12 @@ struct acl_str *acl_merge_selectors(int argc, const char *const *argv, const siz
             buf_putc(&sel, ' ');
             buf_append(&sel, op, len);
             if (len > 0 && op[len - 1] == ')') {
-                out[n++] = (struct acl_str){xstrndup(sel.data, sel.len), sel.len};
+                out[n++] = (struct acl_str){xstrndup(sel.data, sel.len), sel.len, 0};
                 open = -1;
             }
             continue;
         }
-        out[n++] = (struct acl_str){xstrndup(op, len), len};
+        out[n++] = (struct acl_str){xstrndup(op, len), len, 0};
     }
     buf_free(&sel);
     if (open >= 0) {

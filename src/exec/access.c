@@ -122,6 +122,17 @@ static bool has_variable_flags(const struct command *cmd) {
 static int find_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *lens,
                      struct acl_ref *out, int max) {
     if (cmd->nkeyspecs == 0) return 0;
+    if (cmd->static_keys && cmd->nkeyspecs == 1 && !keyperm[cmd->id]) {
+        /* One spec at fixed positions (GET, SET, MGET, MSET...): no walk. */
+        unsigned perm = perm_of(cmd->keyspecs[0].flags);
+        int last = cmd->last_key >= 0 ? cmd->last_key : argc + cmd->last_key;
+        int step = cmd->key_step > 0 ? cmd->key_step : 1;
+        if (last >= argc) last = argc - 1;
+        int n = 0;
+        for (int pos = cmd->first_key; pos <= last; pos += step, n++)
+            if (n < max) out[n] = (struct acl_ref){pos, perm};
+        return n;
+    }
     if (!has_variable_flags(cmd)) {
         int pos[SMALL_REFS];
         unsigned flags[SMALL_REFS];
@@ -146,7 +157,6 @@ static int find_keys(const struct command *cmd, int argc, const char *const *arg
 
 static void req_build(struct access_req *a, const struct command *cmd, int argc, const char *const *argv,
                       const size_t *lens) {
-    memset(&a->rq, 0, sizeof(a->rq));
     a->kheap = a->cheap = NULL;
     a->rq = (struct acl_request){cmd->id, argc, argv, lens, a->kbuf, 0, a->cbuf, 0};
     int n = find_keys(cmd, argc, argv, lens, a->kbuf, SMALL_REFS);
