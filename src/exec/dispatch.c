@@ -2,15 +2,17 @@
  * exec/dispatch.c - from request to command; see exec.h.
  *
  * Hot path (a GET): lookup (one probe of the name index), arity, two flag
- * tests, key spec -> slot (CRC16), store_run on one stripe, the command,
- * the seal hook (no-op without log consumers), accounting. No allocation.
+ * tests, the authentication and ACL tests (a byte of the client and one of
+ * its user when the user is unrestricted), key spec -> slot (CRC16),
+ * store_run on one stripe, the command, the seal hook (no-op without log
+ * consumers), accounting. No allocation.
  */
 #include "exec/exec.h"
 #include "base/alloc.h"
-#include "exec/access.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "exec/access.h"
 #include "exec/block.h"
 #include "exec/multi.h"
 #include "exec/pubsub.h"
