@@ -573,4 +573,46 @@ def test_default_user_off_and_reset(admin, server):
     assert c.cmd("ACL", "WHOAMI") == b"secure"
     assert c.cmd("RESET") == b"RESET"
     assert c.cmd("ACL", "WHOAMI") == noperm_cmd("acl|whoami")
+    assert c.cmd("AUTH", "secure", "supass") == b"OK"
+    assert c.cmd("ACL", "SETUSER", "default", "+@all") == b"OK"
     c.close()
+
+
+# ---- categories: the command table against Redis 7.0 --------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+def test_categories_match_redis(admin):
+    """Every command both servers know is in the same ACL categories (ACL CAT
+    is built from the command table, as Redis's is)."""
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    p = port.getsockname()[1]
+    port.close()
+    proc = subprocess.Popen(["redis-server", "--port", str(p), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", "/tmp"], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                peer = Raw(p)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        ours_all = set()
+        theirs_all = set()
+        cats = {}
+        for cat in admin.cmd("ACL", "CAT"):
+            ours, theirs = set(admin.cmd("ACL", "CAT", cat)), set(peer.cmd("ACL", "CAT", cat))
+            cats[cat] = (ours, theirs)
+            ours_all |= ours
+            theirs_all |= theirs
+        common = ours_all & theirs_all
+        assert len(common) > 250
+        for cat, (ours, theirs) in cats.items():
+            assert ours & common == theirs & common, (cat, sorted((ours ^ theirs) & common))
+        peer.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
