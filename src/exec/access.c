@@ -251,6 +251,7 @@ struct enforce_job {
     uint64_t self_id;
     bool kill_self; /* written only on the asker's worker */
     bool later;     /* inside EXEC: close asynchronously */
+    bool silent;    /* the asker's replies are off (CLIENT REPLY OFF/SKIP) */
     access_done_fn done;
     void *arg;
     _Atomic int refs; /* the EXEC path: one per worker message */
@@ -310,7 +311,7 @@ static void enforce_free(struct enforce_job *j) {
 static void enforce_done(struct client *c, void *arg) {
     struct enforce_job *j = arg;
     if (c) {
-        if (j->done) j->done(c, j->arg);
+        if (j->done && !j->silent) j->done(c, j->arg);
         if (j->kill_self) client_close_after_reply(c);
     }
     enforce_free(j);
@@ -357,6 +358,7 @@ void exec_access_enforce(struct client *c, struct acl_doomed *d, access_done_fn 
     j->self_id = c->id;
     j->done = done;
     j->arg = arg;
+    j->silent = c->out != &c->obuf;
     if (c->flags & CLIENT_IN_EXEC) {
         /* Stripe locks are held: no waiting, no mailbox post now. */
         j->later = true;

@@ -616,3 +616,13 @@ def test_categories_match_redis(admin):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_reply_off_keeps_quiet_after_kills(admin, login):
+    admin.cmd("ACL", "SETUSER", "q", "on", ">pw", "+@all")
+    victim = login("q")
+    # CLIENT REPLY SKIP answers nothing, and silences the next command.
+    admin.send(b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"
+               b"*3\r\n$3\r\nACL\r\n$7\r\nDELUSER\r\n$1\r\nq\r\n")
+    assert admin.cmd("PING") == b"PONG"  # the skipped DELUSER answered nothing
+    assert victim.closed()
