@@ -104,6 +104,9 @@ void cmd_config_get(struct client *c) {
 }
 
 void cmd_config_set(struct client *c) {
+    /* Passwords stay out of SLOWLOG and MONITOR (Redis's SENSITIVE_CONFIG). */
+    for (int i = 2; i + 1 < c->argc; i += 2)
+        if (cmd_arg_is(c, i, "requirepass") || cmd_arg_is(c, i, "masterauth")) client_redact(c, i + 1);
     /* config_set wants NUL-terminated strings: copy the arguments. */
     int n = c->argc - 2;
     char **args = xmalloc(sizeof(char *) * (size_t)n);

@@ -109,11 +109,13 @@ def test_passwords_redacted_from_slowlog_and_monitor(server):
     admin.cmd("HELLO", "2", "AUTH", "not-real", "not-a-password")
     admin.cmd("ACL", "SETUSER", "slowlog-test-user", "+get", "+set")
     admin.cmd("AUTH", "foobar")
+    admin.cmd("CONFIG", "SET", "requirepass", "foobar")
     log = admin.cmd("SLOWLOG", "GET")
     args = [e[3] for e in log]
     assert [b"ACL", b"SETUSER", b"(redacted)", b"(redacted)", b"(redacted)"] in args
     assert [b"AUTH", b"(redacted)", b"(redacted)"] in args
     assert [b"HELLO", b"2", b"AUTH", b"(redacted)", b"(redacted)"] in args
+    assert [b"CONFIG", b"SET", b"requirepass", b"(redacted)"] in args
     assert b"not-a-password" not in repr(log).encode()
     lines = [mon.read_reply() for _ in range(3)]
     assert b'"AUTH" "(redacted)"' in lines[1] and b"not-real" not in lines[0] + lines[1]
