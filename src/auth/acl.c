@@ -59,11 +59,17 @@ static struct rlock *my_rlock(void) {
 static void read_lock(void) { pthread_mutex_lock(&my_rlock()->mu); }
 static void read_unlock(void) { pthread_mutex_unlock(&my_rlock()->mu); }
 
+/* Every reader lock in use: the workers' (their number is fixed once they
+ * run; before that there are none) and the shared one. */
+static int nlocked;
 static void write_lock(void) {
-    for (int i = 0; i <= WORKER_MAX; i++) pthread_mutex_lock(&rlocks[i].mu);
+    nlocked = MIN(worker_count(), WORKER_MAX);
+    for (int i = 0; i < nlocked; i++) pthread_mutex_lock(&rlocks[i].mu);
+    pthread_mutex_lock(&rlocks[WORKER_MAX].mu);
 }
 static void write_unlock(void) {
-    for (int i = WORKER_MAX; i >= 0; i--) pthread_mutex_unlock(&rlocks[i].mu);
+    pthread_mutex_unlock(&rlocks[WORKER_MAX].mu);
+    for (int i = nlocked - 1; i >= 0; i--) pthread_mutex_unlock(&rlocks[i].mu);
 }
 
 void acl_admin_lock(void) { pthread_mutex_lock(&admin_mu); }
@@ -229,15 +235,6 @@ static void registry_insert(struct acl_user *u) {
 static void registry_remove_at(int i) {
     memmove(&users[i], &users[i + 1], sizeof(*users) * (size_t)(nusers - i - 1));
     nusers--;
-}
-
-struct acl_user *acl_user_create(const char *name, size_t len) {
-    if (acl_find(name, len)) return NULL;
-    struct acl_user *u = user_new(name, len);
-    write_lock();
-    registry_insert(u);
-    write_unlock();
-    return u;
 }
 
 /* The flags derived from a user's rules. [write lock] */

@@ -152,7 +152,6 @@ void acl_admin_lock(void);
 void acl_admin_unlock(void);
 /* The user of that name, or NULL. */
 struct acl_user *acl_find(const char *name, size_t len);
-struct acl_user *acl_user_create(const char *name, size_t len);
 
 /* ---- files (acl_file.c) ---------------------------------------------------------- */
 
