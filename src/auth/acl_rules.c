@@ -26,6 +26,7 @@
 #include "auth/acl_internal.h"
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "base/log.h"
 #include "proto/resp.h"
 
 #include <ctype.h>
@@ -310,7 +311,10 @@ static enum acl_err allow_command(struct acl_sel *s, const char *name, size_t n)
         sel_change(s, id, true);
     } else {
         /* SELECT|0, DEBUG|object: a first argument of a command that has
-         * no subcommands (Redis logs a deprecation warning for it). */
+         * no subcommands. */
+        log_warn("Deprecation warning: Allowing a first arg of an otherwise blocked command is a misuse of ACL and "
+                 "may get disabled in the future (offender: +%.*s)",
+                 (int)n, name);
         firstargs_add(s, base, sub, sublen);
     }
     return ACL_E_OK;
