@@ -678,6 +678,31 @@ out:
     if (steps != stack_steps) xfree(steps);
 }
 
+/* BITFIELD's key for ACL checks (Redis's bitfieldGetKeys): read-only when
+ * every operation is a GET (OVERFLOW aside); a syntax error counts as a
+ * write, the safe side. */
+int cmd_bitfield_keyperm(int argc, const char *const *argv, const size_t *lens, struct acl_ref *out, int max) {
+    bool readonly = true;
+    for (int i = 2; i < argc; i++) {
+        int left = argc - i - 1;
+#define IS(w) (lens[i] == strlen(w) && strncasecmp(argv[i], (w), lens[i]) == 0)
+        if (IS("get") && left >= 2) {
+            i += 2;
+        } else if ((IS("set") || IS("incrby")) && left >= 3) {
+            readonly = false;
+            break;
+        } else if (IS("overflow") && left >= 1) {
+            i += 1;
+        } else {
+            readonly = false;
+            break;
+        }
+#undef IS
+    }
+    if (max > 0) out[0] = (struct acl_ref){1, readonly ? ACL_PERM_READ : ACL_PERM_ALL};
+    return 1;
+}
+
 void cmd_bitfield(struct client *c) {
     bitfield_generic(c, false);
 }

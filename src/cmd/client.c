@@ -416,6 +416,7 @@ void cmd_client_list(struct client *c) {
 struct kill_job {
     uint64_t self_id;
     const char *addr, *laddr; /* copies owned by the job, or NULL */
+    const char *user;         /* a user name (copy), or NULL */
     int type;
     uint64_t id;
     bool skipme;
@@ -430,6 +431,7 @@ struct kill_job {
 static bool kill_matches(const struct kill_job *j, const struct client *cl, int64_t now) {
     if (j->addr && strcmp(cl->addr, j->addr) != 0) return false;
     if (j->laddr && strcmp(cl->laddr, j->laddr) != 0) return false;
+    if (j->user && strcmp(acl_user_name(cl->user), j->user) != 0) return false;
     if (j->type != CTYPE_ANY && type_of(cl) != j->type) return false;
     if (j->id && cl->id != j->id) return false;
     if (j->maxage_s && (now - cl->ctime_ms) / 1000 < j->maxage_s) return false;
@@ -468,6 +470,7 @@ static void kill_work(void *arg, int idx) {
 static void kill_job_free(struct kill_job *j) {
     xfree((char *)j->addr);
     xfree((char *)j->laddr);
+    xfree((char *)j->user);
     xfree(j);
 }
 
@@ -515,12 +518,12 @@ static bool kill_parse(struct client *c, struct kill_job *j) {
             xfree((char *)j->laddr);
             j->laddr = xstrndup(c->argv[i + 1], c->argvlen[i + 1]);
         } else if (more && cmd_arg_is(c, i, "USER")) {
-            /* Only the default user exists until ACLs land; every
-             * connection is authenticated as it. */
-            if (!cmd_arg_is(c, i + 1, "default")) {
+            if (!acl_user_exists(c->argv[i + 1], c->argvlen[i + 1])) {
                 reply_errorf(c, "ERR No such user '%.*s'", (int)c->argvlen[i + 1], c->argv[i + 1]);
                 return false;
             }
+            xfree((char *)j->user);
+            j->user = xstrndup(c->argv[i + 1], c->argvlen[i + 1]);
         } else if (more && cmd_arg_is(c, i, "SKIPME")) {
             if (cmd_arg_is(c, i + 1, "YES")) {
                 j->skipme = true;

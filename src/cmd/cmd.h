@@ -16,6 +16,7 @@
 #ifndef STASH_CMD_CMD_H
 #define STASH_CMD_CMD_H
 
+#include "auth/acl.h"
 #include "cmd/procs.h"
 #include "exec/client.h"
 #include "exec/exec.h"
@@ -32,6 +33,11 @@ void cmd_setup(void);
 void cmd_hash_setup(void); /* cmd/hash.c */
 void cmd_set_setup(void);  /* cmd/set.c */
 void cmd_script_setup(void); /* cmd/script.c */
+
+/* ACL key finders of the commands whose key specs cannot say
+ * (exec/access.h cmd_keyperm_fn). */
+int cmd_set_keyperm(int argc, const char *const *argv, const size_t *lens, struct acl_ref *out, int max);
+int cmd_bitfield_keyperm(int argc, const char *const *argv, const size_t *lens, struct acl_ref *out, int max);
 
 /* Is argv[i] equal to s, ignoring case? */
 static inline bool cmd_arg_is(const struct client *c, int i, const char *s) {

@@ -1,9 +1,13 @@
 /*
  * cmd/connection.c - PING ECHO SELECT QUIT HELLO RESET AUTH.
+ *
+ * AUTH and HELLO AUTH check credentials with the ACL layer (auth/acl.h);
+ * their password arguments are redacted from SLOWLOG and MONITOR.
  */
 #include "cmd/cmd.h"
 #include "base/alloc.h"
 #include "base/str.h"
+#include "exec/access.h"
 #include "exec/multi.h"
 
 #include <limits.h>
@@ -49,11 +53,21 @@ void cmd_quit(struct client *c) {
     client_close_after_reply(c);
 }
 
-/* No password or ACL user exists until the security module lands: the
- * default user needs no password, as in a Redis without requirepass, so any
- * password authenticates it. User names are case-sensitive. */
-static bool is_default_user(const struct client *c, int i) {
-    return c->argvlen[i] == 7 && memcmp(c->argv[i], "default", 7) == 0;
+#define WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
+
+/* Authenticate c as argv[ui] (ui < 0: the default user) with the password
+ * argv[pi]; a failure is logged in ACL LOG with the name tried. */
+static bool authenticate(struct client *c, int ui, int pi) {
+    const char *name = ui < 0 ? "default" : c->argv[ui];
+    size_t nlen = ui < 0 ? 7 : c->argvlen[ui];
+    struct acl_user *u = acl_authenticate(name, nlen, c->argv[pi], c->argvlen[pi]);
+    if (u) {
+        exec_client_set_user(c, u);
+        return true;
+    }
+    exec_access_log(c, ACL_DENIED_AUTH, (c->flags & CLIENT_MULTI) ? ACL_LOG_CTX_MULTI : ACL_LOG_CTX_TOPLEVEL, 0, name,
+                    nlen);
+    return false;
 }
 
 void cmd_auth(struct client *c) {
@@ -61,16 +75,20 @@ void cmd_auth(struct client *c) {
         reply_error(c, RERR_SYNTAX);
         return;
     }
+    client_redact(c, 1);
     if (c->argc == 2) {
-        reply_error(c, "ERR AUTH <password> called without any password configured for the default user. Are you "
-                       "sure your configuration is correct?");
-        return;
+        if (acl_default_nopass()) {
+            reply_error(c, "ERR AUTH <password> called without any password configured for the default user. Are "
+                           "you sure your configuration is correct?");
+            return;
+        }
+    } else {
+        client_redact(c, 2);
     }
-    if (is_default_user(c, 1)) {
+    if (authenticate(c, c->argc == 2 ? -1 : 1, c->argc == 2 ? 1 : 2))
         reply_ok(c);
-        return;
-    }
-    reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+    else
+        reply_error(c, WRONGPASS);
 }
 
 void cmd_hello(struct client *c) {
@@ -92,8 +110,10 @@ void cmd_hello(struct client *c) {
     for (int j = next; j < c->argc; j++) {
         int more = c->argc - j - 1;
         if (cmd_arg_is(c, j, "AUTH") && more >= 2) {
-            if (!is_default_user(c, j + 1)) {
-                reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+            client_redact(c, j + 1);
+            client_redact(c, j + 2);
+            if (!authenticate(c, j + 1, j + 2)) {
+                reply_error(c, WRONGPASS);
                 return;
             }
             j += 2;
@@ -113,6 +133,12 @@ void cmd_hello(struct client *c) {
             reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'", (int)c->argvlen[j], c->argv[j]);
             return;
         }
+    }
+    if (!c->authenticated) {
+        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH "
+                       "<user> <pass> option can be used to authenticate the client and select the RESP protocol "
+                       "version at the same time");
+        return;
     }
     if (ver) c->resp = (int)ver;
     reply_map(c, 7);
@@ -138,6 +164,7 @@ void cmd_reset(struct client *c) {
     if (c->flags & CLIENT_MONITOR) exec_monitor_remove(c);
     c->db = 0;
     c->resp = 2;
+    exec_client_default_auth(c);
     /* Redis 7.0's clearClientConnectionState: NO-EVICT stays as it is. */
     c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
     /* The reply of RESET itself is never silenced. */

@@ -154,6 +154,19 @@ static int apply_binding(long long v, char *err) {
     return 0;
 }
 
+static int apply_sasl(long long v, char *err) {
+    mc_settings.sasl = v != 0;
+    return 0;
+}
+static int apply_sasl_pwdb(const char *s, char *err) {
+    snprintf(mc_settings.sasl_pwdb, sizeof(mc_settings.sasl_pwdb), "%s", s);
+    return 0;
+}
+static int apply_auth_file(const char *s, char *err) {
+    snprintf(mc_settings.auth_file, sizeof(mc_settings.auth_file), "%s", s);
+    return 0;
+}
+
 static const struct config_enum bindings[] = {
     {"auto", MEMCACHE_AUTO}, {"ascii", MEMCACHE_ASCII}, {"binary", MEMCACHE_BINARY}, {NULL, 0}};
 
@@ -171,6 +184,13 @@ static struct config_option options[] = {
     {"memcached-flush-all", NULL, CFG_BOOL, CFG_F_HIDDEN, "yes", 0, 0, NULL, apply_flush, NULL, NULL, NULL, 0, NULL},
     {"memcached-shutdown", NULL, CFG_BOOL, CFG_F_HIDDEN, "no", 0, 0, NULL, apply_shutdown, NULL, NULL, NULL, 0, NULL},
     {"memcached-protocol", NULL, CFG_ENUM, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "auto", 0, 0, bindings, apply_binding, NULL, NULL, NULL,
+     0, NULL},
+    /* Authentication of memcached connections on a Redis node (the engine
+     * takes -S / -Y): SASL with its password file, the text login's file. */
+    {"memcached-sasl", NULL, CFG_BOOL, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "no", 0, 0, NULL, apply_sasl, NULL, NULL, NULL, 0, NULL},
+    {"memcached-sasl-pwdb", NULL, CFG_STRING, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "", 0, 0, NULL, NULL, apply_sasl_pwdb, NULL, NULL,
+     0, NULL},
+    {"memcached-auth-file", NULL, CFG_STRING, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "", 0, 0, NULL, NULL, apply_auth_file, NULL, NULL,
      0, NULL},
     CFG_END,
 };
@@ -858,4 +878,4 @@ void memcache_start(void) {
         store_set_maxmemory((unsigned long long)MC_LOAD(maxbytes) + mc_baseline_bytes());
 }
 
-void memcache_teardown(void) {}
+void memcache_teardown(void) { memcache_auth_teardown(); }

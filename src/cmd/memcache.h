@@ -81,6 +81,11 @@ struct memcache_settings {
     unsigned read_buf_mem_limit;
     bool track_sizes;
     bool engine; /* running as --engine memcached (not a listener on a Redis node) */
+    /* Authentication (memcache_auth.c): -S and its password database
+     * (MEMCACHED_SASL_PWDB), -Y's authfile; "" when unused. */
+    bool sasl;
+    char sasl_pwdb[4096];
+    char auth_file[4096];
 };
 
 /* The settings, for the memcached command line to fill before setup. [setup] */
@@ -93,6 +98,10 @@ void memcache_teardown(void);
 /* Settings are final (after the configuration was loaded): derive what the
  * engine needs from them. */
 void memcache_start(void);
+/* Open the authentication files the settings name (-Y, -S): 0, or -1 with
+ * memcached's message in err. [setup] */
+int memcache_auth_setup(char *err, size_t errlen);
+void memcache_auth_teardown(void);
 
 /* Listener callback of a memcached UDP socket: datagrams are waiting on fd
  * (shared by every worker; not owned). [worker] */

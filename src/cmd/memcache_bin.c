@@ -4,8 +4,9 @@
  * Every opcode memcached 1.6 answers: GET GETQ GETK GETKQ, SET ADD REPLACE
  * (and Q forms), DELETE(Q), INCREMENT/DECREMENT(Q), APPEND/PREPEND(Q),
  * TOUCH GAT GATQ GATK GATKQ, FLUSH(Q), NOOP, VERSION, STAT, QUIT(Q); the
- * SASL opcodes answer "Unknown command" as memcached built without SASL
- * (or started without -S) does, so a SASL layer can take them over later.
+ * SASL opcodes answer "Unknown command" as memcached started without -S
+ * does; with -S they run SASL PLAIN (memcache_auth.c), and any other opcode
+ * but VERSION needs a successful login first.
  *
  * Flow (memcached's try_read_command_binary / dispatch_bin_command): a
  * request is looked at once its header, extras and key are in; a packet
@@ -19,6 +20,8 @@
 #include "base/str.h"
 
 #define EXT_MAX 20
+#define SASL_MECH_MAX 32         /* memcached's MAX_SASL_MECH_LEN */
+#define SASL_DATA_MAX (64 * 1024) /* credentials: anything bigger is not one */
 
 struct bin_req {
     struct mcbin_header h;
@@ -235,6 +238,12 @@ size_t mc_bin_request(struct client *c, struct mc_conn *m, const unsigned char *
         client_close_after_reply(c);
         return head;
     }
+    if (UNLIKELY(!m->authed) && mc_auth_sasl_enabled() && r.op != MCBIN_SASL_LIST_MECHS &&
+        r.op != MCBIN_SASL_AUTH && r.op != MCBIN_SASL_STEP && r.op != MCBIN_VERSION) {
+        bin_error(c, &r, MCBIN_AUTH_ERROR, NULL);
+        client_close_after_reply(c);
+        return head;
+    }
     if (keylen > MC_KEY_MAX) {
         protocol_error(c, &r);
         return head;
@@ -283,14 +292,32 @@ size_t mc_bin_request(struct client *c, struct mc_conn *m, const unsigned char *
         return head;
     case MCBIN_SASL_LIST_MECHS:
         if (extlen || keylen || body) break;
-        bin_error(c, &r, MCBIN_UNKNOWN_COMMAND, NULL);
+        if (mc_auth_sasl_enabled())
+            mc_sasl_list_mechs(c, m, &r.h);
+        else
+            bin_error(c, &r, MCBIN_UNKNOWN_COMMAND, NULL);
         return head;
     case MCBIN_SASL_AUTH:
-    case MCBIN_SASL_STEP:
+    case MCBIN_SASL_STEP: {
         if (extlen || keylen == 0) break;
-        bin_error(c, &r, MCBIN_UNKNOWN_COMMAND, NULL);
-        m->swallow = body - keylen;
-        return head;
+        if (!mc_auth_sasl_enabled() || keylen > SASL_MECH_MAX) {
+            bin_error(c, &r, mc_auth_sasl_enabled() ? MCBIN_EINVAL : MCBIN_UNKNOWN_COMMAND, NULL);
+            m->swallow = body - keylen;
+            return head;
+        }
+        size_t total = MCBIN_HEADER + body;
+        if (body > SASL_DATA_MAX) {
+            bin_error(c, &r, MCBIN_EINVAL, NULL);
+            client_close_after_reply(c);
+            return n;
+        }
+        if (n < total) {
+            m->need = total;
+            return 0;
+        }
+        mc_sasl_auth(c, m, &r.h, r.key, keylen, (const char *)p + head, body - keylen);
+        return total;
+    }
     case MCBIN_SET:
     case MCBIN_ADD:
     case MCBIN_REPLACE:

@@ -52,6 +52,8 @@ struct mc_conn {
     uint16_t watch_mask;
     uint64_t swallow;  /* bytes of a refused value still to discard */
     size_t need;       /* total bytes of the pending request, when known */
+    bool authed;       /* logged in (-Y text login, -S SASL): see memcache_auth.c */
+    bool sasl_started; /* a SASL_AUTH without data awaits its SASL_STEP */
 };
 
 static inline struct mc_conn *mc_conn(struct client *c) { return c->pstate; }
@@ -62,6 +64,20 @@ void mc_udp_mark(struct client *c, bool key);
 static inline void mc_udp_key_done(struct client *c) {
     if (UNLIKELY(mc_conn(c)->udp)) mc_udp_mark(c, true);
 }
+
+/* ---- authentication (memcache_auth.c) ---------------------------------------- */
+
+/* Must text connections log in (-Y)? Is SASL on (-S)? */
+bool mc_auth_text_required(void);
+bool mc_auth_sasl_enabled(void);
+/* The -Y login of a text connection that has not logged in yet (the
+ * request at p[0, n), as mc_text_request). */
+size_t mc_auth_text(struct client *c, struct mc_conn *m, const char *p, size_t n);
+/* SASL_LIST_MECHS; SASL_AUTH / SASL_STEP with the mechanism (the key) and
+ * the data (the value). */
+void mc_sasl_list_mechs(struct client *c, struct mc_conn *m, const struct mcbin_header *h);
+void mc_sasl_auth(struct client *c, struct mc_conn *m, const struct mcbin_header *h, const char *mech, size_t mlen,
+                  const char *data, size_t dlen);
 
 /* Handle one request at p[0, n): the bytes consumed, or 0 when it is not
  * complete yet (nothing was done; it is handed again with more bytes). */

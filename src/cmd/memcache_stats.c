@@ -265,8 +265,8 @@ static void settings_stats(struct sink *s) {
     emitf(s, "tcp_backlog", "%d", m->backlog);
     emit(s, "binding_protocol",
          m->binding == MEMCACHE_ASCII ? "ascii" : m->binding == MEMCACHE_BINARY ? "binary" : "auto-negotiate");
-    emit(s, "auth_enabled_sasl", "no");
-    emit(s, "auth_enabled_ascii", "no");
+    emit(s, "auth_enabled_sasl", yes_no(m->sasl));
+    emit(s, "auth_enabled_ascii", m->auth_file[0] ? m->auth_file : "no");
     emitf(s, "item_size_max", "%lld", m->item_size_max);
     emit(s, "maxconns_fast", yes_no(m->maxconns_fast));
     emitf(s, "hashpower_init", "%d", m->hashpower_init);

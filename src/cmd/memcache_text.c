@@ -516,6 +516,7 @@ static void mcx_extstore(struct client *c, const struct mc_tokens *t) {
 static bool tok_eq(const struct mc_tok *t, const char *s) { return mc_tok_is(t, s); }
 
 size_t mc_text_request(struct client *c, struct mc_conn *m, const char *p, size_t n) {
+    if (UNLIKELY(!m->authed) && mc_auth_text_required()) return mc_auth_text(c, m, p, n);
     size_t text, size;
     int st = mc_line(p, n, &text, &size);
     if (st == MC_LINE_MORE) return 0;

@@ -107,6 +107,9 @@ void cmd_config_get(struct client *c) {
 }
 
 void cmd_config_set(struct client *c) {
+    /* Passwords stay out of SLOWLOG and MONITOR (Redis's SENSITIVE_CONFIG). */
+    for (int i = 2; i + 1 < c->argc; i += 2)
+        if (cmd_arg_is(c, i, "requirepass") || cmd_arg_is(c, i, "masterauth")) client_redact(c, i + 1);
     /* config_set wants NUL-terminated strings: copy the arguments. */
     int n = c->argc - 2;
     char **args = xmalloc(sizeof(char *) * (size_t)n);
@@ -136,6 +139,7 @@ void cmd_config_resetstat(struct client *c) {
     stats_reset();
     store_reset_stats();
     client_reset_stats();
+    acl_reset_stats();
     reply_errorstats_reset();
     cmdlat_reset();
     reply_ok(c);

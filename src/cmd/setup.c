@@ -9,12 +9,16 @@
 #include "cmd/procs.h"
 #include "cmd/stream.h"
 #include "cmd/zset.h"
+#include "exec/access.h"
 
 #include <ctype.h>
 #include <stdio.h>
 
 void cmd_setup(void) {
     exec_commands_register(cmd_table, cmd_table_len);
+    exec_access_setup(); /* the ACL catalog; before the keyperm registrations */
+    exec_access_set_keyperm("set", cmd_set_keyperm);
+    exec_access_set_keyperm("bitfield", cmd_bitfield_keyperm);
     cmd_debug_setup();
     cmd_hash_setup();
     cmd_set_setup();

@@ -25,6 +25,7 @@
  * Threading: [all-locked] (see above).
  */
 #include "cmd/zset.h"
+#include "exec/access.h"
 #include "base/alloc.h"
 #include "base/str.h"
 #include "types/hash.h"
@@ -359,8 +360,18 @@ static void sort_generic(struct client *c, bool readonly) {
             bylen = c->argvlen[j + 1];
             /* A BY pattern without '*' means: do not sort. */
             dontsort = memchr(by, '*', bylen) == NULL;
+            /* A real pattern reaches any key: it needs read access to every
+             * key (Redis 7.0). */
+            if (!dontsort && !exec_access_full_keys(c, ACL_PERM_READ)) {
+                reply_error(c, "ERR BY option of SORT denied due to insufficient ACL permissions.");
+                goto out;
+            }
             j++;
         } else if (cmd_arg_is(c, j, "GET") && left >= 1) {
+            if (!exec_access_full_keys(c, ACL_PERM_READ)) {
+                reply_error(c, "ERR GET option of SORT denied due to insufficient ACL permissions.");
+                goto out;
+            }
             gets[ngets].pat = c->argv[j + 1];
             gets[ngets++].len = c->argvlen[j + 1];
             j++;
@@ -517,9 +528,29 @@ static int sort_getkeys(int argc, const char *const *argv, const size_t *lens, i
     return n;
 }
 
+/* SORT's keys for ACL checks (Redis's sortGetKeys): the sorted key is
+ * read, the last STORE destination written. */
+static int sort_keyperm(int argc, const char *const *argv, const size_t *lens, struct acl_ref *out, int max) {
+    int store = 0;
+    for (int j = 2; j < argc; j++) {
+#define IS(w) (lens[j] == strlen(w) && strncasecmp(argv[j], (w), lens[j]) == 0)
+        if (IS("limit"))
+            j += 2;
+        else if (IS("get") || IS("by"))
+            j += 1;
+        else if (IS("store") && j + 1 < argc)
+            store = j + 1;
+#undef IS
+    }
+    if (max > 0) out[0] = (struct acl_ref){1, ACL_PERM_READ};
+    if (store && max > 1) out[1] = (struct acl_ref){store, ACL_PERM_WRITE};
+    return store ? 2 : 1;
+}
+
 void cmd_sort_setup(void) {
     exec_command_set_getkeys("sort", sort_getkeys);
     exec_command_set_getkeys("sort_ro", sort_getkeys);
+    exec_access_set_keyperm("sort", sort_keyperm);
 }
 
 void cmd_sort(struct client *c) {

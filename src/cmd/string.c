@@ -281,6 +281,16 @@ static void set_generic(struct client *c, int flags, int val_i, int exp_i, enum 
         reply_ok(c);
 }
 
+/* SET's key for ACL checks (Redis's setGetKeys): read and written with
+ * GET, only written otherwise. */
+int cmd_set_keyperm(int argc, const char *const *argv, const size_t *lens, struct acl_ref *out, int max) {
+    unsigned perm = ACL_PERM_WRITE;
+    for (int i = 3; i < argc; i++)
+        if (lens[i] == 3 && strncasecmp(argv[i], "get", 3) == 0) perm = ACL_PERM_ALL;
+    if (max > 0) out[0] = (struct acl_ref){1, perm};
+    return 1;
+}
+
 void cmd_set(struct client *c) {
     int flags, exp_i;
     if (!parse_ext(c, false, &flags, &exp_i)) return;

@@ -123,6 +123,7 @@ struct pending {
     struct config_option *o;
     long long num;
     char *str;
+    size_t slen; /* CFG_STRING: the value's length (it may hold NUL bytes) */
     int argc;
     char **argv;
 };
@@ -144,6 +145,7 @@ static int parse_value(struct config_option *o, int argc, char **argv, struct pe
     case CFG_STRING:
         if (argc != 1) goto wrong;
         p->str = argv[0];
+        p->slen = strlen(argv[0]);
         return 0;
     case CFG_SPECIAL: return o->set_args(argc, argv, true, err);
     }
@@ -151,6 +153,10 @@ wrong:
     snprintf(err, CFG_ERR_MAX, "wrong number of arguments");
     return -1;
 }
+
+/* The length of the string being applied (see config_str_len). */
+static __thread size_t cur_len;
+size_t config_str_len(void) { return cur_len; }
 
 /* Apply a parsed value; on success the registry keeps it. */
 static int apply(struct pending *p, char *err) {
@@ -164,10 +170,12 @@ static int apply(struct pending *p, char *err) {
         o->num = p->num;
         return 0;
     case CFG_STRING:
+        cur_len = p->slen;
         if (o->apply_str && o->apply_str(p->str, err) != 0) return -1;
         if (o->str != p->str) {
             char *old = o->str;
-            o->str = xstrdup(p->str);
+            o->str = xmemdup(p->str, p->slen + 1);
+            o->num = (long long)p->slen; /* strings keep their length here */
             xfree(old);
         }
         return 0;
@@ -201,7 +209,9 @@ static void format_value(const struct config_option *o, struct buf *out) {
             buf_puts(out, config_enum_name(o->enums, (int)o->num));
         }
         break;
-    case CFG_STRING: buf_puts(out, o->str ? o->str : ""); break;
+    case CFG_STRING:
+        if (o->str) buf_append(out, o->str, (size_t)o->num);
+        break;
     case CFG_SPECIAL: o->get(out); break;
     }
 }
@@ -439,6 +449,7 @@ void config_get(int npat, const char *const *pats, const size_t *plens, config_p
     struct buf v = BUF_INIT;
     /* Each option (and alias) at most once, in registration order. */
     FOREACH_OPTION(o) {
+        if (o->flags & CFG_F_DIRECTIVE) continue;
         const char *names[2] = {o->name, o->alias};
         for (int k = 0; k < 2; k++) {
             const char *nm = names[k];
@@ -467,6 +478,7 @@ void config_get(int npat, const char *const *pats, const size_t *plens, config_p
 bool config_value(const char *name, struct buf *out) {
     pthread_mutex_lock(&mu);
     struct config_option *o = lookup(name, strlen(name));
+    if (o && (o->flags & CFG_F_DIRECTIVE)) o = NULL;
     if (o) format_value(o, out);
     pthread_mutex_unlock(&mu);
     return o != NULL;
@@ -487,6 +499,7 @@ int config_set(int argc, char **argv, const size_t *lens, char *err, size_t errl
     /* 1. resolve names, check duplicates and mutability */
     for (int i = 0; i < n; i++) {
         struct config_option *o = lookup(argv[2 * i], lens[2 * i]);
+        if (o && (o->flags & CFG_F_DIRECTIVE)) o = NULL;
         if (o == NULL) {
             snprintf(err, errlen, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", argv[2 * i]);
             goto out;
@@ -530,6 +543,7 @@ int config_set(int argc, char **argv, const size_t *lens, char *err, size_t errl
             vargv = split;
         }
         int prc = parse_value(o, vargc, vargv, &p[i], msg);
+        if (prc == 0 && o->type == CFG_STRING) p[i].slen = lens[2 * i + 1]; /* binary-safe */
         if (prc == 0 && split) {
             /* Keep the split arguments alive until apply. */
             p[i].argv = split;

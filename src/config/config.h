@@ -42,6 +42,8 @@ enum config_type {
 #define CFG_F_PROTECTED 0x20 /* refused by CONFIG SET unless enabled */
 #define CFG_F_NAME_HIDDEN 0x40 /* patterns match only the alias (a Stash-only name that
                                 * Redis tools do not know, e.g. "threads" = "io-threads") */
+#define CFG_F_DIRECTIVE 0x80  /* a config-file directive only (e.g. "user"): CONFIG GET and SET
+                               * do not know it; no `get` needed */
 
 #define CFG_ERR_MAX 256
 
@@ -104,6 +106,10 @@ int config_set(int argc, char **argv, const size_t *lens, char *err, size_t errl
 bool config_value(const char *name, struct buf *out);
 /* Path of the config file in use, or "". */
 const char *config_file_path(void);
+
+/* Inside a string option's apply callback: the length of the value (CONFIG
+ * SET values may hold NUL bytes, e.g. a binary requirepass). */
+size_t config_str_len(void);
 
 /* Format helpers for special options. */
 const char *config_enum_name(const struct config_enum *e, int v);

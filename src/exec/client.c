@@ -24,6 +24,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "exec/access.h"
 #include "exec/exec.h"
 #include "exec/multi.h"
 #include "exec/pubsub.h"
@@ -75,6 +76,7 @@ static _Atomic long long proto_max_bulk = 512LL * 1024 * 1024;
 static _Atomic long long idle_timeout;
 static _Atomic long long max_clients = 10000;
 static _Atomic long long tcp_keepalive = 300;
+static _Atomic bool protected_mode = true;
 /* Output buffer limits per class, read by every worker on its hot path:
  * each field is atomic; a reader may see a half-applied CONFIG SET. */
 struct obuf_limit_atomic {
@@ -137,6 +139,11 @@ static int apply_keepalive(long long v, char *err) {
     atomic_store(&tcp_keepalive, v);
     return 0;
 }
+static int apply_protected(long long v, char *err) {
+    client_set_protected_mode(v != 0);
+    return 0;
+}
+void client_set_protected_mode(bool on) { atomic_store(&protected_mode, on); }
 
 static const char *class_names[CLIENT_CLASS_COUNT] = {"normal", "replica", "pubsub"};
 
@@ -187,6 +194,7 @@ static struct config_option options[] = {
     {"timeout", NULL, CFG_INT, 0, "0", 0, INT_MAX, NULL, apply_timeout, NULL, NULL, NULL, 0, NULL},
     {"maxclients", NULL, CFG_INT, 0, "10000", 1, INT_MAX, NULL, apply_maxclients, NULL, NULL, NULL, 0, NULL},
     {"tcp-keepalive", NULL, CFG_INT, 0, "300", 0, INT_MAX, NULL, apply_keepalive, NULL, NULL, NULL, 0, NULL},
+    {"protected-mode", NULL, CFG_BOOL, 0, "yes", 0, 0, NULL, apply_protected, NULL, NULL, NULL, 0, NULL},
     {"client-output-buffer-limit", NULL, CFG_SPECIAL, CFG_F_MULTI_ARG,
      "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0, 0, NULL, NULL, NULL, obuf_set,
      obuf_get, 0, NULL},
@@ -313,11 +321,39 @@ int client_worker_of(uint64_t id) {
     pthread_mutex_unlock(&d->mu);
     return w;
 }
+/* Redis 7.0's islocalClient: the peer is 127.0.0.1 or ::1 (a UNIX socket
+ * is always local). */
+static bool is_loopback_peer(int fd) {
+    char addr[64];
+    net_peer_name(fd, addr, sizeof(addr), false);
+    return strncmp(addr, "127.0.0.1:", 10) == 0 || strncmp(addr, "[::1]:", 6) == 0;
+}
+
+static const char protected_msg[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the "
+    "default user. In this mode connections are only accepted from the loopback interface. If you want to connect "
+    "from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode "
+    "sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the "
+    "same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. "
+    "Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by "
+    "editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the "
+    "server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
+    "option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above "
+    "things in order for the server to start accepting connections from the outside.\r\n";
 
 void client_accept(int fd, enum listener_kind kind, int tag) {
     struct cstats *st = tl_cst();
-    cst_add(&st->received, 1);
     const struct client_proto *proto = tag >= 0 && tag < CLIENT_PROTO_TAGS ? protos[tag] : NULL;
+    /* Protected mode (RESP connections only; memcached has no such thing). */
+    if (proto == NULL && kind != LISTENER_UNIX && atomic_load_explicit(&protected_mode, memory_order_relaxed) &&
+        acl_default_nopass() && !is_loopback_peer(fd)) {
+        if (write(fd, protected_msg, sizeof(protected_msg) - 1) < 0) { /* closing anyway */
+        }
+        close(fd);
+        cst_add(&st->rejected, 1);
+        return;
+    }
+    cst_add(&st->received, 1);
     if (atomic_load_explicit(&nclients_total, memory_order_relaxed) >= atomic_load(&max_clients)) {
         const char *msg = proto ? proto->reject_msg : "-ERR max number of clients reached\r\n";
         if (write(fd, msg, strlen(msg)) < 0) { /* closing anyway */
@@ -334,6 +370,7 @@ void client_accept(int fd, enum listener_kind kind, int tag) {
     c->resp = 2;
     c->out = &c->obuf;
     c->proto = proto;
+    exec_client_default_auth(c);
     obuf_init(&c->obuf);
     resp_parser_init(&c->parser);
     store_watch_init(&c->watch);
@@ -386,6 +423,7 @@ static void client_free(struct client *c) {
     xfree(c->argvlen);
     xfree(c->keys);
     xfree(c->name);
+    if (c->user) acl_user_unref(c->user);
     xfree(c);
 }
 
@@ -570,7 +608,8 @@ static void set_argv(struct client *c, const char *base) {
 static size_t process_input(struct client *c, char *base, size_t len) {
     if (c->proto) return c->proto->process(c, base, len);
     size_t pos = 0;
-    struct resp_limits lim = {atomic_load_explicit(&proto_max_bulk, memory_order_relaxed), false};
+    struct resp_limits lim = {atomic_load_explicit(&proto_max_bulk, memory_order_relaxed),
+                              !c->authenticated && acl_auth_required()};
     while (pos < len && !(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSED))) {
         int st = resp_parse(&c->parser, base + pos, len - pos, &lim);
         if (st == RESP_INCOMPLETE) break;
@@ -598,6 +637,7 @@ static size_t process_input(struct client *c, char *base, size_t len) {
         }
         if (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) c->out = &ws->sink;
         exec_dispatch(c);
+        if (UNLIKELY(lim.unauthenticated)) lim.unauthenticated = !c->authenticated && acl_auth_required();
         if (c->out == &ws->sink) {
             obuf_clear(&ws->sink);
             c->out = &c->obuf;
@@ -982,13 +1022,13 @@ void client_info_line(const struct client *c, struct buf *out) {
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d ssub=%d "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=%zu "
-               "omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=%lld resp=%d\n",
+               "omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=%lld resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, conn_fd(&c->conn), c->name ? c->name : "",
                (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags, c->db,
                pubsub_channel_count(c), pubsub_pattern_count(c), pubsub_shard_count(c),
                (c->flags & CLIENT_MULTI) ? multi_queued(c) : -1,
                qbuf, qfree, argv_mem, multi_memory(c), rbs, rbs, obl, oll, omem, client_memory(c), events, cmd,
-               c->trk ? (long long)c->trk->redir_id : -1LL, c->resp);
+               c->user ? acl_user_name(c->user) : "default", c->trk ? (long long)c->trk->redir_id : -1LL, c->resp);
 }
 
 /* ---- statistics ------------------------------------------------------------------------------- */

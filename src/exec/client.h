@@ -28,6 +28,7 @@
 
 #include "base/buf.h"
 #include "base/obuf.h"
+#include "auth/acl.h"
 #include "ds/htab.h"
 #include "exec/command.h"
 #include "net/conn.h"
@@ -140,6 +141,15 @@ struct client {
     const struct client_proto *proto;
     void *pstate;
 
+    /* Authentication (exec/access.h): the user (a reference; the default
+     * user is never counted), and whether the connection authenticated (or
+     * needed not). */
+    struct acl_user *user;
+    bool authenticated;
+    /* Arguments of the running command that SLOWLOG and MONITOR show as
+     * "(redacted)" (bit i: argv[i]; bit 63: argv[63] and after). */
+    uint64_t redact;
+
     /* Identity and introspection. */
     char *name;
     int64_t ctime_ms;
@@ -242,6 +252,14 @@ enum client_class { CLIENT_CLASS_NORMAL = 0, CLIENT_CLASS_REPLICA = 1, CLIENT_CL
 void client_set_obuf_limit(enum client_class cls, const struct client_obuf_limit *l);
 void client_get_obuf_limit(enum client_class cls, struct client_obuf_limit *l);
 long long client_get_proto_max_bulk(void);
+
+/* Hide argument i of the running command from SLOWLOG and MONITOR
+ * (passwords). */
+static inline void client_redact(struct client *c, int i) { c->redact |= 1ULL << (i < 63 ? i : 63); }
+
+/* protected-mode: refuse non-loopback connections while the default user
+ * has no password (Redis 7.0). */
+void client_set_protected_mode(bool on);
 
 /* Counters for INFO stats. */
 struct client_stats {

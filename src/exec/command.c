@@ -158,6 +158,11 @@ void exec_command_set_getkeys(const char *name, cmd_getkeys_fn fn) {
 int exec_command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *lens,
                       int *out, int max) {
     if (cmd->getkeys) return cmd->getkeys(argc, argv, lens, out, max);
+    return exec_command_keyspecs(cmd, argc, argv, lens, out, NULL, max);
+}
+
+int exec_command_keyspecs(const struct command *cmd, int argc, const char *const *argv, const size_t *lens,
+                          int *out, unsigned *flags, int max) {
     int n = 0;
     for (int s = 0; s < cmd->nkeyspecs; s++) {
         const struct keyspec *ks = &cmd->keyspecs[s];
@@ -207,7 +212,10 @@ int exec_command_keys(const struct command *cmd, int argc, const char *const *ar
         }
         if (step < 1) step = 1;
         for (int i = first; i <= last; i += step) {
-            if (n < max) out[n] = i;
+            if (n < max) {
+                out[n] = i;
+                if (flags) flags[n] = ks->flags;
+            }
             n++;
         }
         if (ks->flags & KS_INCOMPLETE) return -1;

@@ -135,5 +135,9 @@ void exec_command_set_getkeys(const char *name, cmd_getkeys_fn fn);
  * (a spec is incomplete/unknown). */
 int exec_command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *lens,
                       int *out, int max);
+/* The same from the key specs alone (never the getkeys function), with
+ * each key's spec flags (KS_*) in flags[] when flags is not NULL. */
+int exec_command_keyspecs(const struct command *cmd, int argc, const char *const *argv, const size_t *lens,
+                          int *out, unsigned *flags, int max);
 
 #endif

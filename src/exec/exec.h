@@ -3,7 +3,8 @@
  * right stripe locks, and what a command reports back (changes, effects).
  *
  * The checks a request goes through, in Redis's order: lookup (unknown
- * command / subcommand), arity, transaction rules, OOM, pub/sub context,
+ * command / subcommand), arity, authentication (NOAUTH), transaction
+ * rules, ACL permissions (NOPERM; exec/access.h), OOM, pub/sub context,
  * pause, then either queueing (MULTI) or the call. The call computes the
  * command's keys from its key specs, locks their stripes (store_run), runs
  * the command, stages its effects in the log before unlocking, then

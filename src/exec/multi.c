@@ -3,6 +3,7 @@
  */
 #include "exec/multi.h"
 #include "base/alloc.h"
+#include "exec/access.h"
 #include "exec/exec.h"
 #include "exec/reply.h"
 #include "repl/log.h"
@@ -81,6 +82,24 @@ struct exec_run {
     bool aborted;
 };
 
+/* Redis checks the ACLs again when EXEC runs each queued command (the
+ * rules may have changed since it was queued). */
+static bool acl_still_allows(struct client *c, const struct command *cmd) {
+    int pos;
+    enum acl_result r = exec_access_verdict(c, cmd, ACL_LOG_CTX_MULTI, &pos);
+    if (r == ACL_OK) return true;
+    const char *why = r == ACL_DENIED_CMD       ? "no permission to execute the command or subcommand"
+                      : r == ACL_DENIED_KEY     ? "no permission to touch the specified keys"
+                      : r == ACL_DENIED_CHANNEL ? "no permission to access one of the channels used as arguments"
+                                                : "no permission";
+    c->cmd = cmd;
+    reply_errorf(c,
+                 "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. "
+                 "This command is no longer allowed for the following reason: %s",
+                 why);
+    return false;
+}
+
 static void exec_locked(void *arg) {
     struct exec_run *r = arg;
     struct client *c = r->c;
@@ -102,6 +121,7 @@ static void exec_locked(void *arg) {
         c->argv = (const char **)q->argv;
         c->argvlen = q->lens;
         c->argc = q->argc;
+        if (UNLIKELY(!acl_user_unrestricted(c->user)) && !acl_still_allows(c, q->cmd)) continue;
         exec_call_locked(c, q->cmd);
     }
     c->flags &= ~CLIENT_IN_EXEC;
@@ -115,6 +135,9 @@ static void exec_locked(void *arg) {
 /* Keyless commands of these groups never touch the keyspace. */
 static bool keyless_may_touch_keys(const struct command *cmd) {
     if (cmd->nkeyspecs > 0) return false;
+    /* ACL commands work on users, never on keys (ACL LOAD reads a file:
+     * better not under every stripe lock). */
+    if (cmd->parent && strcmp(cmd->parent->name, "acl") == 0) return false;
     const char *g = cmd->group ? cmd->group : "";
     return strcmp(g, "connection") != 0 && strcmp(g, "pubsub") != 0 && strcmp(g, "transactions") != 0;
 }

@@ -406,6 +406,15 @@ int pubsub_pattern_count(const struct client *c) { return c->ps ? c->ps->pats.n 
 int pubsub_shard_count(const struct client *c) { return c->ps ? c->ps->schans.n : 0; }
 int pubsub_count(const struct client *c) { return pubsub_channel_count(c) + pubsub_pattern_count(c); }
 
+bool pubsub_client_any(const struct client *c, pubsub_name_fn fn, void *arg) {
+    if (c->ps == NULL) return false;
+    const struct nameset *sets[3] = {&c->ps->chans, &c->ps->pats, &c->ps->schans};
+    for (int k = 0; k < 3; k++)
+        for (const struct psname *n = sets[k]->head; n; n = n->next)
+            if (fn(arg, n->name, n->len, k == 1)) return true;
+    return false;
+}
+
 static struct pubsub_client *ps_of(struct client *c) {
     if (c->ps == NULL) {
         c->ps = xmalloc(sizeof(*c->ps));

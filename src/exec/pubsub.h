@@ -69,6 +69,10 @@ int pubsub_channel_count(const struct client *c);
 int pubsub_pattern_count(const struct client *c);
 /* Shard channels c is subscribed to (CLIENT LIST ssub=). */
 int pubsub_shard_count(const struct client *c);
+/* Does fn return true for one of c's subscriptions (channels, patterns,
+ * shard channels)? Stops at the first. [owner] */
+typedef bool (*pubsub_name_fn)(void *arg, const char *name, size_t len, bool pattern);
+bool pubsub_client_any(const struct client *c, pubsub_name_fn fn, void *arg);
 
 /* PUBLISH / SPUBLISH: returns receivers. */
 long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t mlen);

@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/rand.h"
 #include "base/time.h"
+#include "auth/acl.h"
 #include "config/config.h"
 #include "exec/client.h"
 #include "exec/script.h"
@@ -254,6 +255,14 @@ static void section_stats(struct buf *o) {
                (unsigned long long)cs.client_qbuf_limit_disconnections);
     buf_printf(o, "client_output_buffer_limit_disconnections:%llu\r\n",
                (unsigned long long)cs.client_obuf_limit_disconnections);
+    /* ACL denials: fields of Redis 7.2 (7.0 has none; clients ignore
+     * unknown fields). */
+    struct acl_stats as;
+    acl_get_stats(&as);
+    buf_printf(o, "acl_access_denied_auth:%llu\r\n", (unsigned long long)as.auth);
+    buf_printf(o, "acl_access_denied_cmd:%llu\r\n", (unsigned long long)as.cmd);
+    buf_printf(o, "acl_access_denied_key:%llu\r\n", (unsigned long long)as.key);
+    buf_printf(o, "acl_access_denied_channel:%llu\r\n", (unsigned long long)as.channel);
 }
 
 static void section_replication(struct buf *o) {

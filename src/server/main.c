@@ -14,9 +14,11 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "auth/acl.h"
 #include "cmd/cmd.h"
 #include "cmd/memcache.h"
 #include "config/config.h"
+#include "exec/access.h"
 #include "exec/client.h"
 #include "exec/exec.h"
 #include "exec/script.h"
@@ -306,6 +308,7 @@ int main(int argc, char **argv) {
     server_options_register();
     slowlog_setup();
     latency_setup();
+    acl_setup();
     exec_setup();
     cmd_setup();
     memcache_setup();
@@ -333,6 +336,16 @@ int main(int argc, char **argv) {
     xfree(extra);
     if (rc != 0) return 1;
 
+    /* Users: requirepass, `user` directives, aclfile (Redis's order). */
+    if (acl_start() != 0) return 1;
+    /* memcached's credentials (-Y authfile, -S password database). */
+    if (memcache_enabled()) {
+        char aerr[4600];
+        if (memcache_auth_setup(aerr, sizeof(aerr)) != 0) {
+            fprintf(stderr, "%s\n", aerr);
+            return 1;
+        }
+    }
     if (server_settings.daemonize) daemonize();
     log_warn("oO0OoO0OoO0Oo Stash is starting oO0OoO0OoO0Oo");
     log_warn("Stash version=%s, bits=%d, pid=%d, just started", STASH_VERSION, (int)(sizeof(long) * 8), (int)getpid());
@@ -424,6 +437,8 @@ int main(int argc, char **argv) {
     memcache_teardown();
     store_teardown();
     exec_teardown();
+    exec_access_teardown();
+    acl_teardown();
     slowlog_teardown();
     latency_teardown();
     config_teardown();

@@ -19,9 +19,13 @@
  *   -d / -P file    daemonize / pidfile   -v, -vv   loglevel verbose, debug
  *   -I -C -F -A -W -X -B -D   the memcached engine's behaviour
  *   database 0 only (databases 1): memcached has one keyspace.
- * Security features Stash does not have yet are refused rather than
- * silently ignored: -S (SASL) and -Z (TLS) as a memcached built without
- * them refuses them, -Y (ASCII auth file) likewise.
+ *   -S              SASL PLAIN on the binary protocol; the password database is
+ *                   the "user:password" file named by MEMCACHED_SASL_PWDB
+ *                   (memcached's --enable-sasl-pwdb convention; Cyrus SASL's
+ *                   sasldb is not read)
+ *   -Y file         the text protocol's login (memcached's authfile)
+ * TLS, which Stash does not have yet, is refused rather than silently
+ * ignored: -Z, as a memcached built without it refuses it.
  */
 #include "server/mc_options.h"
 #include "base/buf.h"
@@ -86,11 +90,13 @@ static void usage(void) {
            "-b, --listen-backlog=<num> listen backlog (default: 1024)\n"
            "-B, --protocol=<name>     ascii, binary or auto (default: auto)\n"
            "-I, --max-item-size=<num> largest item, with k or m suffix (default: 1m, min 1k, max 1024m)\n"
-           "-S, --enable-sasl         not available in this build\n"
+           "-S, --enable-sasl         turn on SASL authentication (PLAIN; binary protocol); the\n"
+           "                          passwords: $MEMCACHED_SASL_PWDB, a file of user:password lines\n"
            "-F, --disable-flush-all   refuse flush_all\n"
            "-X, --disable-dumping     refuse stats cachedump and lru_crawler metadump\n"
            "-W, --disable-watch       refuse watch\n"
-           "-Y, --auth-file=<file>    not available in this build\n"
+           "-Y, --auth-file=<file>    enable ASCII protocol authentication. format:\n"
+           "                          user:pass\\nuser2:pass2\\n\n"
            "-e, --memory-file=<file>  accepted for compatibility (no restartable cache)\n"
            "-Z, --enable-ssl          not available in this build\n"
            "-N, --napi_ids            accepted for compatibility\n"
@@ -605,15 +611,16 @@ int mc_options_parse(int argc, char **argv, char **config) {
             }
             break;
         case 'I': ms->item_size_max = item_size_arg(optarg); break;
-        case 'S':
-            fprintf(stderr, "This server is not built with SASL support.\n");
-            return EX_USAGE_;
+        case 'S': {
+            ms->sasl = true;
+            const char *pwdb = getenv("MEMCACHED_SASL_PWDB");
+            snprintf(ms->sasl_pwdb, sizeof(ms->sasl_pwdb), "%s", pwdb ? pwdb : "");
+            break;
+        }
         case 'F': ms->flush_enabled = false; break;
         case 'X': ms->dump_enabled = false; break;
         case 'W': ms->watch_enabled = false; break;
-        case 'Y':
-            fprintf(stderr, "This server is not built with ASCII authentication (-Y) support.\n");
-            return EX_USAGE_;
+        case 'Y': snprintf(ms->auth_file, sizeof(ms->auth_file), "%s", optarg); break;
         case 'N':
             napi_ids = atoi(optarg);
             if (napi_ids <= 0) {
@@ -675,10 +682,33 @@ int mc_options_parse(int argc, char **argv, char **config) {
         fprintf(stderr, "temporary_ttl requires lru_maintainer to be enabled\n");
         return EX_USAGE_;
     }
-    (void)protocol_specified;
+    if (ms->sasl) {
+        if (!protocol_specified) {
+            ms->binding = MEMCACHE_BINARY;
+        } else if (ms->binding != MEMCACHE_BINARY) {
+            fprintf(stderr, "ERROR: You cannot allow the ASCII protocol while using SASL.\n");
+            return EX_USAGE_;
+        }
+        if (ms->udp_port) {
+            fprintf(stderr, "ERROR: Cannot enable UDP while using binary SASL authentication.\n");
+            return EX_USAGE_;
+        }
+    }
+    if (ms->auth_file[0]) {
+        if (!protocol_specified) {
+            ms->binding = MEMCACHE_ASCII;
+        } else if (ms->binding != MEMCACHE_ASCII) {
+            fprintf(stderr, "ERROR: You cannot allow the BINARY protocol while using ascii authentication tokens.\n");
+            return EX_USAGE_;
+        }
+    }
     if (udp_specified && ms->udp_port != 0 && !tcp_specified) ms->port = ms->udp_port;
     if (ms->port > 65535) {
         fprintf(stderr, "ERROR: Invalid port number %d.\n", ms->port);
+        return EX_USAGE_;
+    }
+    if (ms->auth_file[0] && ms->udp_port) {
+        fprintf(stderr, "Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n");
         return EX_USAGE_;
     }
     if (maxcore) {
