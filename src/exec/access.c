@@ -225,6 +225,17 @@ enum acl_result exec_access_verdict(struct client *c, const struct command *cmd,
     return r;
 }
 
+enum acl_result exec_access_check_user(struct acl_user *u, const struct command *cmd, int argc,
+                                       const char *const *argv, const size_t *lens, int *pos) {
+    if (acl_user_unrestricted(u)) return ACL_OK;
+    struct access_req a;
+    req_build(&a, cmd, argc, argv, lens);
+    *pos = 0;
+    enum acl_result r = acl_check(u, &a.rq, pos);
+    req_free(&a);
+    return r;
+}
+
 bool exec_access_dryrun(const char *name, size_t nlen, const struct command *cmd, int argc, const char *const *argv,
                         const size_t *lens, enum acl_result *res, int *pos) {
     struct access_req a;

@@ -45,6 +45,10 @@ enum acl_result exec_access_verdict(struct client *c, const struct command *cmd,
 void exec_access_log(struct client *c, enum acl_result why, enum acl_log_ctx ctx, int pos, const char *user,
                      size_t ulen);
 
+/* The verdict for user u on argv, without logging (redis.acl_check_cmd). */
+enum acl_result exec_access_check_user(struct acl_user *u, const struct command *cmd, int argc,
+                                       const char *const *argv, const size_t *lens, int *pos);
+
 /* ACL DRYRUN: the verdict for the user of that name on argv; false when
  * there is no such user. [any] */
 bool exec_access_dryrun(const char *name, size_t nlen, const struct command *cmd, int argc, const char *const *argv,

@@ -43,6 +43,7 @@
 #include "base/assert.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "exec/access.h"
 #include "exec/reply.h"
 #include "exec/stats.h"
 #include "proto/respreply.h"
@@ -641,22 +642,32 @@ static int redis_setresp(lua_State *L) {
     return 0;
 }
 
-/* redis.acl_check_cmd: without ACL users every command is permitted to the
- * default user; an unknown command is an error, as in Redis. */
+/* redis.acl_check_cmd(cmd, args...): may the user running the script run
+ * this command with these arguments? An unknown command is an error. */
 static int redis_acl_check_cmd(lua_State *L) {
     if (!srun_active()) return slua_raise(L, "redis.acl_check_cmd can only be called inside a script invocation");
     int argc = lua_gettop(L);
     if (argc == 0) return slua_raise(L, "Please specify at least one argument for this redis lib call");
-    size_t n;
-    const char *name = lua_tolstring(L, 1, &n);
-    const struct command *cmd = name ? exec_command_lookup(name, n) : NULL;
-    if (cmd && cmd->nsubcmds > 0 && argc >= 2) {
-        size_t sn;
-        const char *sub = lua_tolstring(L, 2, &sn);
-        cmd = sub ? exec_subcommand_lookup(cmd, sub, sn) : NULL;
+    const char *argv[64];
+    size_t lens[64];
+    const char **av = argc <= 64 ? argv : xmalloc((size_t)argc * sizeof(*av));
+    size_t *lv = argc <= 64 ? lens : xmalloc((size_t)argc * sizeof(*lv));
+    bool ok = true;
+    for (int j = 0; j < argc; j++) {
+        av[j] = lua_tolstring(L, j + 1, &lv[j]); /* numbers become strings, as Redis */
+        if (av[j] == NULL) ok = false;
     }
-    if (cmd == NULL) return slua_raise(L, "Invalid command passed to redis.acl_check_cmd()");
-    lua_pushboolean(L, 1);
+    const struct command *cmd = ok ? exec_command_lookup(av[0], lv[0]) : NULL;
+    if (cmd && cmd->nsubcmds > 0 && argc >= 2) cmd = exec_subcommand_lookup(cmd, av[1], lv[1]);
+    int allowed = -1;
+    if (cmd) {
+        int pos;
+        allowed = exec_access_check_user(srun_caller()->user, cmd, argc, av, lv, &pos) == ACL_OK;
+    }
+    if (av != argv) xfree(av);
+    if (lv != lens) xfree(lv);
+    if (allowed == -1) return slua_raise(L, "Invalid command passed to redis.acl_check_cmd()");
+    lua_pushboolean(L, allowed);
     return 1;
 }
 

@@ -56,10 +56,12 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "exec/access.h"
 #include "exec/exec.h"
 #include "exec/multi.h"
 #include "exec/reply.h"
 #include "exec/stats.h"
+#include "exec/tracking.h"
 #include "repl/log.h"
 
 #include <limits.h>
@@ -473,6 +475,25 @@ const char *srun_command(int argc, const char **argv, size_t *lens, const char *
         return reject(sc, cmd, "-ERR Wrong number of args calling Redis command from script");
     if ((cmd->flags & CMD_NOSCRIPT) && !atomic_load_explicit(&disable_deny, memory_order_relaxed))
         return reject(sc, cmd, "-ERR This Redis command is not allowed from script");
+    if (UNLIKELY(!acl_user_unrestricted(sc->user))) {
+        /* The caller's ACL rules apply to what its script calls (Redis 7.0). */
+        int pos;
+        switch (exec_access_verdict(sc, cmd, ACL_LOG_CTX_LUA, &pos)) {
+        case ACL_OK:
+            break;
+        case ACL_DENIED_CMD:
+            return reject(sc, cmd, "-ERR The user executing the script can't run this command or subcommand");
+        case ACL_DENIED_KEY:
+            return reject(sc, cmd,
+                          "-ERR The user executing the script can't access at least one of the keys mentioned in "
+                          "the command arguments");
+        case ACL_DENIED_CHANNEL:
+            return reject(sc, cmd,
+                          "-ERR The user executing the script can't publish to the channel mentioned in the command");
+        default:
+            return reject(sc, cmd, "-ERR The user executing the script lacking the permissions for the command");
+        }
+    }
     if ((r->st & R_READONLY) && (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
         return reject(sc, cmd, "-ERR Write commands are not allowed from read-only scripts.");
     if (!(r->st & R_ALLOW_OOM) && !(r->st & R_DIRTY) && r->oom && store_get_maxmemory() &&
@@ -490,6 +511,9 @@ const char *srun_command(int argc, const char **argv, size_t *lens, const char *
     log_mark_get(&mark);
     sc->resp = r->resp;
     exec_call_locked_keys(sc, cmd); /* hold_stripes computed the keys */
+    /* Client-side caching: a script that reads makes its caller track every
+     * key it declared (Redis 7.0). The declared keys' stripes are held. */
+    if (UNLIKELY(r->caller->trk != NULL) && (cmd->flags & CMD_READONLY)) tracking_remember_keys(r->caller);
     stats_set_executing(true); /* the script's own command is still running */
     /* redis.set_repl(REPL_NONE): the command's effects are not propagated.
      * (One log feeds both AOF and replicas: REPL_AOF and REPL_REPLICA
@@ -557,6 +581,7 @@ static void run_locked(void *arg) {
     struct srun *r = arg;
     struct client *sc = r->sc;
     sc->db = r->caller->db;
+    sc->user = r->caller->user; /* borrowed: the caller holds it while its script runs */
     r->resp = 2;
     push_args_and_call(r);
 }
