@@ -682,6 +682,11 @@ static bool parse_xread(struct client *c, bool xgroup, struct xread_args *a) {
     for (int i = 1; i < c->argc; i++) {
         int moreargs = c->argc - i - 1;
         if (cmd_arg_is(c, i, "BLOCK") && moreargs) {
+            if (c->flags & CLIENT_SCRIPT) { /* no sense blocking inside a script (Redis's wording) */
+                reply_errorf(c, "ERR %.*s command is not allowed with BLOCK option from scripts", (int)c->argvlen[0],
+                             c->argv[0]);
+                return false;
+            }
             if (!parse_block(c, ++i, &a->timeout)) return false;
         } else if (cmd_arg_is(c, i, "COUNT") && moreargs) {
             if (!cmd_ll(c, ++i, &a->count)) return false;
