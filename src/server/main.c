@@ -25,6 +25,7 @@
 #include "metrics/slowlog.h"
 #include "net/listener.h"
 #include "net/loop.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "repl/log.h"
 #include "server/mc_options.h"
@@ -45,9 +46,24 @@
 
 #define MAX_LISTENERS 64
 #define EFFECTS_LOG_BYTES (8 * 1024 * 1024)
+/* Listener tags (client_accept): 0 RESP over TCP, 1 over a UNIX socket,
+ * MEMCACHE_TAG / MEMCACHE_TLS_TAG memcached, and: */
+#define RESP_TLS_TAG 3
 
 static struct listener *listeners[MAX_LISTENERS];
 static int nlisteners;
+/* The TCP listeners of the Redis port and of the TLS port (also in
+ * listeners[]), replaced by CONFIG SET port / tls-port / bind. Replaced
+ * ones are detached at once and freed at exit (a worker may still be
+ * handling an event for them). */
+struct listener_group {
+    struct listener *ls[MAX_LISTENERS];
+    int n;
+    int tag;
+};
+static struct listener_group plain_group = {.tag = 0}, tls_group = {.tag = RESP_TLS_TAG};
+static struct listener *retired[MAX_LISTENERS * 4];
+static int nretired;
 static pthread_mutex_t listeners_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct loop *main_loop;
 static int shutdown_fd = -1;
@@ -97,23 +113,47 @@ static int open_tcp(int port, char binds[][64], int nbind, struct listener **out
     return 0;
 }
 
-static int rebind(int port, char binds[][64], int nbind, char *err) {
+/* Open the group's listeners on port (0: none) and the given addresses,
+ * then retire the old ones; nothing changes when opening fails. */
+static int rebind_group(struct listener_group *g, int port, char binds[][64], int nbind, char *err) {
     struct listener *fresh[MAX_LISTENERS];
     int n;
     if (open_tcp(port, binds, nbind, fresh, &n, err) != 0) return -1;
     pthread_mutex_lock(&listeners_mu);
-    for (int i = 0; i < n; i++) listener_attach(fresh[i], client_accept, 0);
-    /* The old listeners stop accepting now; their structs are left for the
-     * process lifetime, since a worker may be handling an event for them. */
-    for (int i = 0; i < nlisteners; i++) {
-        if (listeners[i] == NULL) continue;
-        listener_detach(listeners[i]);
-        listeners[i] = NULL;
+    if (nretired + g->n > (int)ARRAY_LEN(retired) || nlisteners + n > MAX_LISTENERS) {
+        pthread_mutex_unlock(&listeners_mu);
+        for (int i = 0; i < n; i++) listener_close(&fresh[i]);
+        snprintf(err, CFG_ERR_MAX, "Too many listeners.");
+        return -1;
     }
-    nlisteners = 0;
-    for (int i = 0; i < n; i++) listeners[nlisteners++] = fresh[i];
+    for (int i = 0; i < n; i++) listener_attach(fresh[i], client_accept, g->tag);
+    for (int i = 0; i < g->n; i++) {
+        listener_detach(g->ls[i]);
+        for (int k = 0; k < nlisteners; k++) {
+            if (listeners[k] != g->ls[i]) continue;
+            listeners[k] = listeners[--nlisteners];
+            break;
+        }
+        retired[nretired++] = g->ls[i];
+    }
+    g->n = 0;
+    for (int i = 0; i < n; i++) {
+        g->ls[g->n++] = fresh[i];
+        listeners[nlisteners++] = fresh[i];
+    }
     pthread_mutex_unlock(&listeners_mu);
+    return 0;
+}
+
+static int rebind(int port, char binds[][64], int nbind, char *err) {
+    if (rebind_group(&plain_group, port, binds, nbind, err) != 0) return -1;
     log_notice("Listening on port %d", port);
+    return 0;
+}
+
+static int rebind_tls(int port, char binds[][64], int nbind, char *err) {
+    if (rebind_group(&tls_group, port, binds, nbind, err) != 0) return -1;
+    log_notice("Listening on port %d (TLS)", port);
     return 0;
 }
 
@@ -151,7 +191,8 @@ static int open_memcached(void) {
                     fprintf(stderr, "failed to listen on %s port %d: %s\n", udp ? "UDP" : "TCP", port, msg);
                 return ERR_IO;
             }
-            listener_attach(ls, udp ? memcache_udp_readable : client_accept, MEMCACHE_TAG);
+            bool tls = !udp && ms->ssl_enabled && !(ms->nlisten && ms->listen_notls[i]);
+            listener_attach(ls, udp ? memcache_udp_readable : client_accept, tls ? MEMCACHE_TLS_TAG : MEMCACHE_TAG);
             listeners[nlisteners++] = ls;
             opened++;
         }
@@ -160,6 +201,34 @@ static int open_memcached(void) {
             return ERR_IO;
         }
     }
+    return 0;
+}
+
+/* TLS on the memcached listeners: memcached's -Z with its -o ssl_* options
+ * (its own certificates), or memcached-tls on a Redis node (the tls-*
+ * ones). 0, or the exit status after memcached's (or Redis's) message. */
+static int start_memcached_tls(void) {
+    const struct memcache_settings *ms = memcache_settings();
+    if (!ms->engine) {
+        if (!tls_server_ready(server_tls())) {
+            log_warn("memcached-tls needs TLS configured (tls-cert-file, tls-key-file and tls-port, "
+                     "tls-replication or tls-cluster)");
+            return 1;
+        }
+        memcache_set_tls(server_tls());
+        client_register_tls(MEMCACHE_TLS_TAG, server_tls());
+        return 0;
+    }
+    if (ms->port == 0) {
+        fprintf(stderr, "ERROR: You cannot enable SSL without a TCP port.\n");
+        return 64; /* EX_USAGE */
+    }
+    char err[1024];
+    if (memcache_tls_start(err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 64;
+    }
+    client_register_tls(MEMCACHE_TLS_TAG, memcache_tls());
     return 0;
 }
 
@@ -303,6 +372,7 @@ int main(int argc, char **argv) {
 
     /* Every module's options, then the commands (rename-command needs them). */
     server_options_register();
+    tls_options_register();
     slowlog_setup();
     latency_setup();
     exec_setup();
@@ -358,16 +428,17 @@ int main(int argc, char **argv) {
     exec_set_server_hooks(&sh);
 
     char err[CFG_ERR_MAX];
-    struct listener *tcp[MAX_LISTENERS];
-    int ntcp;
-    if (open_tcp(server_settings.port, server_settings.bind, server_settings.nbind, tcp, &ntcp, err) != 0 ||
-        (server_settings.port != 0 && ntcp == 0)) {
+    if (tls_options_start() != 0) return 1;
+    if (rebind_group(&plain_group, server_settings.port, server_settings.bind, server_settings.nbind, err) != 0 ||
+        (server_settings.port != 0 && plain_group.n == 0)) {
         log_warn("Failed listening on port %d (tcp), aborting.", server_settings.port);
         return 1;
     }
-    for (int i = 0; i < ntcp; i++) {
-        listener_attach(tcp[i], client_accept, 0);
-        listeners[nlisteners++] = tcp[i];
+    client_register_tls(RESP_TLS_TAG, server_tls());
+    if (rebind_group(&tls_group, server_settings.tls_port, server_settings.bind, server_settings.nbind, err) != 0 ||
+        (server_settings.tls_port != 0 && tls_group.n == 0)) {
+        log_warn("Failed listening on port %d (TLS), aborting.", server_settings.tls_port);
+        return 1;
     }
     if (server_settings.unixsocket[0]) {
         struct listener *ls;
@@ -380,11 +451,20 @@ int main(int argc, char **argv) {
         listener_attach(ls, client_accept, 1);
         listeners[nlisteners++] = ls;
     }
+    if (memcache_settings()->ssl_enabled) {
+        int mrc = start_memcached_tls();
+        if (mrc != 0) return mrc;
+    }
     if (open_memcached() != 0) {
         log_warn("Failed opening the memcached listeners, aborting.");
         return memcache_settings()->engine ? 71 /* EX_OSERR, as memcached */ : 1;
     }
+    if (nlisteners == 0) {
+        log_warn("Configured to not listen anywhere, exiting.");
+        return 1;
+    }
     server_set_rebind_hook(rebind);
+    server_set_tls_rebind_hook(rebind_tls);
     server_info_register();
     write_pidfile();
 
@@ -414,6 +494,7 @@ int main(int argc, char **argv) {
     log_warn("Stash is now ready to exit, bye bye...");
     for (int i = 0; i < nlisteners; i++)
         if (listeners[i]) listener_close(&listeners[i]);
+    for (int i = 0; i < nretired; i++) listener_close(&retired[i]);
     worker_teardown();
     loop_destroy(&main_loop);
     close(shutdown_fd);
@@ -424,6 +505,7 @@ int main(int argc, char **argv) {
     exec_teardown();
     slowlog_teardown();
     latency_teardown();
+    tls_options_teardown();
     config_teardown();
     return 0;
 }
