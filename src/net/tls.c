@@ -208,18 +208,20 @@ static int load_identity(SSL_CTX *ctx, const struct tls_options *o, bool client,
     int rc = 0;
     SSL_CTX_set_default_passwd_cb(ctx, password_cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)or_null(pass));
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) <= 0) {
-        take_error(NULL);
+    /* (Redis refused empty names before: these are memcached's words.) */
+    if (empty(cert) || SSL_CTX_use_certificate_chain_file(ctx, cert) <= 0) {
+        take_error("no file given");
         if (mc)
-            snprintf(err, errlen, "Error loading the certificate chain: %s : %s", cert, last_error);
+            snprintf(err, errlen, "Error loading the certificate chain: %s : %s", empty(cert) ? "(null)" : cert,
+                     last_error);
         else
             snprintf(err, errlen, "Failed to load certificate: %s: %s", cert, last_error);
         rc = ERR_INVAL;
-    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, mc && o->key_format == 2 ? SSL_FILETYPE_ASN1
-                                                                                : SSL_FILETYPE_PEM) <= 0) {
-        take_error(NULL);
+    } else if (empty(key) || SSL_CTX_use_PrivateKey_file(ctx, key, mc && o->key_format == 2 ? SSL_FILETYPE_ASN1
+                                                                                             : SSL_FILETYPE_PEM) <= 0) {
+        take_error("no file given");
         if (mc)
-            snprintf(err, errlen, "Error loading the key: %s : %s", key, last_error);
+            snprintf(err, errlen, "Error loading the key: %s : %s", empty(key) ? "(null)" : key, last_error);
         else
             snprintf(err, errlen, "Failed to load private key: %s: %s", key, last_error);
         rc = ERR_INVAL;
@@ -378,12 +380,12 @@ void tls_server_destroy(struct tls_server **sp) {
 
 static int configure_locked(struct tls_server *s, const struct tls_options *o, char *err, size_t errlen) {
     bool redis = o->dialect == TLS_DIALECT_REDIS;
-    if (empty(o->cert_file)) {
-        snprintf(err, errlen, redis ? "No tls-cert-file configured!" : "Error loading the certificate chain: ");
+    if (redis && empty(o->cert_file)) {
+        snprintf(err, errlen, "No tls-cert-file configured!");
         return ERR_INVAL;
     }
-    if (empty(o->key_file)) {
-        snprintf(err, errlen, redis ? "No tls-key-file configured!" : "Error loading the key: ");
+    if (redis && empty(o->key_file)) {
+        snprintf(err, errlen, "No tls-key-file configured!");
         return ERR_INVAL;
     }
     if (o->require_ca && empty(o->ca_cert_file) && empty(o->ca_cert_dir)) {

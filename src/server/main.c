@@ -206,7 +206,7 @@ static int open_memcached(void) {
 
 /* TLS on the memcached listeners: memcached's -Z with its -o ssl_* options
  * (its own certificates), or memcached-tls on a Redis node (the tls-*
- * ones). 0, or the exit status after memcached's (or Redis's) message. */
+ * ones). 0, or the exit status after a message. */
 static int start_memcached_tls(void) {
     const struct memcache_settings *ms = memcache_settings();
     if (!ms->engine) {
@@ -219,15 +219,7 @@ static int start_memcached_tls(void) {
         client_register_tls(MEMCACHE_TLS_TAG, server_tls());
         return 0;
     }
-    if (ms->port == 0) {
-        fprintf(stderr, "ERROR: You cannot enable SSL without a TCP port.\n");
-        return 64; /* EX_USAGE */
-    }
-    char err[1024];
-    if (memcache_tls_start(err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
-        return 64;
-    }
+    /* memcached's context was built with its command line (mc_options.c). */
     client_register_tls(MEMCACHE_TLS_TAG, memcache_tls());
     return 0;
 }

@@ -751,6 +751,17 @@ int mc_options_parse(int argc, char **argv, char **config) {
         fprintf(stderr, "ERROR: Invalid port number %d.\n", ms->port);
         return EX_USAGE_;
     }
+    if (ms->ssl_enabled) { /* before dropping privileges: the key may be root's only */
+        if (ms->port == 0) {
+            fprintf(stderr, "ERROR: You cannot enable SSL without a TCP port.\n");
+            return EX_USAGE_;
+        }
+        char err[2048];
+        if (memcache_tls_start(err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
+            return EX_USAGE_;
+        }
+    }
     if (maxcore) {
         struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
         if (setrlimit(RLIMIT_CORE, &rl) != 0 && getrlimit(RLIMIT_CORE, &rl) == 0) {

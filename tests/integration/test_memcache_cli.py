@@ -120,8 +120,6 @@ def test_root_needs_dash_u():
 def test_security_features_not_built_are_refused():
     rc, out, err = cli("-S")
     assert (rc, err.strip()) == (64, "This server is not built with SASL support.")
-    rc, out, err = cli("-Z")
-    assert (rc, err.strip()) == (64, "This server is not built with TLS support.")
     rc, out, err = cli("-Y", "/tmp/authfile")
     assert rc == 64 and "-Y" in err
 
