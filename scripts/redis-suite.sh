@@ -6,6 +6,10 @@
 #
 #   scripts/redis-suite.sh [stash-server binary] [unit ...]
 #
+# A unit written "tls:NAME" runs with the suite's --tls option against a
+# server listening with TLS only (certificates made for the run; needs the
+# openssl command and Tcl's tls package, Debian's tcl-tls).
+#
 # Prints "[ok]"/"[err]" lines per test and, last, "SUITE-RESULT <passed>
 # <failed> <known>": failures listed in tests/redis-suite-known-failures.txt
 # (one "unit: test name" per line) are counted apart as known.
@@ -17,7 +21,7 @@ shift || true
 UNITS=("$@")
 [ ${#UNITS[@]} -eq 0 ] && UNITS=(type/string type/incr expire keyspace multi pubsub info-command protocol
                                  querybuf bitops introspection type/hash type/list type/list-2 type/list-3
-                                 type/set type/zset hyperloglog geo sort scan tracking)
+                                 type/set type/zset hyperloglog geo sort scan tracking tls:tls)
 SUITE=$ROOT/tests/redis-suite/redis-7.0.15
 KNOWN=$ROOT/tests/redis-suite-known-failures.txt
 
@@ -34,11 +38,45 @@ fi
 
 DIR=$(mktemp -d)
 PID=
+TLS_ARGS=()
 start_server() {
   PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" --enable-debug-command yes &
+  local ping=(redis-cli -p "$PORT")
+  if [ ${#TLS_ARGS[@]} -gt 0 ]; then
+    "$BIN" --port 0 --tls-port "$PORT" "${TLS_ARGS[@]}" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" \
+      --enable-debug-command yes &
+    ping+=(--tls --cacert "$TLSDIR/ca.crt" --cert "$TLSDIR/client.crt" --key "$TLSDIR/client.key")
+  else
+    "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" --enable-debug-command yes &
+  fi
   PID=$!
-  for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  for _ in $(seq 100); do "${ping[@]}" ping >/dev/null 2>&1 && break; sleep 0.05; done
+}
+
+# The suite's tree with a private tests/tls (certificates as the suite's
+# utils/gen-test-certs.sh makes them, with a ready-made DH group) and
+# tests/tmp: everything else is linked.
+TLSDIR=
+tls_tree() {
+  local tree=$DIR/suite-tls
+  [ -d "$tree" ] && return 0
+  mkdir -p "$tree/tests/tls" "$tree/tests/tmp"
+  for f in "$SUITE"/*; do [ "$(basename "$f")" = tests ] || ln -s "$f" "$tree/$(basename "$f")"; done
+  for f in "$SUITE"/tests/*; do
+    case $(basename "$f") in tls|tmp) ;; *) ln -s "$f" "$tree/tests/$(basename "$f")" ;; esac
+  done
+  TLSDIR=$tree/tests/tls
+  ( cd "$TLSDIR" &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 \
+      -subj '/O=Redis Test/CN=Certificate Authority' &&
+    printf '[server_cert]\nkeyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n[client_cert]\nkeyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = clientAuth\n[generic]\nkeyUsage = digitalSignature, keyEncipherment\n' > openssl.cnf &&
+    for n in server:Server-only:server_cert client:Client-only:client_cert redis:Generic-cert:generic; do
+      IFS=: read -r name cn ext <<<"$n"
+      openssl req -new -newkey rsa:2048 -nodes -keyout "$name.key" -subj "/O=Redis Test/CN=$cn" |
+        openssl x509 -req -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -extfile openssl.cnf \
+          -extensions "$ext" -out "$name.crt" || exit 1
+    done &&
+    openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 -out redis.dh ) >/dev/null 2>&1
 }
 stop_server() {
   [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
@@ -49,13 +87,29 @@ trap 'stop_server; rm -rf "$DIR"' EXIT
 OUT=$DIR/out.txt
 : > "$OUT"
 for u in "${UNITS[@]}"; do
+  tree=$SUITE
+  TLS_ARGS=()
+  tls_opt=()
+  if [ "${u#tls:}" != "$u" ]; then
+    u=${u#tls:}
+    if ! tls_tree || ! echo 'package require tls' | tclsh >/dev/null 2>&1; then
+      echo "$u: [err]: TLS mode needs openssl and Tcl's tls package (tcl-tls)" | tee -a "$OUT"
+      continue
+    fi
+    tree=$DIR/suite-tls
+    tls_opt=(--tls)
+    TLS_ARGS=(--tls-cert-file "$TLSDIR/server.crt" --tls-key-file "$TLSDIR/server.key"
+              --tls-client-cert-file "$TLSDIR/client.crt" --tls-client-key-file "$TLSDIR/client.key"
+              --tls-dh-params-file "$TLSDIR/redis.dh" --tls-ca-cert-file "$TLSDIR/ca.crt"
+              --tls-replication yes --tls-cluster yes)
+  fi
   # A fresh server per unit: a unit that fails half-way must not leave its
   # settings (maxmemory...) to the next one.
   start_server
   # TERM=dumb: no colour codes around [ok]/[err]; a random base port keeps
   # parallel runs from colliding on the test server's port.
-  (cd "$SUITE" && TERM=dumb timeout 600 ./runtest --host 127.0.0.1 --port "$PORT" --single "unit/$u" \
-      --baseport $((20000 + RANDOM % 30000)) \
+  (cd "$tree" && TERM=dumb timeout 600 ./runtest --host 127.0.0.1 --port "$PORT" --single "unit/$u" \
+      ${tls_opt[@]+"${tls_opt[@]}"} --baseport $((20000 + RANDOM % 30000)) \
       --tags "-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory" \
       --ignore-encoding --durable --clients 1 --timeout 120 2>&1) | sed "s|^|$u: |" | tee -a "$OUT" |
       grep -E "\[(ok|err|exception|TIMEOUT)\]|Killing|exception|IN PROGRESS" || true

@@ -421,6 +421,10 @@ int main(int argc, char **argv) {
 
     char err[CFG_ERR_MAX];
     if (tls_options_start() != 0) return 1;
+    if (memcache_settings()->ssl_enabled) {
+        int mrc = start_memcached_tls();
+        if (mrc != 0) return mrc;
+    }
     if (rebind_group(&plain_group, server_settings.port, server_settings.bind, server_settings.nbind, err) != 0 ||
         (server_settings.port != 0 && plain_group.n == 0)) {
         log_warn("Failed listening on port %d (tcp), aborting.", server_settings.port);
@@ -442,10 +446,6 @@ int main(int argc, char **argv) {
         }
         listener_attach(ls, client_accept, 1);
         listeners[nlisteners++] = ls;
-    }
-    if (memcache_settings()->ssl_enabled) {
-        int mrc = start_memcached_tls();
-        if (mrc != 0) return mrc;
     }
     if (open_memcached() != 0) {
         log_warn("Failed opening the memcached listeners, aborting.");

@@ -6,12 +6,13 @@ import os
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 
 import pytest
 from pymemcache.client.base import Client
 
-from conftest import Server, free_port
+from conftest import BINARY, Server, free_port
 from memcache_support import REFERENCE, McServer, run_cli, stash_only
 from tls_support import Certs, make_certs, peer_fingerprint, tls_connect, tls_request
 
@@ -200,8 +201,9 @@ def test_memcached_listener_tls_on_a_redis_node(certs):
     finally:
         s.stop()
     # memcached-tls without TLS configured: refused at start.
-    with pytest.raises(RuntimeError):
-        Server("--memcached-port", str(free_port()), "--memcached-tls", "yes")
+    p = subprocess.run([BINARY, "--port", "0", "--bind", "127.0.0.1", "--memcached-port", str(free_port()),
+                        "--memcached-tls", "yes"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+    assert p.returncode == 1 and b"memcached-tls needs TLS configured" in p.stdout
 
 
 @pytest.mark.skipif(REFERENCE, reason="session counters are Stash's")

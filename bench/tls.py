@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""TLS in transit: what it costs, Stash next to redis-server 7.0 (and memcached 1.6).
+
+    bench/tls.py [--build-dir build] [--rounds 3] [--duration 3] [--conns 50]
+                 [--pipeline 1] [--threads 1] [--no-memcached]
+
+Each server listens on a plain port and a TLS port at once (same process):
+stash-server and redis-server with tls-port (tls-auth-clients no), and, for
+the memcached protocol, stash-server --engine memcached and memcached, both
+with -Z and a -l notls: listener. stash-benchmark drives GET and SET (50
+connections, 32-byte values, 100k keys filled first) over each port, with
+--tls --tls-verify against a throwaway CA (EC P-256 certificates; the
+connections are opened before the clock starts, so handshakes are not
+measured). Servers run one worker thread; on 2+ CPUs the server is pinned to
+CPU 1 and the client to CPU 0. Every round visits every (server, port) pair,
+in an order that rotates; the figures are medians over the rounds.
+
+Prints a Markdown table: throughput (requests/s) and p99 latency per test,
+TLS/plain for each server (the cost of TLS) and Stash/peer over TLS.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as bl  # noqa: E402
+
+
+def make_certs(d):
+    def run(*a):
+        subprocess.run(list(a), cwd=d, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+        "-subj", "/CN=Bench CA")
+    run("openssl", "req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "ext", "-out", "server.crt")
+    return {n: os.path.join(d, n) for n in ("ca.crt", "server.crt", "server.key")}
+
+
+class McTlsServer(bl.Server):
+    """A memcached-protocol server whose -p listeners speak TLS (-Z) and
+    whose notls: listener (the port benchlib pings and flushes) is plain."""
+
+    def __init__(self, *a, tls_port, plain_port, **kw):
+        super().__init__(*a, **kw)
+        self.tls_port, self.plain_port = tls_port, plain_port
+
+    def start(self, timeout=10):
+        self.port = self.tls_port  # argv's -p
+        self.dir = tempfile.mkdtemp(prefix="stash-bench-")
+        self.log = open(os.path.join(self.dir, "server.log"), "w")
+        self.proc = subprocess.Popen(self.argv(), stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        self.port = self.plain_port
+        deadline = time.time() + timeout
+        while not self.ping():
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError("%s did not start: %s" % (self.name, self.read_log()))
+            time.sleep(0.05)
+        return self
+
+
+class Target:
+    """One server process and the ports it serves (plain, tls)."""
+
+    def __init__(self, name, kind, binary, certs, threads, cpus):
+        self.name = name
+        self.tls_port = bl.free_port()
+        if kind in ("stash", "redis"):
+            extra = ["--tls-port", str(self.tls_port), "--tls-cert-file", certs["server.crt"],
+                     "--tls-key-file", certs["server.key"], "--tls-ca-cert-file", certs["ca.crt"],
+                     "--tls-auth-clients", "no"]
+            self.server = bl.Server(name, kind, binary, threads=threads, cpus=cpus, extra=extra)
+        else:
+            plain = bl.free_port()
+            extra = ["-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s" % (certs["server.crt"], certs["server.key"]),
+                     "-l", "notls:127.0.0.1:%d" % plain]
+            self.server = McTlsServer(name, kind, binary, threads=threads, cpus=cpus, extra=extra,
+                                      tls_port=self.tls_port, plain_port=plain)
+
+    @property
+    def plain_port(self):
+        return self.server.port
+
+    def start(self):
+        self.server.start()
+
+    def stop(self):
+        self.server.stop()
+
+
+def run_load(sb, target, tls, op, args, certs, cpus, prefill=False):
+    port = target.tls_port if tls else target.plain_port
+    cmd = [sb, "-p", str(port), "--protocol", target.server.proto, "--json", "-q", "--no-progress",
+           "-c", str(args.conns), "-P", str(args.pipeline), "-d", "32", "-r", "100000"]
+    if prefill:
+        cmd += ["--prefill", "-t", "get", "-n", "1"]
+    else:
+        cmd += ["--duration", str(args.duration), "-t", op]
+    if tls:
+        cmd += ["--tls", "--tls-verify", "--cacert", certs["ca.crt"], "--sni", "localhost"]
+    if cpus is not None:
+        cmd = ["taskset", "-c", cpus] + cmd
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError("stash-benchmark failed (%d): %s\n%s" % (p.returncode, " ".join(cmd),
+                                                                     p.stderr.decode()[-2000:]))
+    js = json.loads(p.stdout)
+    if prefill:
+        return None
+    t = js["tests"][0]
+    return t["rps"], t["latency_ms"]["p99"]
+
+
+def ratio(a, b):
+    return "%.2f" % (a / b) if a and b else "-"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-dir", default=os.path.join(bl.ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--conns", type=int, default=50)
+    ap.add_argument("--pipeline", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-memcached", action="store_true")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build_dir)
+    sb = os.path.join(build, "bench", "stash-benchmark")
+    stash = os.path.join(build, "src", "stash-server")
+    for b in (sb, stash):
+        if not os.access(b, os.X_OK):
+            raise SystemExit("missing %s: build first" % b)
+    redis = bl.need("redis-server")
+    bl.need("openssl")
+    pinned = bl.ncpu() > 1 and args.threads == 1
+    srv_cpus, cli_cpus = ("1", "0") if pinned else (None, None)
+    d = tempfile.mkdtemp(prefix="stash-tls-bench-")
+    targets = []
+    try:
+        certs = make_certs(d)
+        targets = [Target("stash", "stash", stash, certs, args.threads, srv_cpus),
+                   Target("redis", "redis", redis, certs, args.threads, srv_cpus)]
+        if not args.no_memcached and shutil.which("memcached"):
+            targets += [Target("stash-mc", "stash-mc", stash, certs, args.threads, srv_cpus),
+                        Target("memcached", "memcached", shutil.which("memcached"), certs, args.threads,
+                               srv_cpus)]
+        for t in targets:
+            t.start()
+            run_load(sb, t, False, "get", args, certs, cli_cpus, prefill=True)
+        results = {}  # (target, tls, op) -> [(rps, p99)]
+        pairs = [(t, tls) for t in targets for tls in (False, True)]
+        for r in range(args.rounds):
+            k = r % len(pairs)
+            for t, tls in pairs[k:] + pairs[:k]:
+                for op in ("set", "get"):
+                    res = run_load(sb, t, tls, op, args, certs, cli_cpus)
+                    results.setdefault((t.name, tls, op), []).append(res)
+                    print("round %d %-9s %-5s %-3s %10.0f rps  p99 %.3f ms" % (
+                        r + 1, t.name, "tls" if tls else "plain", op, res[0], res[1]), file=sys.stderr)
+    finally:
+        for t in targets:
+            t.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+    def med(name, tls, op, i):
+        xs = results.get((name, tls, op))
+        return bl.median([x[i] for x in xs]) if xs else None
+
+    print("\nTLS vs plain, %d connections, -P %d, 32-byte values, %d round(s) of %.0f s, server threads %d%s\n"
+          % (args.conns, args.pipeline, args.rounds, args.duration, args.threads,
+             ", server pinned to CPU 1, client to CPU 0" if pinned else ""))
+    print("| test | server | plain rps | TLS rps | TLS/plain rps | plain p99 ms | TLS p99 ms |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name in [t.name for t in targets]:
+        for op in ("get", "set"):
+            pr, tr = med(name, False, op, 0), med(name, True, op, 0)
+            pp, tp = med(name, False, op, 1), med(name, True, op, 1)
+            print("| %s | %s | %.0f | %.0f | %s | %.3f | %.3f |" % (op.upper(), name, pr, tr, ratio(tr, pr), pp, tp))
+    print("\n| test | Stash/peer TLS rps | Stash/peer TLS p99 | Stash/peer plain rps |")
+    print("|---|---:|---:|---:|")
+    for a, b in (("stash", "redis"), ("stash-mc", "memcached")):
+        if (a, True, "get") not in results or (b, True, "get") not in results:
+            continue
+        for op in ("get", "set"):
+            print("| %s %s vs %s | %s | %s | %s |" % (
+                op.upper(), a, b, ratio(med(a, True, op, 0), med(b, True, op, 0)),
+                ratio(med(a, True, op, 1), med(b, True, op, 1)),
+                ratio(med(a, False, op, 0), med(b, False, op, 0))))
+
+
+if __name__ == "__main__":
+    main()
