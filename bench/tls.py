@@ -98,12 +98,15 @@ class Target:
         self.server.stop()
 
 
-def run_load(sb, target, tls, op, args, certs, cpus, prefill=False):
+def run_load(sb, target, tls, op, args, certs, cpus, prefill=False, requests=None):
     port = target.tls_port if tls else target.plain_port
     cmd = [sb, "-p", str(port), "--protocol", target.server.proto, "--json", "-q", "--no-progress",
            "-c", str(args.conns), "-P", str(args.pipeline), "-d", "32", "-r", "100000"]
     if prefill:
         cmd += ["--prefill", "-t", "get", "-n", "1"]
+    elif requests:
+        cmd = [c if c != str(args.conns) else "10" for c in cmd] + ["-n", str(requests), "-t", op,
+                                                                    "--timeout", "120"]
     else:
         cmd += ["--duration", str(args.duration), "-t", op]
     if tls:
@@ -121,44 +124,68 @@ def run_load(sb, target, tls, op, args, certs, cpus, prefill=False):
     return t["rps"], t["latency_ms"]["p99"]
 
 
+def callgrind_totals(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith("totals:") or line.startswith("summary:"):
+                return int(line.split()[1])
+    raise RuntimeError("no totals in " + path)
+
+
+def instructions(sb, name, kind, binary, certs, args, n1=4000, n2=24000):
+    """Server instructions per request (plain and TLS; GET and SET) under
+    callgrind: two runs of n1 and n2 requests on fresh connections, each
+    dumped apart; the difference cancels the fixed costs (connection setup,
+    TLS handshakes), so the figure is the steady per-request cost."""
+    out = {}
+    d = tempfile.mkdtemp(prefix="stash-tls-cg-")
+    try:
+        cg = os.path.join(d, "cg.out")
+        t = Target(name, kind, binary, certs, 1, None)
+        t.server.valgrind = ["--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + cg]
+        t.server.start(timeout=120)
+        try:
+            run_load(sb, t, False, "get", args, certs, None, prefill=True)
+            subprocess.run(["callgrind_control", "-i", "on", str(t.server.proc.pid)], check=True,
+                           stdout=subprocess.DEVNULL, timeout=60)
+            dumps = 0
+            for tls in (False, True):
+                for op in ("get", "set"):
+                    costs = []
+                    for n in (n1, n2):
+                        run_load(sb, t, tls, op, args, certs, None, requests=n)
+                        subprocess.run(["callgrind_control", "-d", str(t.server.proc.pid)], check=True,
+                                       stdout=subprocess.DEVNULL, timeout=120)
+                        dumps += 1
+                        costs.append(callgrind_totals("%s.%d" % (cg, dumps)))
+                    out[(tls, op)] = (costs[1] - costs[0]) / (n2 - n1)
+        finally:
+            t.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
 def ratio(a, b):
     return "%.2f" % (a / b) if a and b else "-"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build-dir", default=os.path.join(bl.ROOT, "build"))
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=float, default=3.0)
-    ap.add_argument("--conns", type=int, default=50)
-    ap.add_argument("--pipeline", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-memcached", action="store_true")
-    args = ap.parse_args()
-    build = os.path.abspath(args.build_dir)
-    sb = os.path.join(build, "bench", "stash-benchmark")
-    stash = os.path.join(build, "src", "stash-server")
-    for b in (sb, stash):
-        if not os.access(b, os.X_OK):
-            raise SystemExit("missing %s: build first" % b)
-    redis = bl.need("redis-server")
-    bl.need("openssl")
+def throughput(args, sb, stash, redis, certs):
+    """{(server, tls, op): [(rps, p99 ms), ...]} and the server names in order."""
     pinned = bl.ncpu() > 1 and args.threads == 1
     srv_cpus, cli_cpus = ("1", "0") if pinned else (None, None)
-    d = tempfile.mkdtemp(prefix="stash-tls-bench-")
-    targets = []
+    targets = [Target("stash", "stash", stash, certs, args.threads, srv_cpus),
+               Target("redis", "redis", redis, certs, args.threads, srv_cpus)]
+    if not args.no_memcached and shutil.which("memcached"):
+        targets += [Target("stash-mc", "stash-mc", stash, certs, args.threads, srv_cpus),
+                    Target("memcached", "memcached", shutil.which("memcached"), certs, args.threads, srv_cpus)]
+    results = {}
+    started = []
     try:
-        certs = make_certs(d)
-        targets = [Target("stash", "stash", stash, certs, args.threads, srv_cpus),
-                   Target("redis", "redis", redis, certs, args.threads, srv_cpus)]
-        if not args.no_memcached and shutil.which("memcached"):
-            targets += [Target("stash-mc", "stash-mc", stash, certs, args.threads, srv_cpus),
-                        Target("memcached", "memcached", shutil.which("memcached"), certs, args.threads,
-                               srv_cpus)]
         for t in targets:
             t.start()
+            started.append(t)
             run_load(sb, t, False, "get", args, certs, cli_cpus, prefill=True)
-        results = {}  # (target, tls, op) -> [(rps, p99)]
         pairs = [(t, tls) for t in targets for tls in (False, True)]
         for r in range(args.rounds):
             k = r % len(pairs)
@@ -169,20 +196,22 @@ def main():
                     print("round %d %-9s %-5s %-3s %10.0f rps  p99 %.3f ms" % (
                         r + 1, t.name, "tls" if tls else "plain", op, res[0], res[1]), file=sys.stderr)
     finally:
-        for t in targets:
+        for t in started:
             t.stop()
-        shutil.rmtree(d, ignore_errors=True)
+    return results, [t.name for t in targets], pinned
 
+
+def print_throughput(args, results, names, pinned):
     def med(name, tls, op, i):
         xs = results.get((name, tls, op))
         return bl.median([x[i] for x in xs]) if xs else None
 
-    print("\nTLS vs plain, %d connections, -P %d, 32-byte values, %d round(s) of %.0f s, server threads %d%s\n"
+    print("\nThroughput and p99: %d connections, -P %d, 32-byte values, %d round(s) of %.0f s, server threads %d%s\n"
           % (args.conns, args.pipeline, args.rounds, args.duration, args.threads,
              ", server pinned to CPU 1, client to CPU 0" if pinned else ""))
     print("| test | server | plain rps | TLS rps | TLS/plain rps | plain p99 ms | TLS p99 ms |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    for name in [t.name for t in targets]:
+    for name in names:
         for op in ("get", "set"):
             pr, tr = med(name, False, op, 0), med(name, True, op, 0)
             pp, tp = med(name, False, op, 1), med(name, True, op, 1)
@@ -190,13 +219,58 @@ def main():
     print("\n| test | Stash/peer TLS rps | Stash/peer TLS p99 | Stash/peer plain rps |")
     print("|---|---:|---:|---:|")
     for a, b in (("stash", "redis"), ("stash-mc", "memcached")):
-        if (a, True, "get") not in results or (b, True, "get") not in results:
+        if a not in names or b not in names:
             continue
         for op in ("get", "set"):
             print("| %s %s vs %s | %s | %s | %s |" % (
                 op.upper(), a, b, ratio(med(a, True, op, 0), med(b, True, op, 0)),
-                ratio(med(a, True, op, 1), med(b, True, op, 1)),
-                ratio(med(a, False, op, 0), med(b, False, op, 0))))
+                ratio(med(a, True, op, 1), med(b, True, op, 1)), ratio(med(a, False, op, 0), med(b, False, op, 0))))
+
+
+def print_instructions(args, cg):
+    print("\nServer instructions per request (callgrind, steady state, 10 connections, -P %d)\n" % args.pipeline)
+    print("| test | Stash plain | Stash TLS | Redis plain | Redis TLS | Stash/Redis TLS | TLS extra, Stash | "
+          "TLS extra, Redis |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for op in ("get", "set"):
+        sp, st = cg["stash"][(False, op)], cg["stash"][(True, op)]
+        rp, rt = cg["redis"][(False, op)], cg["redis"][(True, op)]
+        print("| %s | %.0f | %.0f | %.0f | %.0f | %s | %.0f | %.0f |" % (op.upper(), sp, st, rp, rt, ratio(st, rt),
+                                                                      st - sp, rt - rp))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-dir", default=os.path.join(bl.ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--conns", type=int, default=50)
+    ap.add_argument("--pipeline", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-memcached", action="store_true", help="leave out the memcached protocol")
+    ap.add_argument("--only", default="throughput,callgrind",
+                    help="sections: throughput (default), callgrind (instructions per request, valgrind)")
+    args = ap.parse_args()
+    sections = args.only.split(",")
+    build = os.path.abspath(args.build_dir)
+    sb = os.path.join(build, "bench", "stash-benchmark")
+    stash = os.path.join(build, "src", "stash-server")
+    for b in (sb, stash):
+        if not os.access(b, os.X_OK):
+            raise SystemExit("missing %s: build first" % b)
+    redis = bl.need("redis-server")
+    bl.need("openssl")
+    d = tempfile.mkdtemp(prefix="stash-tls-bench-")
+    try:
+        certs = make_certs(d)
+        if "throughput" in sections:
+            print_throughput(args, *throughput(args, sb, stash, redis, certs))
+        if "callgrind" in sections:
+            bl.need("valgrind")
+            cg = {n: instructions(sb, n, n, b, certs, args) for n, b in (("stash", stash), ("redis", redis))}
+            print_instructions(args, cg)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

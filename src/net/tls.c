@@ -425,6 +425,7 @@ static int configure_locked(struct tls_server *s, const struct tls_options *o, c
 int tls_server_configure(struct tls_server *s, const struct tls_options *o, char *err, size_t errlen) {
     pthread_mutex_lock(&s->cfg_mu);
     int rc = configure_locked(s, o, err, errlen);
+    ERR_clear_error(); /* leave nothing behind on this thread (see ssl_io) */
     pthread_mutex_unlock(&s->cfg_mu);
     return rc;
 }
@@ -437,6 +438,7 @@ int tls_server_reload(struct tls_server *s, char *err, size_t errlen) {
         rc = ERR_INVAL;
     } else {
         rc = configure_locked(s, &s->last, err, errlen);
+        ERR_clear_error();
     }
     pthread_mutex_unlock(&s->cfg_mu);
     return rc;
@@ -475,9 +477,12 @@ static SSL_CTX *context_ref(struct tls_server *s, bool client) {
 static uint32_t socket_events(const struct conn *c) {
     if (c->tls_state == TLS_HANDSHAKING) return (c->tls_flags & F_HS_WANT_WRITE) ? LOOP_WRITE : LOOP_READ;
     if (c->tls_state == TLS_FAILED) return LOOP_READ;
-    uint32_t ev = c->want;
-    if (c->tls_flags & F_READ_WANT_WRITE) ev |= LOOP_WRITE;
-    if (c->tls_flags & F_WRITE_WANT_READ) ev |= LOOP_READ;
+    /* While a read waits for writability (or a write for input), the
+     * socket's own readiness for it would only spin the loop. */
+    uint32_t ev = c->want, f = c->tls_flags & (F_READ_WANT_WRITE | F_WRITE_WANT_READ);
+    if (f == F_READ_WANT_WRITE) ev = (ev & ~LOOP_READ) | LOOP_WRITE;
+    if (f == F_WRITE_WANT_READ) ev = (ev & ~LOOP_WRITE) | LOOP_READ;
+    if (f == (F_READ_WANT_WRITE | F_WRITE_WANT_READ)) ev = LOOP_READ | LOOP_WRITE;
     return ev;
 }
 
@@ -500,9 +505,20 @@ static void queue_pending(struct conn *c) {
     loop_defer(c->loop, pending_cb, c);
 }
 
-/* OpenSSL said no to an I/O call: map it onto read(2)/write(2) results. */
-static ssize_t io_failed(struct conn *c, int ret, bool reading) {
-    int e = SSL_get_error(c->ssl, ret);
+/* Is this queued error OpenSSL 3's report of a peer that closed the TCP
+ * connection without close_notify? */
+static bool eof_error(unsigned long err) {
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+    return ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+#else
+    return err == 0;
+#endif
+}
+
+/* OpenSSL said no to an I/O call (SSL_get_error's e): map it onto
+ * read(2)/write(2) results. `first`: the error of a first attempt, if any
+ * (see ssl_io). */
+static ssize_t io_failed(struct conn *c, int e, bool reading, const char *first) {
     switch (e) {
     case SSL_ERROR_WANT_READ:
         if (!reading) c->tls_flags |= F_WRITE_WANT_READ;
@@ -523,24 +539,44 @@ static ssize_t io_failed(struct conn *c, int ret, bool reading) {
         int saved = errno;
         c->tls_state = TLS_FAILED;
         take_error(saved ? strerror(saved) : "connection closed");
+        if (first[0]) log_verbose("TLS error on fd %d: %s", c->io.fd, first);
         if (reading && saved == 0) return 0;
         errno = saved ? saved : EPIPE;
         return -1;
     }
     default: {
         c->tls_state = TLS_FAILED;
-        unsigned long err = ERR_peek_error();
-#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
-        bool eof = ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
-#else
-        bool eof = err == 0;
-#endif
+        bool eof = eof_error(ERR_peek_error());
         take_error("TLS error");
         if (reading && eof) return 0;
-        if (!eof) log_verbose("TLS error on fd %d: %s", c->io.fd, last_error);
+        if (!eof) log_verbose("TLS error on fd %d: %s", c->io.fd, first[0] ? first : last_error);
         errno = ECONNRESET;
         return -1;
     }
+    }
+}
+
+/* SSL_read or SSL_write.
+ *
+ * OpenSSL wants the thread's error queue empty before an I/O call, or
+ * SSL_get_error may blame an old error for a mere WANT_READ. Emptying it
+ * (ERR_clear_error: 16 slots, two frees each) costs about 1,800
+ * instructions, a tenth of a small request over TLS, so it is not done
+ * before every call. Instead this file never leaves errors behind (it
+ * empties the queue whenever it sees one, and after loading contexts), and
+ * a call that fails with SSL_ERROR_SSL is tried once more on an emptied
+ * queue, in case the error was left by other code on this thread. A call
+ * that really failed fails again (the connection is dead either way); the
+ * first error is the one logged. */
+static ssize_t ssl_io(struct conn *c, bool reading, void *buf, int len) {
+    char first[sizeof(last_error)];
+    first[0] = '\0';
+    for (int attempt = 0;; attempt++) {
+        int r = reading ? SSL_read(c->ssl, buf, len) : SSL_write(c->ssl, buf, len);
+        if (LIKELY(r > 0)) return r;
+        int e = SSL_get_error(c->ssl, r);
+        if (e != SSL_ERROR_SSL || attempt > 0 || eof_error(ERR_peek_error())) return io_failed(c, e, reading, first);
+        snprintf(first, sizeof(first), "%s", take_error("TLS error"));
     }
 }
 
@@ -549,14 +585,10 @@ static ssize_t tls_read(struct conn *c, void *buf, size_t len) {
         errno = c->tls_state == TLS_HANDSHAKING ? EAGAIN : ECONNRESET;
         return -1;
     }
-    ERR_clear_error();
-    int n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
-    if (LIKELY(n > 0)) {
-        /* More already inside OpenSSL: epoll will not say so. */
-        if (SSL_has_pending(c->ssl) && c->loop) queue_pending(c);
-        return n;
-    }
-    return io_failed(c, n, true);
+    ssize_t n = ssl_io(c, true, buf, len > INT_MAX ? INT_MAX : (int)len);
+    /* More already inside OpenSSL: epoll will not say so. */
+    if (n > 0 && SSL_has_pending(c->ssl) && c->loop) queue_pending(c);
+    return n;
 }
 
 static ssize_t tls_writev(struct conn *c, const struct iovec *iov, int n) {
@@ -564,7 +596,7 @@ static ssize_t tls_writev(struct conn *c, const struct iovec *iov, int n) {
         errno = c->tls_state == TLS_HANDSHAKING ? EAGAIN : EPIPE;
         return -1;
     }
-    const void *p = iov[0].iov_base;
+    void *p = iov[0].iov_base;
     size_t len = iov[0].iov_len;
     if (n > 1 && len < STAGE_SIZE) {
         /* Gather small buffers into one record (and one write(2)). */
@@ -576,10 +608,7 @@ static ssize_t tls_writev(struct conn *c, const struct iovec *iov, int n) {
         }
         p = stage;
     }
-    ERR_clear_error();
-    int w = SSL_write(c->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
-    if (LIKELY(w > 0)) return w;
-    return io_failed(c, w, false);
+    return ssl_io(c, false, p, len > INT_MAX ? INT_MAX : (int)len);
 }
 
 static void tls_close(struct conn *c) {
@@ -623,12 +652,13 @@ static int handshake_step(struct conn *c) {
     }
     int saved = errno;
     c->tls_state = TLS_FAILED;
-    bool quiet = e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && (saved == 0 || saved == ECONNRESET);
+    /* A peer that hangs up without a word (a port probe) is not news. */
+    unsigned long first = ERR_peek_error();
+    bool quiet = (e == SSL_ERROR_SYSCALL && first == 0 && (saved == 0 || saved == ECONNRESET)) || eof_error(first);
     take_error(e == SSL_ERROR_SYSCALL ? (saved ? strerror(saved) : "connection closed by peer") : "TLS error");
     if (!(c->tls_flags & F_CLIENT)) {
         struct tls_server *s = SSL_get_ex_data(c->ssl, server_index);
-        if (s) atomic_fetch_add_explicit(&s->handshake_errors, 1, memory_order_relaxed);
-        /* A peer that hangs up without a word (a port probe) is not news. */
+        if (s && !quiet) atomic_fetch_add_explicit(&s->handshake_errors, 1, memory_order_relaxed);
         if (quiet || (s && s->dialect == TLS_DIALECT_MEMCACHED))
             log_verbose("Error accepting a client connection: %s", last_error);
         else

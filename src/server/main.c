@@ -62,7 +62,7 @@ struct listener_group {
     int tag;
 };
 static struct listener_group plain_group = {.tag = 0}, tls_group = {.tag = RESP_TLS_TAG};
-static struct listener *retired[MAX_LISTENERS * 4];
+static struct listener *retired[MAX_LISTENERS * 16];
 static int nretired;
 static pthread_mutex_t listeners_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct loop *main_loop;
@@ -474,7 +474,11 @@ int main(int argc, char **argv) {
     memcache_start();
     if (worker_start(on_worker_start, on_worker_stop) != 0) return 1;
     log_notice("Server initialized");
-    log_notice("Ready to accept connections tcp (port %d, %d threads)", server_settings.port, threads);
+    if (server_settings.tls_port)
+        log_notice("Ready to accept connections tcp (port %d, tls port %d, %d threads)", server_settings.port,
+                   server_settings.tls_port, threads);
+    else
+        log_notice("Ready to accept connections tcp (port %d, %d threads)", server_settings.port, threads);
 
     loop_run(main_loop);
 

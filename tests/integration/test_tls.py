@@ -399,3 +399,62 @@ def test_tls_directives_accepted_without_tls(srv):
     c.config_set("tls-session-cache-size", 100)
     c.config_set("tls-session-cache-size", 20480)
     c.close()
+
+
+def test_renegotiation_is_refused(srv, certs):
+    # openssl s_client sends a TLS 1.2 renegotiation request on a line "R".
+    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % srv.tls_port, "-tls1_2", "-CAfile", certs.crt("ca"),
+           "-cert", certs.crt("client"), "-key", certs.key("client")]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for line in (b"PING\r\n", b"R\n", b"PING\r\n"):
+            try:
+                p.stdin.write(line)
+                p.stdin.flush()
+            except BrokenPipeError:  # s_client ended with the connection
+                break
+            time.sleep(0.3)
+        out = p.communicate(timeout=10)[0]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert out.count(b"+PONG") == 1, out  # the renegotiation ended the connection
+    assert b"no renegotiation" in out
+    assert tls_request(srv.tls_port, certs.context()) == PONG
+
+
+@pytest.mark.stress
+def test_reloads_while_clients_connect(srv, certs):
+    """Accepting workers take references to the context while CONFIG SET
+    swaps it (run under ThreadSanitizer too)."""
+    stop = time.time() + 2
+    errors = []
+
+    def connect_loop():
+        ctx = certs.context()
+        n = 0
+        while time.time() < stop and n < 200:
+            res = tls_request(srv.tls_port, ctx)
+            if res != PONG:
+                errors.append(res)
+            n += 1
+
+    def reload_loop():
+        c = srv.client()
+        for i in range(40):
+            if time.time() >= stop:
+                break
+            name = "server2" if i % 2 == 0 else "server"
+            c.execute_command("CONFIG", "SET", "tls-cert-file", certs.crt(name), "tls-key-file", certs.key(name))
+        c.execute_command("CONFIG", "SET", "tls-cert-file", certs.crt("server"), "tls-key-file",
+                          certs.key("server"))
+        c.close()
+
+    threads = [threading.Thread(target=connect_loop) for _ in range(4)] + [threading.Thread(target=reload_loop)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[:3]
+    assert peer_fingerprint(srv.tls_port, certs.context()) == certs.fingerprint("server")
