@@ -43,6 +43,7 @@ int conn_register(struct conn *c, struct loop *l, loop_io_fn fn, uint32_t events
     c->loop = l;
     c->user_fn = fn;
     c->io.fn = fn;
+    c->want = events;
     return loop_add(l, &c->io, events, false);
 }
 

@@ -47,11 +47,10 @@ struct conn {
     struct loop_io io; /* io.fd is the socket; io.events the socket's registered events */
     const struct conn_ops *ops;
     uint8_t unix_socket; /* 1 for AF_UNIX */
-    /* TLS only (NULL / 0 on a plain conn). */
-    uint8_t tls_state;   /* net/tls.c: handshaking, established, failed */
-    uint16_t tls_flags;  /* net/tls.c: what the last read/write is waiting for */
-    uint32_t want;       /* logical events the user asked for */
-    void *ssl;           /* SSL * */
+    uint8_t tls_state;   /* TLS: net/tls.c (handshaking, established, failed) */
+    uint16_t tls_flags;  /* TLS: what the last read/write is waiting for */
+    uint32_t want;       /* logical events the user asked for (plain: io.events) */
+    void *ssl;           /* SSL *, NULL for a plain conn */
     struct loop *loop;   /* where it is registered */
     loop_io_fn user_fn;  /* the user's handler */
 };
@@ -69,11 +68,14 @@ int conn_tls_register(struct conn *c, struct loop *l, loop_io_fn fn, uint32_t ev
 
 /* Change the logical events c's handler is called for. */
 static inline int conn_set_events(struct conn *c, uint32_t events) {
-    if (LIKELY(c->ssl == NULL)) return loop_mod(c->loop, &c->io, events);
+    if (LIKELY(c->ssl == NULL)) {
+        c->want = events;
+        return loop_mod(c->loop, &c->io, events);
+    }
     return conn_tls_set_events(c, events);
 }
 /* The logical events asked for. */
-static inline uint32_t conn_events(const struct conn *c) { return c->ssl ? c->want : c->io.events; }
+static inline uint32_t conn_events(const struct conn *c) { return c->want; }
 static inline bool conn_is_tls(const struct conn *c) { return c->ssl != NULL; }
 
 static inline ssize_t conn_read(struct conn *c, void *buf, size_t len) { return c->ops->read(c, buf, len); }
