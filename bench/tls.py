@@ -15,8 +15,11 @@ measured). Servers run one worker thread; on 2+ CPUs the server is pinned to
 CPU 1 and the client to CPU 0. Every round visits every (server, port) pair,
 in an order that rotates; the figures are medians over the rounds.
 
-Prints a Markdown table: throughput (requests/s) and p99 latency per test,
-TLS/plain for each server (the cost of TLS) and Stash/peer over TLS.
+Prints Markdown tables: throughput (requests/s), p99 latency and server CPU
+time per request (less disturbed by other load on the machine than
+throughput), TLS/plain for each server (the cost of TLS) and Stash/peer over
+TLS; with the callgrind section (default), server instructions per request
+counted by valgrind, which no neighbour disturbs.
 """
 import argparse
 import json
@@ -113,7 +116,9 @@ def run_load(sb, target, tls, op, args, certs, cpus, prefill=False, requests=Non
         cmd += ["--tls", "--tls-verify", "--cacert", certs["ca.crt"], "--sni", "localhost"]
     if cpus is not None:
         cmd = ["taskset", "-c", cpus] + cmd
+    cpu0 = bl.cpu_seconds(target.server.proc.pid)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    cpu = bl.cpu_seconds(target.server.proc.pid) - cpu0
     if p.returncode != 0:
         raise RuntimeError("stash-benchmark failed (%d): %s\n%s" % (p.returncode, " ".join(cmd),
                                                                      p.stderr.decode()[-2000:]))
@@ -121,7 +126,7 @@ def run_load(sb, target, tls, op, args, certs, cpus, prefill=False, requests=Non
     if prefill:
         return None
     t = js["tests"][0]
-    return t["rps"], t["latency_ms"]["p99"]
+    return t["rps"], t["latency_ms"]["p99"], cpu * 1e6 / max(t["requests"], 1)
 
 
 def callgrind_totals(path):
@@ -193,8 +198,8 @@ def throughput(args, sb, stash, redis, certs):
                 for op in ("set", "get"):
                     res = run_load(sb, t, tls, op, args, certs, cli_cpus)
                     results.setdefault((t.name, tls, op), []).append(res)
-                    print("round %d %-9s %-5s %-3s %10.0f rps  p99 %.3f ms" % (
-                        r + 1, t.name, "tls" if tls else "plain", op, res[0], res[1]), file=sys.stderr)
+                    print("round %d %-9s %-5s %-3s %10.0f rps  p99 %.3f ms  %.2f us CPU/request" % (
+                        r + 1, t.name, "tls" if tls else "plain", op, *res), file=sys.stderr)
     finally:
         for t in started:
             t.stop()
@@ -209,22 +214,26 @@ def print_throughput(args, results, names, pinned):
     print("\nThroughput and p99: %d connections, -P %d, 32-byte values, %d round(s) of %.0f s, server threads %d%s\n"
           % (args.conns, args.pipeline, args.rounds, args.duration, args.threads,
              ", server pinned to CPU 1, client to CPU 0" if pinned else ""))
-    print("| test | server | plain rps | TLS rps | TLS/plain rps | plain p99 ms | TLS p99 ms |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| test | server | plain rps | TLS rps | TLS/plain rps | plain p99 ms | TLS p99 ms | plain CPU us/req | "
+          "TLS CPU us/req |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         for op in ("get", "set"):
             pr, tr = med(name, False, op, 0), med(name, True, op, 0)
             pp, tp = med(name, False, op, 1), med(name, True, op, 1)
-            print("| %s | %s | %.0f | %.0f | %s | %.3f | %.3f |" % (op.upper(), name, pr, tr, ratio(tr, pr), pp, tp))
-    print("\n| test | Stash/peer TLS rps | Stash/peer TLS p99 | Stash/peer plain rps |")
-    print("|---|---:|---:|---:|")
+            pc, tc = med(name, False, op, 2), med(name, True, op, 2)
+            print("| %s | %s | %.0f | %.0f | %s | %.3f | %.3f | %.2f | %.2f |" % (
+                op.upper(), name, pr, tr, ratio(tr, pr), pp, tp, pc, tc))
+    print("\n| test | Stash/peer TLS rps | Stash/peer TLS p99 | Stash/peer TLS CPU/req | Stash/peer plain rps |")
+    print("|---|---:|---:|---:|---:|")
     for a, b in (("stash", "redis"), ("stash-mc", "memcached")):
         if a not in names or b not in names:
             continue
         for op in ("get", "set"):
-            print("| %s %s vs %s | %s | %s | %s |" % (
+            print("| %s %s vs %s | %s | %s | %s | %s |" % (
                 op.upper(), a, b, ratio(med(a, True, op, 0), med(b, True, op, 0)),
-                ratio(med(a, True, op, 1), med(b, True, op, 1)), ratio(med(a, False, op, 0), med(b, False, op, 0))))
+                ratio(med(a, True, op, 1), med(b, True, op, 1)), ratio(med(a, True, op, 2), med(b, True, op, 2)),
+                ratio(med(a, False, op, 0), med(b, False, op, 0))))
 
 
 def print_instructions(args, cg):

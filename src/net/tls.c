@@ -490,19 +490,22 @@ static void update_events(struct conn *c) {
     if (c->loop && c->io.fd >= 0) loop_mod(c->loop, &c->io, socket_events(c));
 }
 
-int conn_tls_set_events(struct conn *c, uint32_t events) {
-    c->want = events;
-    if (c->ssl == NULL || c->io.fd < 0) return 0;
-    update_events(c);
-    return 0;
-}
-
 static void pending_cb(void *arg);
 
 static void queue_pending(struct conn *c) {
     if (c->tls_flags & F_PENDING) return;
     c->tls_flags |= F_PENDING;
     loop_defer(c->loop, pending_cb, c);
+}
+
+int conn_tls_set_events(struct conn *c, uint32_t events) {
+    c->want = events;
+    if (c->ssl == NULL || c->io.fd < 0) return 0;
+    update_events(c);
+    /* Input left inside OpenSSL while reads were not wanted. */
+    if ((events & LOOP_READ) && c->tls_state == TLS_ESTABLISHED && c->loop && SSL_has_pending(c->ssl))
+        queue_pending(c);
+    return 0;
 }
 
 /* Is this queued error OpenSSL 3's report of a peer that closed the TCP

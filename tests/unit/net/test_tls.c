@@ -541,6 +541,60 @@ TEST(reload_serves_the_new_certificate_to_new_connections_only) {
     tls_server_destroy(&id);
 }
 
+/* The client side on an event loop, as a replica's link on a worker: the
+ * loop drives connect + handshake, then the user's handler sends a line
+ * (wanting LOOP_WRITE before the handshake is over) and reads the echo. */
+struct looped {
+    struct conn conn;
+    struct loop *loop;
+    char got[64];
+    size_t ngot;
+    bool sent, established_seen;
+};
+
+static void looped_io(struct loop_io *io, uint32_t events) {
+    struct looped *l = CONTAINER_OF(io, struct looped, conn.io);
+    if (conn_tls_established(&l->conn)) l->established_seen = true;
+    if ((events & LOOP_WRITE) && !l->sent) {
+        struct iovec v = {"ping\n", 5};
+        ssize_t w = conn_writev(&l->conn, &v, 1);
+        if (w == 5) {
+            l->sent = true;
+            conn_set_events(&l->conn, LOOP_READ);
+        } else if (!(w < 0 && errno == EAGAIN)) {
+            loop_stop(l->loop);
+        }
+    }
+    if (events & LOOP_READ) {
+        ssize_t n = conn_read(&l->conn, l->got + l->ngot, sizeof(l->got) - 1 - l->ngot);
+        if (n > 0) l->ngot += (size_t)n;
+        if ((n < 0 && errno != EAGAIN) || n == 0 || l->ngot >= 5) loop_stop(l->loop);
+    }
+}
+
+static void looped_timeout(void *arg) { loop_stop(arg); }
+
+TEST(client_handshake_driven_by_a_loop) {
+    struct tls_server *id = identity("server2", "ca", "client");
+    struct looped l;
+    memset(&l, 0, sizeof(l));
+    char err[512] = "";
+    l.loop = loop_create();
+    TEST_ASSERT(conn_init_tls_connect(&l.conn, connect_fd(), id, "localhost", err, sizeof(err)) == 0);
+    TEST_ASSERT(conn_register(&l.conn, l.loop, looped_io, LOOP_READ | LOOP_WRITE) == 0);
+    /* Writing before the handshake is over only says "later". */
+    struct iovec v = {"x", 1};
+    TEST_EXPECT(conn_writev(&l.conn, &v, 1) == -1 && errno == EAGAIN);
+    loop_timer_add(l.loop, 5000, looped_timeout, l.loop);
+    loop_run(l.loop);
+    TEST_EXPECT(l.established_seen && l.sent);
+    TEST_EXPECT(l.ngot == 5 && memcmp(l.got, "ping\n", 5) == 0);
+    conn_unregister(&l.conn);
+    conn_close(&l.conn);
+    loop_destroy(&l.loop);
+    tls_server_destroy(&id);
+}
+
 TEST(handshake_timeout_against_a_silent_peer) {
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
