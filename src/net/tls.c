@@ -448,10 +448,10 @@ int tls_server_reload(struct tls_server *s, char *err, size_t errlen) {
     return rc;
 }
 
-bool tls_server_ready(const struct tls_server *s) {
-    pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+bool tls_server_ready(struct tls_server *s) {
+    pthread_mutex_lock(&s->mu);
     bool ready = s->ctx != NULL;
-    pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+    pthread_mutex_unlock(&s->mu);
     return ready;
 }
 

@@ -90,7 +90,7 @@ int tls_server_configure(struct tls_server *s, const struct tls_options *o, char
 /* Reload the certificate, key and CA files of the last successful
  * configuration into a new context (memcached's refresh_certs). */
 int tls_server_reload(struct tls_server *s, char *err, size_t errlen);
-bool tls_server_ready(const struct tls_server *s);
+bool tls_server_ready(struct tls_server *s);
 /* For connections accepted from now on (Redis's tls-auth-clients). [any] */
 void tls_server_set_verify(struct tls_server *s, enum tls_verify v);
 
