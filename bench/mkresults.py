@@ -378,6 +378,10 @@ def document(data, rel, out_dir=None):
                       "calls per request) while redis-server still had CPU to spare; stash-benchmark "
                       "(one `writev` and one `read` per request) drove the server to its limit. The "
                       "figures agree where both tools are limited by the server.", ""]
+    tls = os.path.join(out_dir, "tls.md") if out_dir else None
+    if tls and os.path.exists(tls):
+        with open(tls) as f:
+            lines += ["## TLS in transit (bench/tls.py)", "", f.read().strip(), ""]
     notes = list(data.get("notes", []))
     notes.append("memcached 1.6 sends the replies to pipelined text-protocol `get`s in many small "
                  "writes (seen: about 7 writes per batch of 16; meta protocol: 1) and spends about 4x "

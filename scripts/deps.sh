@@ -7,7 +7,7 @@ want=(build-essential cmake pkg-config python3 libjemalloc-dev libsodium-dev lib
       liblua5.1-0-dev lua-cjson-dev lua-bitop-dev liblzf-dev)
 if [ "${1:-build}" = "test" ]; then
   want+=(clang llvm libclang-rt-14-dev python3-pytest python3-redis python3-pymemcache
-         redis-server redis-tools memcached libmemcached-tools tcl valgrind procps)
+         redis-server redis-tools memcached libmemcached-tools tcl tcl-tls openssl valgrind procps)
 fi
 missing=()
 for p in "${want[@]}"; do

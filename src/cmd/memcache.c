@@ -62,6 +62,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "net/tls.h"
 #include "repl/log.h"
 
 #include <arpa/inet.h>
@@ -108,6 +109,9 @@ struct memcache_settings mc_settings = {
     .temporary_ttl = 61,
     .watcher_logbuf_size = 256 * 1024,
     .worker_logbuf_size = 64 * 1024,
+    .ssl_keyformat = 1,
+    .ssl_wbuf_size = 16 * 1024,
+    .ssl_min_version = 2,
 };
 
 struct memcache_settings *memcache_settings(void) { return &mc_settings; }
@@ -147,6 +151,10 @@ static int apply_flush(long long v, char *err) {
 }
 static int apply_shutdown(long long v, char *err) {
     MC_STORE(shutdown_enabled, v != 0);
+    return 0;
+}
+static int apply_tls(long long v, char *err) {
+    mc_settings.ssl_enabled = v != 0;
     return 0;
 }
 static int apply_binding(long long v, char *err) {
@@ -192,6 +200,7 @@ static struct config_option options[] = {
      0, NULL},
     {"memcached-auth-file", NULL, CFG_STRING, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "", 0, 0, NULL, NULL, apply_auth_file, NULL, NULL,
      0, NULL},
+    {"memcached-tls", NULL, CFG_BOOL, CFG_F_IMMUTABLE | CFG_F_HIDDEN, "no", 0, 0, NULL, apply_tls, NULL, NULL, NULL, 0, NULL},
     CFG_END,
 };
 
@@ -866,6 +875,37 @@ void memcache_worker_stop(void) {
 void memcache_setup(void) {
     config_register(options);
     client_register_proto(MEMCACHE_TAG, &mc_proto);
+    client_register_proto(MEMCACHE_TLS_TAG, &mc_proto);
+}
+
+/* ---- TLS ------------------------------------------------------------------------------------ */
+
+static struct tls_server *mc_tls;
+static bool mc_tls_owned;
+
+struct tls_server *memcache_tls(void) { return mc_tls; }
+
+void memcache_set_tls(struct tls_server *s) { mc_tls = s; }
+
+int memcache_tls_start(char *err, size_t errlen) {
+    const struct memcache_settings *m = &mc_settings;
+    struct tls_options o;
+    memset(&o, 0, sizeof(o));
+    o.dialect = TLS_DIALECT_MEMCACHED;
+    o.cert_file = m->ssl_chain_cert;
+    o.key_file = m->ssl_key;
+    o.ca_cert_file = m->ssl_ca_cert;
+    o.ciphers = m->ssl_ciphers;
+    o.min_version = m->ssl_min_version;
+    o.session_caching = m->ssl_session_cache;
+    o.key_format = m->ssl_keyformat;
+    o.kernel_tls = m->ssl_kernel_tls;
+    if (mc_tls == NULL) {
+        mc_tls = tls_server_create(TLS_DIALECT_MEMCACHED);
+        mc_tls_owned = true;
+    }
+    tls_server_set_verify(mc_tls, (enum tls_verify)m->ssl_verify_mode);
+    return tls_server_configure(mc_tls, &o, err, errlen);
 }
 
 void mc_stats_start(void);
@@ -878,4 +918,8 @@ void memcache_start(void) {
         store_set_maxmemory((unsigned long long)MC_LOAD(maxbytes) + mc_baseline_bytes());
 }
 
-void memcache_teardown(void) { memcache_auth_teardown(); }
+void memcache_teardown(void) {
+    memcache_auth_teardown();
+    if (mc_tls_owned) tls_server_destroy(&mc_tls);
+    mc_tls = NULL;
+}

@@ -21,6 +21,8 @@
 
 /* Listener tag of memcached TCP and UNIX connections. */
 #define MEMCACHE_TAG 2
+/* ... and of memcached TCP connections over TLS (-Z, memcached-tls). */
+#define MEMCACHE_TLS_TAG 4
 
 enum memcache_binding { MEMCACHE_AUTO = 0, MEMCACHE_ASCII = 1, MEMCACHE_BINARY = 2 };
 
@@ -86,6 +88,15 @@ struct memcache_settings {
     bool sasl;
     char sasl_pwdb[4096];
     char auth_file[4096];
+    /* TLS: -Z and -o ssl_* (engine), memcached-tls (Redis node: tls-* files). */
+    bool ssl_enabled;
+    bool listen_notls[16]; /* -l notls:addr: this listener stays plain */
+    char ssl_chain_cert[1024], ssl_key[1024], ssl_ca_cert[1024], ssl_ciphers[1024]; /* "": unset */
+    int ssl_verify_mode;   /* 0 none, 1 request, 2 require, 3 once */
+    int ssl_keyformat;     /* 1 PEM, 2 DER */
+    unsigned ssl_wbuf_size;
+    bool ssl_session_cache, ssl_kernel_tls;
+    int ssl_min_version;   /* 0..3: TLSv1.0 .. TLSv1.3 */
 };
 
 /* The settings, for the memcached command line to fill before setup. [setup] */
@@ -106,6 +117,15 @@ void memcache_auth_teardown(void);
 /* Listener callback of a memcached UDP socket: datagrams are waiting on fd
  * (shared by every worker; not owned). [worker] */
 void memcache_udp_readable(int fd, enum listener_kind kind, int tag);
+
+/* TLS of the memcached listeners. memcache_tls_start builds memcached's
+ * own context from the ssl_* settings (0, or memcached's error message in
+ * err); memcache_set_tls uses a context configured elsewhere (a Redis
+ * node's). [setup] */
+struct tls_server;
+int memcache_tls_start(char *err, size_t errlen);
+void memcache_set_tls(struct tls_server *s);
+struct tls_server *memcache_tls(void);
 
 /* Does this node serve memcached (engine mode, or a memcached listener)? */
 bool memcache_enabled(void);

@@ -24,6 +24,7 @@
 #include "base/alloc.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "net/tls.h"
 #include "net/worker.h"
 
 #include <pthread.h>
@@ -217,6 +218,14 @@ static void general_stats(struct sink *s) {
     emit(s, "log_watcher_skipped", "0");
     emit(s, "log_watcher_sent", "0");
     emitf(s, "log_watchers", "%d", atomic_load(&mc_watchers));
+    if (mc_settings.ssl_enabled && memcache_tls()) {
+        struct tls_server_stats ts;
+        tls_server_stats(memcache_tls(), &ts);
+        if (mc_settings.ssl_session_cache)
+            emitf(s, "ssl_new_sessions", "%llu", (unsigned long long)ts.new_sessions);
+        emitf(s, "ssl_handshake_errors", "%llu", (unsigned long long)ts.handshake_errors);
+        emitf(s, "time_since_server_cert_refresh", "%u", (unsigned)(time(NULL) - ts.configured_at));
+    }
     emit(s, "unexpected_napi_ids", "0");
     emit(s, "round_robin_fallback", "0");
     emitf(s, "bytes", "%llu", (unsigned long long)data_bytes());
@@ -296,6 +305,20 @@ static void settings_stats(struct sink *s) {
     emitf(s, "read_buf_mem_limit", "%u", m->read_buf_mem_limit);
     emit(s, "track_sizes", yes_no(MC_LOAD(track_sizes)));
     emit(s, "inline_ascii_response", "no");
+    /* memcached's numbers: the SSL_VERIFY_* flags of modes 0..3, TLS versions. */
+    static const int verify_flags[] = {0, 1, 3, 7};
+    static const char *const versions[] = {"tlsv1.0", "tlsv1.1", "tlsv1.2", "tlsv1.3"};
+    emit(s, "ssl_enabled", yes_no(m->ssl_enabled));
+    emit(s, "ssl_chain_cert", m->ssl_chain_cert[0] ? m->ssl_chain_cert : "(null)");
+    emit(s, "ssl_key", m->ssl_key[0] ? m->ssl_key : "(null)");
+    emitf(s, "ssl_verify_mode", "%d", verify_flags[m->ssl_verify_mode & 3]);
+    emitf(s, "ssl_keyformat", "%d", m->ssl_keyformat);
+    emit(s, "ssl_ciphers", m->ssl_ciphers[0] ? m->ssl_ciphers : "NULL");
+    emit(s, "ssl_ca_cert", m->ssl_ca_cert[0] ? m->ssl_ca_cert : "NULL");
+    emitf(s, "ssl_wbuf_size", "%u", m->ssl_wbuf_size);
+    emit(s, "ssl_session_cache", yes_no(m->ssl_session_cache));
+    emit(s, "ssl_kernel_tls", yes_no(m->ssl_kernel_tls));
+    emit(s, "ssl_min_version", versions[m->ssl_min_version & 3]);
 }
 
 /* ---- items, slabs, sizes ------------------------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include "base/str.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "net/tls.h"
 #include "net/worker.h"
 
 #include <limits.h>
@@ -312,6 +313,21 @@ static void mcx_verbosity(struct client *c, const struct mc_tokens *t) {
     }
     MC_STORE(verbose, (int)(level > MAX_VERBOSITY ? MAX_VERBOSITY : level));
     mc_out(c, noreply, "OK");
+}
+
+/* refresh_certs: reload the certificate, key and CA files into a new TLS
+ * context; connections from now on use it. An error is written even
+ * with noreply (as memcached does). */
+static void mcx_refresh_certs(struct client *c, const struct mc_tokens *t) {
+    struct tls_server *tls = memcache_tls();
+    char err[1024];
+    if (tls == NULL) {
+        mc_w_cstr(c->out, "Error TLS not enabled");
+    } else if (tls_server_reload(tls, err, sizeof(err)) == 0) {
+        mc_out(c, noreply_at(t, t->n - 1), "OK");
+    } else {
+        mc_w_cstr(c->out, err);
+    }
 }
 
 static void mcx_shutdown(struct client *c, const struct mc_tokens *t) {
@@ -631,7 +647,7 @@ size_t mc_text_request(struct client *c, struct mc_conn *m, const char *p, size_
             if (t.n < 2) break;
             mcx_extstore(c, &t);
         } else if (tok_eq(cmd, "refresh_certs")) {
-            mc_w_cstr(c->out, "Error TLS not enabled");
+            mcx_refresh_certs(c, &t);
         } else if (t.t[t.n - 1].len >= 5 && memcmp(t.t[t.n - 1].p, "HTTP/", 5) == 0) {
             client_close_after_reply(c);
             return n;

@@ -4,6 +4,7 @@
 #include "config/config.h"
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "proto/resp.h"
 
@@ -19,6 +20,7 @@
 #define MAX_TABLES 64
 
 static struct config_option *tables[MAX_TABLES];
+static config_commit_fn commits[MAX_TABLES]; /* per table, NULL: options apply alone */
 static int ntables;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static char config_path[4096];
@@ -267,6 +269,26 @@ int config_register(struct config_option *table) {
     return 0;
 }
 
+int config_register_group(struct config_option *table, config_commit_fn commit) {
+    int rc = config_register(table);
+    if (rc != 0) return rc;
+    pthread_mutex_lock(&mu);
+    commits[ntables - 1] = commit;
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+/* The commit of the group an option belongs to, or NULL. */
+static config_commit_fn commit_of(const struct config_option *o) {
+    for (int t = 0; t < ntables; t++) {
+        if (commits[t] == NULL || o < tables[t]) continue;
+        const struct config_option *e = tables[t];
+        while (e->name) e++;
+        if (o < e) return commits[t];
+    }
+    return NULL;
+}
+
 void config_teardown(void) {
     FOREACH_OPTION(o) {
         xfree(o->str);
@@ -484,6 +506,33 @@ bool config_value(const char *name, struct buf *out) {
     return o != NULL;
 }
 
+/* The groups' commits after CONFIG SET applied p[0..n) (see config.h);
+ * on failure everything is set back and the commits rerun. */
+static int commit_groups(struct pending *p, int n, char **argv, char **olds, char *msg, const char **bad) {
+    config_commit_fn fns[MAX_TABLES];
+    int first[MAX_TABLES], nfns = 0;
+    for (int i = 0; i < n; i++) {
+        config_commit_fn f = commit_of(p[i].o);
+        bool seen = f == NULL;
+        for (int k = 0; k < nfns && !seen; k++) seen = fns[k] == f;
+        if (seen) continue;
+        fns[nfns] = f;
+        first[nfns++] = i;
+    }
+    for (int k = 0; k < nfns; k++) {
+        if (fns[k](msg) == 0) continue;
+        *bad = argv[2 * first[k]];
+        log_warn("Failed applying new configuration. Possibly related to new %s setting. Restoring previous "
+                 "settings.", p[first[k]].o->name);
+        char dummy[CFG_ERR_MAX];
+        for (int j = n - 1; j >= 0; j--) set_from_text(p[j].o, olds[j], dummy);
+        for (int j = 0; j < nfns; j++)
+            if (fns[j](dummy) != 0) log_warn("Failed applying restored failed CONFIG SET command: %s", dummy);
+        return -1;
+    }
+    return 0;
+}
+
 int config_set(int argc, char **argv, const size_t *lens, char *err, size_t errlen) {
     if (argc < 2 || argc % 2 != 0) {
         snprintf(err, errlen, "ERR wrong number of arguments for 'config|set' command");
@@ -583,6 +632,7 @@ int config_set(int argc, char **argv, const size_t *lens, char *err, size_t errl
         }
         applied++;
     }
+    if (applied == n && commit_groups(p, n, argv, olds, msg, &bad) != 0) applied = 0;
     for (int i = 0; i < n; i++)
         if (p[i].o->flags & (CFG_F_MULTI_ARG | CFG_F_FLAGS)) {
             xfree(p[i].argv[p[i].argc]);

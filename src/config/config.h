@@ -83,6 +83,19 @@ struct config_option {
 /* Register a table ending with CFG_END; defaults are applied now. The table
  * stays owned by the caller and must outlive the registry. */
 int config_register(struct config_option *table);
+
+/* Options that take effect together (Redis's shared apply functions: TLS
+ * certificate, key and CA files...): their `apply` callbacks only record
+ * the values, and `commit` makes them live. CONFIG SET runs each group's
+ * commit once, after every option it names was applied, in the order of
+ * the first option of each group; when a commit fails, every option is set
+ * back to its old value, the commits run again (so the groups follow the
+ * old values), and the reply names the first option of the failed group
+ * with the commit's message. A commit must be atomic: when it fails, it
+ * leaves in place what was live. Config files and the command line never
+ * commit: the owner starts from the loaded values itself. */
+typedef int (*config_commit_fn)(char *err);
+int config_register_group(struct config_option *table, config_commit_fn commit);
 void config_teardown(void);
 
 /* Load a config file (may be NULL) then extra text (from the command line).

@@ -31,6 +31,7 @@
 #include "exec/reply.h"
 #include "exec/tracking.h"
 #include "net/listener.h"
+#include "net/tls.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -64,6 +65,7 @@ struct wstate {
 
 static struct wstate *wstates[WORKER_MAX];
 static const struct client_proto *protos[CLIENT_PROTO_TAGS];
+static struct tls_server *tls_servers[CLIENT_PROTO_TAGS]; /* TLS listeners by tag */
 static __thread struct wstate *ws;
 static __thread char *nested_shared; /* second read buffer while serving from a busy script */
 static _Atomic uint64_t next_client_id = 1;
@@ -267,6 +269,10 @@ void client_register_proto(int tag, const struct client_proto *p) {
     if (tag >= 0 && tag < CLIENT_PROTO_TAGS) protos[tag] = p;
 }
 
+void client_register_tls(int tag, struct tls_server *s) {
+    if (tag >= 0 && tag < CLIENT_PROTO_TAGS) tls_servers[tag] = s;
+}
+
 /* ---- the client directory: id -> worker, for every thread ------------------------------------ */
 
 /* Sharded by id; a leaf lock each (docs/design/lock-order.md). A client is
@@ -344,10 +350,12 @@ static const char protected_msg[] =
 void client_accept(int fd, enum listener_kind kind, int tag) {
     struct cstats *st = tl_cst();
     const struct client_proto *proto = tag >= 0 && tag < CLIENT_PROTO_TAGS ? protos[tag] : NULL;
-    /* Protected mode (RESP connections only; memcached has no such thing). */
+    struct tls_server *tls = tag >= 0 && tag < CLIENT_PROTO_TAGS ? tls_servers[tag] : NULL;
+    /* Protected mode (RESP connections only; memcached has no such thing).
+     * A TLS peer could not read the plain-text explanation: it is closed. */
     if (proto == NULL && kind != LISTENER_UNIX && atomic_load_explicit(&protected_mode, memory_order_relaxed) &&
         acl_default_nopass() && !is_loopback_peer(fd)) {
-        if (write(fd, protected_msg, sizeof(protected_msg) - 1) < 0) { /* closing anyway */
+        if (!tls && write(fd, protected_msg, sizeof(protected_msg) - 1) < 0) { /* closing anyway */
         }
         close(fd);
         cst_add(&st->rejected, 1);
@@ -355,16 +363,23 @@ void client_accept(int fd, enum listener_kind kind, int tag) {
     }
     cst_add(&st->received, 1);
     if (atomic_load_explicit(&nclients_total, memory_order_relaxed) >= atomic_load(&max_clients)) {
+        /* (A TLS peer could not read the plain text: it is just closed.) */
         const char *msg = proto ? proto->reject_msg : "-ERR max number of clients reached\r\n";
-        if (write(fd, msg, strlen(msg)) < 0) { /* closing anyway */
+        if (!tls && write(fd, msg, strlen(msg)) < 0) { /* closing anyway */
         }
         close(fd);
         cst_add(&st->rejected, 1);
         return;
     }
     struct client *c = xcalloc(1, sizeof(*c));
-    conn_init_plain(&c->conn, fd, kind == LISTENER_UNIX);
-    c->conn.io.fn = on_io;
+    if (tls == NULL) {
+        conn_init_plain(&c->conn, fd, kind == LISTENER_UNIX);
+    } else if (conn_init_tls_accept(&c->conn, fd, tls) != 0) {
+        log_warn("Error accepting a client connection: TLS is not configured");
+        close(fd);
+        xfree(c);
+        return;
+    }
     c->id = atomic_fetch_add(&next_client_id, 1);
     c->worker = ws->w;
     c->resp = 2;
@@ -404,7 +419,7 @@ void client_accept(int fd, enum listener_kind kind, int tag) {
     directory_add(c);
     atomic_fetch_add_explicit(&nclients_total, 1, memory_order_relaxed);
     if (proto && proto->opened) proto->opened(c);
-    if (loop_add(worker_loop(ws->w), &c->conn.io, LOOP_READ, false) != 0) close_now(c);
+    if (conn_register(&c->conn, worker_loop(ws->w), on_io, LOOP_READ) != 0) close_now(c);
 }
 
 /* ---- closing ------------------------------------------------------------------------ */
@@ -449,7 +464,7 @@ static void close_now(struct client *c) {
         return;
     }
     c->flags |= CLIENT_CLOSED;
-    loop_del(worker_loop(ws->w), &c->conn.io);
+    conn_unregister(&c->conn);
     conn_close(&c->conn);
     if (c->prev)
         c->prev->next = c->next;
@@ -565,14 +580,14 @@ static bool flush_output(struct client *c) {
         size_t pend = obuf_pending(&c->obuf);
         if (pend > atomic_load_explicit(&recent_max_out, memory_order_relaxed))
             atomic_store_explicit(&recent_max_out, pend, memory_order_relaxed);
-        loop_mod(worker_loop(ws->w), &c->conn.io, LOOP_READ | LOOP_WRITE);
+        conn_set_events(&c->conn, LOOP_READ | LOOP_WRITE);
         return true;
     }
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
         close_now(c);
         return false;
     }
-    if (c->conn.io.events & LOOP_WRITE) loop_mod(worker_loop(ws->w), &c->conn.io, LOOP_READ);
+    if (conn_events(&c->conn) & LOOP_WRITE) conn_set_events(&c->conn, LOOP_READ);
     return true;
 }
 
@@ -1017,7 +1032,7 @@ void client_info_line(const struct client *c, struct buf *out) {
         }
     }
     char events[3] = "r";
-    if (c->conn.io.events & LOOP_WRITE) strcpy(events, "rw");
+    if (conn_events(&c->conn) & LOOP_WRITE) strcpy(events, "rw");
     const char *cmd = c->lastcmd ? c->lastcmd->fullname : "NULL";
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d ssub=%d "

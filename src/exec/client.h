@@ -88,6 +88,10 @@ struct client_proto {
 #define CLIENT_PROTO_TAGS 8
 /* Connections accepted by listeners attached with `tag` speak p. [setup] */
 void client_register_proto(int tag, const struct client_proto *p);
+/* Connections accepted by listeners attached with `tag` are TLS, served by
+ * s (net/tls.h); without one they are plain. [setup] */
+struct tls_server;
+void client_register_tls(int tag, struct tls_server *s);
 
 struct ckey {
     int pos;       /* argv index of a key */

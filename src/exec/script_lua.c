@@ -662,7 +662,8 @@ static int redis_acl_check_cmd(lua_State *L) {
     int allowed = -1;
     if (cmd) {
         int pos;
-        allowed = exec_access_check_user(srun_caller()->user, cmd, argc, av, lv, &pos) == ACL_OK;
+        struct acl_user *u = srun_caller()->user;
+        allowed = u == NULL || exec_access_check_user(u, cmd, argc, av, lv, &pos) == ACL_OK;
     }
     if (av != argv) xfree(av);
     if (lv != lens) xfree(lv);

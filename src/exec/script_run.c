@@ -475,7 +475,7 @@ const char *srun_command(int argc, const char **argv, size_t *lens, const char *
         return reject(sc, cmd, "-ERR Wrong number of args calling Redis command from script");
     if ((cmd->flags & CMD_NOSCRIPT) && !atomic_load_explicit(&disable_deny, memory_order_relaxed))
         return reject(sc, cmd, "-ERR This Redis command is not allowed from script");
-    if (UNLIKELY(!acl_user_unrestricted(sc->user))) {
+    if (UNLIKELY(sc->user != NULL && !acl_user_unrestricted(sc->user))) { /* NULL: an internal caller */
         /* The caller's ACL rules apply to what its script calls (Redis 7.0). */
         int pos;
         switch (exec_access_verdict(sc, cmd, ACL_LOG_CTX_LUA, &pos)) {

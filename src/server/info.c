@@ -59,7 +59,9 @@ static void section_server(struct buf *o) {
     buf_printf(o, "process_id:%d\r\n", (int)getpid());
     buf_printf(o, "process_supervised:no\r\n");
     buf_printf(o, "run_id:%s\r\n", run_id);
-    buf_printf(o, "tcp_port:%d\r\n", __atomic_load_n(&server_settings.port, __ATOMIC_RELAXED));
+    int port = __atomic_load_n(&server_settings.port, __ATOMIC_RELAXED);
+    if (port == 0) port = __atomic_load_n(&server_settings.tls_port, __ATOMIC_RELAXED); /* as Redis */
+    buf_printf(o, "tcp_port:%d\r\n", port);
     buf_printf(o, "server_time_usec:%lld\r\n", (long long)time_us());
     buf_printf(o, "uptime_in_seconds:%lld\r\n", (long long)up);
     buf_printf(o, "uptime_in_days:%lld\r\n", (long long)(up / 86400));

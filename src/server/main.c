@@ -28,6 +28,7 @@
 #include "metrics/slowlog.h"
 #include "net/listener.h"
 #include "net/loop.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "repl/log.h"
 #include "server/mc_options.h"
@@ -48,9 +49,24 @@
 
 #define MAX_LISTENERS 64
 #define EFFECTS_LOG_BYTES (8 * 1024 * 1024)
+/* Listener tags (client_accept): 0 RESP over TCP, 1 over a UNIX socket,
+ * MEMCACHE_TAG / MEMCACHE_TLS_TAG memcached, and: */
+#define RESP_TLS_TAG 3
 
 static struct listener *listeners[MAX_LISTENERS];
 static int nlisteners;
+/* The TCP listeners of the Redis port and of the TLS port (also in
+ * listeners[]), replaced by CONFIG SET port / tls-port / bind. Replaced
+ * ones are detached at once and freed at exit (a worker may still be
+ * handling an event for them). */
+struct listener_group {
+    struct listener *ls[MAX_LISTENERS];
+    int n;
+    int tag;
+};
+static struct listener_group plain_group = {.tag = 0}, tls_group = {.tag = RESP_TLS_TAG};
+static struct listener *retired[MAX_LISTENERS * 16];
+static int nretired;
 static pthread_mutex_t listeners_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct loop *main_loop;
 static int shutdown_fd = -1;
@@ -100,23 +116,47 @@ static int open_tcp(int port, char binds[][64], int nbind, struct listener **out
     return 0;
 }
 
-static int rebind(int port, char binds[][64], int nbind, char *err) {
+/* Open the group's listeners on port (0: none) and the given addresses,
+ * then retire the old ones; nothing changes when opening fails. */
+static int rebind_group(struct listener_group *g, int port, char binds[][64], int nbind, char *err) {
     struct listener *fresh[MAX_LISTENERS];
     int n;
     if (open_tcp(port, binds, nbind, fresh, &n, err) != 0) return -1;
     pthread_mutex_lock(&listeners_mu);
-    for (int i = 0; i < n; i++) listener_attach(fresh[i], client_accept, 0);
-    /* The old listeners stop accepting now; their structs are left for the
-     * process lifetime, since a worker may be handling an event for them. */
-    for (int i = 0; i < nlisteners; i++) {
-        if (listeners[i] == NULL) continue;
-        listener_detach(listeners[i]);
-        listeners[i] = NULL;
+    if (nretired + g->n > (int)ARRAY_LEN(retired) || nlisteners + n > MAX_LISTENERS) {
+        pthread_mutex_unlock(&listeners_mu);
+        for (int i = 0; i < n; i++) listener_close(&fresh[i]);
+        snprintf(err, CFG_ERR_MAX, "Too many listeners.");
+        return -1;
     }
-    nlisteners = 0;
-    for (int i = 0; i < n; i++) listeners[nlisteners++] = fresh[i];
+    for (int i = 0; i < n; i++) listener_attach(fresh[i], client_accept, g->tag);
+    for (int i = 0; i < g->n; i++) {
+        listener_detach(g->ls[i]);
+        for (int k = 0; k < nlisteners; k++) {
+            if (listeners[k] != g->ls[i]) continue;
+            listeners[k] = listeners[--nlisteners];
+            break;
+        }
+        retired[nretired++] = g->ls[i];
+    }
+    g->n = 0;
+    for (int i = 0; i < n; i++) {
+        g->ls[g->n++] = fresh[i];
+        listeners[nlisteners++] = fresh[i];
+    }
     pthread_mutex_unlock(&listeners_mu);
+    return 0;
+}
+
+static int rebind(int port, char binds[][64], int nbind, char *err) {
+    if (rebind_group(&plain_group, port, binds, nbind, err) != 0) return -1;
     log_notice("Listening on port %d", port);
+    return 0;
+}
+
+static int rebind_tls(int port, char binds[][64], int nbind, char *err) {
+    if (rebind_group(&tls_group, port, binds, nbind, err) != 0) return -1;
+    log_notice("Listening on port %d (TLS)", port);
     return 0;
 }
 
@@ -154,7 +194,8 @@ static int open_memcached(void) {
                     fprintf(stderr, "failed to listen on %s port %d: %s\n", udp ? "UDP" : "TCP", port, msg);
                 return ERR_IO;
             }
-            listener_attach(ls, udp ? memcache_udp_readable : client_accept, MEMCACHE_TAG);
+            bool tls = !udp && ms->ssl_enabled && !(ms->nlisten && ms->listen_notls[i]);
+            listener_attach(ls, udp ? memcache_udp_readable : client_accept, tls ? MEMCACHE_TLS_TAG : MEMCACHE_TAG);
             listeners[nlisteners++] = ls;
             opened++;
         }
@@ -163,6 +204,26 @@ static int open_memcached(void) {
             return ERR_IO;
         }
     }
+    return 0;
+}
+
+/* TLS on the memcached listeners: memcached's -Z with its -o ssl_* options
+ * (its own certificates), or memcached-tls on a Redis node (the tls-*
+ * ones). 0, or the exit status after a message. */
+static int start_memcached_tls(void) {
+    const struct memcache_settings *ms = memcache_settings();
+    if (!ms->engine) {
+        if (!tls_server_ready(server_tls())) {
+            log_warn("memcached-tls needs TLS configured (tls-cert-file, tls-key-file and tls-port, "
+                     "tls-replication or tls-cluster)");
+            return 1;
+        }
+        memcache_set_tls(server_tls());
+        client_register_tls(MEMCACHE_TLS_TAG, server_tls());
+        return 0;
+    }
+    /* memcached's context was built with its command line (mc_options.c). */
+    client_register_tls(MEMCACHE_TLS_TAG, memcache_tls());
     return 0;
 }
 
@@ -306,6 +367,7 @@ int main(int argc, char **argv) {
 
     /* Every module's options, then the commands (rename-command needs them). */
     server_options_register();
+    tls_options_register();
     slowlog_setup();
     latency_setup();
     acl_setup();
@@ -372,16 +434,21 @@ int main(int argc, char **argv) {
     exec_set_server_hooks(&sh);
 
     char err[CFG_ERR_MAX];
-    struct listener *tcp[MAX_LISTENERS];
-    int ntcp;
-    if (open_tcp(server_settings.port, server_settings.bind, server_settings.nbind, tcp, &ntcp, err) != 0 ||
-        (server_settings.port != 0 && ntcp == 0)) {
+    if (tls_options_start() != 0) return 1;
+    if (memcache_settings()->ssl_enabled) {
+        int mrc = start_memcached_tls();
+        if (mrc != 0) return mrc;
+    }
+    if (rebind_group(&plain_group, server_settings.port, server_settings.bind, server_settings.nbind, err) != 0 ||
+        (server_settings.port != 0 && plain_group.n == 0)) {
         log_warn("Failed listening on port %d (tcp), aborting.", server_settings.port);
         return 1;
     }
-    for (int i = 0; i < ntcp; i++) {
-        listener_attach(tcp[i], client_accept, 0);
-        listeners[nlisteners++] = tcp[i];
+    client_register_tls(RESP_TLS_TAG, server_tls());
+    if (rebind_group(&tls_group, server_settings.tls_port, server_settings.bind, server_settings.nbind, err) != 0 ||
+        (server_settings.tls_port != 0 && tls_group.n == 0)) {
+        log_warn("Failed listening on port %d (TLS), aborting.", server_settings.tls_port);
+        return 1;
     }
     if (server_settings.unixsocket[0]) {
         struct listener *ls;
@@ -398,7 +465,12 @@ int main(int argc, char **argv) {
         log_warn("Failed opening the memcached listeners, aborting.");
         return memcache_settings()->engine ? 71 /* EX_OSERR, as memcached */ : 1;
     }
+    if (nlisteners == 0) {
+        log_warn("Configured to not listen anywhere, exiting.");
+        return 1;
+    }
     server_set_rebind_hook(rebind);
+    server_set_tls_rebind_hook(rebind_tls);
     server_info_register();
     write_pidfile();
 
@@ -416,7 +488,11 @@ int main(int argc, char **argv) {
     memcache_start();
     if (worker_start(on_worker_start, on_worker_stop) != 0) return 1;
     log_notice("Server initialized");
-    log_notice("Ready to accept connections tcp (port %d, %d threads)", server_settings.port, threads);
+    if (server_settings.tls_port)
+        log_notice("Ready to accept connections tcp (port %d, tls port %d, %d threads)", server_settings.port,
+                   server_settings.tls_port, threads);
+    else
+        log_notice("Ready to accept connections tcp (port %d, %d threads)", server_settings.port, threads);
 
     loop_run(main_loop);
 
@@ -429,6 +505,7 @@ int main(int argc, char **argv) {
     log_warn("Stash is now ready to exit, bye bye...");
     for (int i = 0; i < nlisteners; i++)
         if (listeners[i]) listener_close(&listeners[i]);
+    for (int i = 0; i < nretired; i++) listener_close(&retired[i]);
     worker_teardown();
     loop_destroy(&main_loop);
     close(shutdown_fd);
@@ -441,6 +518,7 @@ int main(int argc, char **argv) {
     acl_teardown();
     slowlog_teardown();
     latency_teardown();
+    tls_options_teardown();
     config_teardown();
     return 0;
 }

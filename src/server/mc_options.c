@@ -24,8 +24,8 @@
  *                   (memcached's --enable-sasl-pwdb convention; Cyrus SASL's
  *                   sasldb is not read)
  *   -Y file         the text protocol's login (memcached's authfile)
- * TLS, which Stash does not have yet, is refused rather than silently
- * ignored: -Z, as a memcached built without it refuses it.
+ *   -Z -o ssl_*     TLS on the TCP listeners (memcached's options, checks
+ *                   and messages; the context is built at start).
  */
 #include "server/mc_options.h"
 #include "base/buf.h"
@@ -98,11 +98,15 @@ static void usage(void) {
            "-Y, --auth-file=<file>    enable ASCII protocol authentication. format:\n"
            "                          user:pass\\nuser2:pass2\\n\n"
            "-e, --memory-file=<file>  accepted for compatibility (no restartable cache)\n"
-           "-Z, --enable-ssl          not available in this build\n"
+           "-Z, --enable-ssl          TLS on the TCP listeners (-l notls:<addr> keeps one plain)\n"
            "-N, --napi_ids            accepted for compatibility\n"
            "-o, --extended            comma separated memcached extended options; those that tune\n"
            "                          memcached's slabs, LRU and hash table are accepted and shown\n"
-           "                          by \"stats settings\"; idle_timeout=<s> closes idle connections\n");
+           "                          by \"stats settings\"; idle_timeout=<s> closes idle connections;\n"
+           "                          TLS: ssl_chain_cert=<file>, ssl_key=<file>, ssl_keyformat=<1 PEM|2 DER>,\n"
+           "                          ssl_ca_cert=<file>, ssl_verify_mode=<0 none|1 request|2 require|3 once>,\n"
+           "                          ssl_ciphers=<list>, ssl_min_version=<0..3: tlsv1.0..tlsv1.3>,\n"
+           "                          ssl_session_cache, ssl_wbuf_size=<KiB>, ssl_kernel_tls\n");
 }
 
 static void license(void) {
@@ -150,6 +154,68 @@ static bool strtol_ok(const char *s, long *out) {
             return 1;                                                                                         \
         }                                                                                                     \
     } while (0)
+
+/* One -o ssl_* item (memcached's TLS settings, its messages). */
+static int ssl_suboption(struct memcache_settings *ms, const char *name, const char *val, const char *whole) {
+    long l;
+    unsigned long ul;
+    struct {
+        const char *name;
+        char *dst;
+    } files[] = {{"ssl_chain_cert", ms->ssl_chain_cert}, {"ssl_key", ms->ssl_key},
+                 {"ssl_ciphers", ms->ssl_ciphers},       {"ssl_ca_cert", ms->ssl_ca_cert}};
+    for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+        if (strcmp(name, files[i].name) != 0) continue;
+        if (val == NULL) {
+            fprintf(stderr, "Missing %s argument\n", name);
+            return 1;
+        }
+        snprintf(files[i].dst, sizeof(ms->ssl_key), "%s", val);
+        return CONTINUE;
+    }
+    if (strcmp(name, "ssl_verify_mode") == 0 || strcmp(name, "ssl_min_version") == 0) {
+        bool verify = name[4] == 'v';
+        if (val == NULL) {
+            fprintf(stderr, "Missing %s argument\n", name);
+            return 1;
+        }
+        if (!strtol_ok(val, &l)) {
+            fprintf(stderr, "could not parse argument to %s\n", name);
+            return 1;
+        }
+        if (l < 0 || l > 3) {
+            fprintf(stderr, verify ? "Invalid ssl_verify_mode. Use help to see valid options.\n"
+                                   : "Invalid ssl_min_version. Use help to see valid options.\n");
+            return 1;
+        }
+        if (verify)
+            ms->ssl_verify_mode = (int)l;
+        else
+            ms->ssl_min_version = (int)l;
+    } else if (strcmp(name, "ssl_keyformat") == 0) {
+        NEED_VALUE("Missing ssl_keyformat argument");
+        if (!strtol_ok(val, &l)) {
+            fprintf(stderr, "could not parse argument to ssl_keyformat\n");
+            return 1;
+        }
+        ms->ssl_keyformat = (int)l;
+    } else if (strcmp(name, "ssl_wbuf_size") == 0) {
+        NEED_VALUE("Missing ssl_wbuf_size argument");
+        if (!strtoul_ok(val, &ul)) {
+            fprintf(stderr, "could not parse argument to ssl_wbuf_size\n");
+            return 1;
+        }
+        ms->ssl_wbuf_size = (unsigned)ul * 1024;
+    } else if (strcmp(name, "ssl_session_cache") == 0) {
+        ms->ssl_session_cache = true;
+    } else if (strcmp(name, "ssl_kernel_tls") == 0) {
+        ms->ssl_kernel_tls = true;
+    } else {
+        fprintf(stderr, "Illegal suboption \"%s\"\n", whole);
+        return 1;
+    }
+    return CONTINUE;
+}
 
 /* One -o item (name or name=value). Returns CONTINUE or an exit status. */
 static int suboption(struct parse_state *st, const char *name, const char *val, const char *whole) {
@@ -333,10 +399,12 @@ static int suboption(struct parse_state *st, const char *name, const char *val, 
             return 1;
         }
         ms->read_buf_mem_limit = (unsigned)ul * 1024 * 1024;
+    } else if (strncmp(name, "ssl_", 4) == 0) {
+        return ssl_suboption(ms, name, val, whole);
     } else if (strncmp(name, "ext_", 4) == 0 || strcmp(name, "slab_automove_freeratio") == 0 ||
-               strncmp(name, "ssl_", 4) == 0 || strcmp(name, "sock_cookie_id") == 0 ||
-               strcmp(name, "proxy_config") == 0 || strcmp(name, "proxy_uring") == 0) {
-        /* external storage, TLS and proxy tuning: accepted, not used */
+               strcmp(name, "sock_cookie_id") == 0 || strcmp(name, "proxy_config") == 0 ||
+               strcmp(name, "proxy_uring") == 0) {
+        /* external storage and proxy tuning: accepted, not used */
     } else {
         fprintf(stderr, "Illegal suboption \"%s\"\n", whole);
         return 1;
@@ -400,8 +468,10 @@ static int add_interfaces(struct memcache_settings *ms, const char *list) {
     snprintf(copy, sizeof(copy), "%s", list);
     char *save = NULL;
     for (char *p = strtok_r(copy, ",;", &save); p; p = strtok_r(NULL, ",;", &save)) {
-        if (strncmp(p, "notls:", 6) == 0) p += 6;
+        bool notls = strncmp(p, "notls:", 6) == 0;
+        if (notls) p += 6;
         if (ms->nlisten >= (int)ARRAY_LEN(ms->listen)) return -1;
+        ms->listen_notls[ms->nlisten] = notls;
         char *addr = p;
         int port = 0;
         if (p[0] == '[') {
@@ -509,9 +579,7 @@ int mc_options_parse(int argc, char **argv, char **config) {
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case 'A': ms->shutdown_enabled = true; break;
-        case 'Z':
-            fprintf(stderr, "This server is not built with TLS support.\n");
-            return EX_USAGE_;
+        case 'Z': ms->ssl_enabled = true; break;
         case 'a': ms->unixsocket_perm = (int)strtol(optarg, NULL, 8); break;
         case 'U':
             ms->udp_port = atoi(optarg);
@@ -710,6 +778,17 @@ int mc_options_parse(int argc, char **argv, char **config) {
     if (ms->auth_file[0] && ms->udp_port) {
         fprintf(stderr, "Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n");
         return EX_USAGE_;
+    }
+    if (ms->ssl_enabled) { /* before dropping privileges: the key may be root's only */
+        if (ms->port == 0) {
+            fprintf(stderr, "ERROR: You cannot enable SSL without a TCP port.\n");
+            return EX_USAGE_;
+        }
+        char err[2048];
+        if (memcache_tls_start(err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
+            return EX_USAGE_;
+        }
     }
     if (maxcore) {
         struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};

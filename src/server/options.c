@@ -58,7 +58,13 @@ static int bind_set(int argc, char **argv, bool check_only, char *err) {
     bool same = n == server_settings.nbind;
     for (int i = 0; same && i < n; i++) same = strcmp(binds[i], server_settings.bind[i]) == 0;
     if (same) return 0;
+    /* The TLS listeners first: when the plain ones then fail, they move back. */
+    if (server_tls_rebind(binds, n, err) != 0) {
+        snprintf(err, CFG_ERR_MAX, "Failed to bind to specified addresses.");
+        return -1;
+    }
     if (rebind_hook && rebind_hook(server_settings.port, binds, n, err) != 0) {
+        server_tls_rebind(server_settings.bind, server_settings.nbind, err);
         snprintf(err, CFG_ERR_MAX, "Failed to bind to specified addresses.");
         return -1;
     }

@@ -116,12 +116,6 @@ def test_root_needs_dash_u():
     assert (rc, err.strip()) == (67, "can't find the user nosuchuser0 to switch to")
 
 
-@stash_only
-def test_security_features_not_built_are_refused():
-    rc, out, err = cli("-Z")
-    assert (rc, err.strip()) == (64, "This server is not built with TLS support.")
-
-
 # ---- accepted flags and their effect ---------------------------------------------------------------------------
 
 def test_defaults_in_stats_settings():
