@@ -3,7 +3,7 @@
 #   scripts/deps.sh build   - to build and run stash-server
 #   scripts/deps.sh test    - also the test tools, peers and sanitizer runtimes
 set -eu
-want=(build-essential cmake pkg-config python3 libjemalloc-dev libsodium-dev libssl-dev)
+want=(build-essential cmake pkg-config python3 libjemalloc-dev libsodium-dev libssl-dev liblzf-dev)
 if [ "${1:-build}" = "test" ]; then
   want+=(clang llvm libclang-rt-14-dev python3-pytest python3-redis python3-pymemcache
          redis-server redis-tools memcached libmemcached-tools tcl valgrind procps)
