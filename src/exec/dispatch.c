@@ -18,6 +18,7 @@
 #include "metrics/cmdlat.h"
 #include "metrics/latency.h"
 #include "metrics/slowlog.h"
+#include "persist/persist.h"
 #include "repl/log.h"
 
 #include <pthread.h>
@@ -67,6 +68,7 @@ void exec_store_after(void) {
     block_after(); /* post served replies to their workers */
     pubsub_flush_notifications();
     if (nstaged_lines) flush_monitor_lines();
+    persist_after(); /* a save FLUSHALL asked for, now that no stripe is held */
 }
 
 /* ---- MONITOR ------------------------------------------------------------------- */
@@ -499,6 +501,16 @@ void exec_dispatch(struct client *c) {
         if (is_exec && in_multi) denyoom = multi_flags(c) & CMD_DENYOOM;
         if (store_evict_if_needed() != 0 && denyoom) {
             reject(c, RERR_OOM);
+            return;
+        }
+    }
+    /* A failed background save with stop-writes-on-bgsave-error and save
+     * points: refuse writes (and PING), as Redis does. */
+    if (UNLIKELY(persist_writes_refused())) {
+        bool is_write = (cmd->flags & CMD_WRITE) ||
+                        (strcmp(cmd->fullname, "exec") == 0 && in_multi && (multi_flags(c) & CMD_WRITE));
+        if (is_write || strcmp(cmd->fullname, "ping") == 0) {
+            reject(c, PERSIST_ERR_MISCONF);
             return;
         }
     }
