@@ -80,10 +80,10 @@ static int save_set(int argc, char **argv, bool check_only, char *err) {
     if (check_only) return 0;
     pthread_mutex_lock(&opt_mu);
     /* In the config file and on the command line, several "save" lines add
-     * up (the first one replaces the default); CONFIG SET replaces. */
-    static bool first_line_seen;
-    if (started || !first_line_seen || argc == 0) npoints = 0;
-    first_line_seen = true;
+     * up (the first one replaces the default, which the registry applies
+     * first); CONFIG SET replaces. */
+    static int startup_calls;
+    if (started || startup_calls++ < 2 || argc == 0) npoints = 0;
     for (int i = 0; i < argc / 2 && npoints < MAX_SAVE_POINTS; i++) points[npoints++] = p[i];
     pthread_mutex_unlock(&opt_mu);
     return 0;
