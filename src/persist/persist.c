@@ -213,7 +213,12 @@ static int finish_file(const struct snapshot_result *res, const char *target, bo
         atomic_store(&dirty_saved, res->dirty_at_cut);
         log_notice(background ? "Background saving terminated with success" : "DB saved on disk");
     }
-    if (background || rc != ERR_AGAIN) atomic_store(&last_bg_ok, rc == 0 || rc == ERR_AGAIN);
+    /* As Redis: any successful save clears a failed status; only a failed
+     * background save sets it (and so MISCONF). */
+    if (rc == 0)
+        atomic_store(&last_bg_ok, true);
+    else if (background && rc != ERR_AGAIN)
+        atomic_store(&last_bg_ok, false);
     if (background) atomic_store(&last_bg_time_s, (res->end_ms - res->start_ms + 500) / 1000);
     return rc;
 }
@@ -325,7 +330,6 @@ static int save_sync(const char *target) {
             rc = finish_file(&res, target, false);
         }
     }
-    if (rc == ERR_IO) atomic_store(&last_bg_ok, false);
     pthread_mutex_lock(&job_mu);
     sync_running = false;
     pthread_mutex_unlock(&job_mu);
