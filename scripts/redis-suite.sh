@@ -17,7 +17,7 @@ shift || true
 UNITS=("$@")
 [ ${#UNITS[@]} -eq 0 ] && UNITS=(type/string type/incr expire keyspace multi pubsub info-command protocol
                                  querybuf bitops introspection type/hash type/list type/list-2 type/list-3
-                                 type/set type/zset hyperloglog geo sort scan)
+                                 type/set type/zset hyperloglog geo sort scan dump)
 SUITE=$ROOT/tests/redis-suite/redis-7.0.15
 KNOWN=$ROOT/tests/redis-suite-known-failures.txt
 
@@ -56,7 +56,7 @@ for u in "${UNITS[@]}"; do
   # parallel runs from colliding on the test server's port.
   (cd "$SUITE" && TERM=dumb timeout 600 ./runtest --host 127.0.0.1 --port "$PORT" --single "unit/$u" \
       --baseport $((20000 + RANDOM % 30000)) \
-      --tags "-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory" \
+      --tags "-needs:repl -needs:pfdebug -needs:config-maxmemory" \
       --ignore-encoding --durable --clients 1 --timeout 120 2>&1) | sed "s|^|$u: |" | tee -a "$OUT" |
       grep -E "\[(ok|err|exception)\]|Killing|exception" || true
   if ! kill -0 "$PID" 2>/dev/null; then
