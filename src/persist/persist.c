@@ -51,6 +51,7 @@ struct save_point {
 static pthread_mutex_t opt_mu = PTHREAD_MUTEX_INITIALIZER; /* save points, dbfilename */
 static struct save_point points[MAX_SAVE_POINTS];
 static int npoints;
+static _Atomic int npoints_pub; /* npoints, for lock-free readers */
 static char dbfilename[256] = "dump.rdb";
 static _Atomic bool opt_compress = true, opt_checksum = true, opt_stop_writes = true, opt_del_sync = false;
 static _Atomic long long opt_key_save_delay;
@@ -85,6 +86,7 @@ static int save_set(int argc, char **argv, bool check_only, char *err) {
     static int startup_calls;
     if (started || startup_calls++ < 2 || argc == 0) npoints = 0;
     for (int i = 0; i < argc / 2 && npoints < MAX_SAVE_POINTS; i++) points[npoints++] = p[i];
+    atomic_store(&npoints_pub, npoints);
     pthread_mutex_unlock(&opt_mu);
     return 0;
 }
@@ -146,12 +148,7 @@ static void current_filename(char *out, size_t cap) {
     pthread_mutex_unlock(&opt_mu);
 }
 
-bool persist_has_save_points(void) {
-    pthread_mutex_lock(&opt_mu);
-    bool any = npoints > 0;
-    pthread_mutex_unlock(&opt_mu);
-    return any;
-}
+bool persist_has_save_points(void) { return atomic_load_explicit(&npoints_pub, memory_order_relaxed) > 0; }
 
 /* ---- outcome (INFO) ------------------------------------------------------------------------------ */
 
@@ -168,11 +165,18 @@ static _Atomic long long loading_start_s, loading_total, loading_loaded;
 
 /* ---- the job ----------------------------------------------------------------------------------- */
 
+/* job_mu is never taken by a thread holding a stripe (it is held across a
+ * cut, which takes every stripe): whatever may run under stripe locks
+ * (EXEC, scripts: BGSAVE, INFO, FLUSHALL) uses the atomics below. */
 static pthread_mutex_t job_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct snapshot *bg;          /* running or finished, not yet joined */
 static _Atomic bool bg_finished;     /* set by the snapshot thread */
+static _Atomic bool bg_active;       /* bg != NULL and not finished */
+static _Atomic bool bg_cancel;       /* stop the running background save */
+static _Atomic bool flush_killed;    /* FLUSHALL cancelled it (logged later) */
+static _Atomic uint64_t keys_done, keys_total;
 static bool sync_running;            /* a SAVE is in flight */
-static bool bg_scheduled;            /* BGSAVE SCHEDULE / inside EXEC */
+static _Atomic bool bg_scheduled;    /* BGSAVE SCHEDULE / inside EXEC */
 static char bg_target[256];
 
 static void temp_name(char *out, size_t cap) { snprintf(out, cap, "temp-%d.rdb", (int)getpid()); }
@@ -189,6 +193,8 @@ static void snapshot_opts_now(struct snapshot_opts *o) {
     o->compress = atomic_load(&opt_compress);
     o->checksum = atomic_load(&opt_checksum);
     o->key_save_delay_us = atomic_load(&opt_key_save_delay);
+    o->keys_done = &keys_done;
+    o->keys_total = &keys_total;
 }
 
 /* Rename the finished temp file over target and record the outcome. */
@@ -227,6 +233,7 @@ static void bg_done(const struct snapshot_result *res, void *arg) {
     if (res->rc != 0 && res->rc != ERR_AGAIN) log_warn("Background saving error");
     finish_file(res, bg_target, true);
     atomic_store(&bg_start_ms, 0);
+    atomic_store(&bg_active, false);
     atomic_store(&bg_finished, true);
 }
 
@@ -265,30 +272,34 @@ static int bg_start_locked(void) {
     current_filename(bg_target, sizeof(bg_target));
     struct snapshot_opts o;
     snapshot_opts_now(&o);
+    o.cancel = &bg_cancel;
+    atomic_store(&bg_cancel, false);
     atomic_store(&bg_start_ms, time_ms());
     atomic_store(&bg_finished, false);
+    atomic_store(&bg_active, true);
     if (snapshot_start(sink, &o, bg_done, NULL, &bg) != 0) {
+        char tmp[64];
         sink_close(sink);
+        temp_name(tmp, sizeof(tmp));
+        unlink(tmp);
         atomic_store(&bg_start_ms, 0);
+        atomic_store(&bg_active, false);
         return ERR_AGAIN;
     }
-    bg_scheduled = false;
+    atomic_store(&bg_scheduled, false);
     log_notice("Background saving started");
     return 0;
 }
 
 int persist_bgsave(bool schedule, bool in_exec) {
+    if (in_exec) { /* every stripe is held: no job mutex (see job_mu) */
+        if (atomic_load(&bg_active)) return ERR_AGAIN;
+        atomic_store(&bg_scheduled, true);
+        return 1;
+    }
     pthread_mutex_lock(&job_mu);
     reap_locked();
-    int rc;
-    if (bg || sync_running) {
-        rc = ERR_AGAIN;
-    } else if (in_exec) {
-        bg_scheduled = true;
-        rc = 1;
-    } else {
-        rc = bg_start_locked();
-    }
+    int rc = (bg || sync_running) ? ERR_AGAIN : bg_start_locked();
     pthread_mutex_unlock(&job_mu);
     (void)schedule; /* no other background job (AOF rewrite) can be in the way yet */
     return rc;
@@ -353,7 +364,7 @@ void persist_cron(void) {
     pthread_mutex_lock(&job_mu);
     reap_locked();
     if (bg == NULL && !sync_running) {
-        if (bg_scheduled) {
+        if (atomic_load(&bg_scheduled)) {
             bg_start_locked();
         } else {
             long long now = time_ms() / 1000, changes = dirty_now() - atomic_load(&dirty_saved);
@@ -377,20 +388,14 @@ void persist_cron(void) {
 }
 
 static void cancel_bg(bool wait) {
-    pthread_mutex_lock(&job_mu);
-    if (bg && !atomic_load(&bg_finished)) snapshot_cancel(bg);
-    bg_scheduled = false;
-    pthread_mutex_unlock(&job_mu);
+    atomic_store(&bg_cancel, true);
+    atomic_store(&bg_scheduled, false);
     if (wait) wait_bg();
 }
 
 int persist_shutdown(bool save, bool nosave) {
     bool any = persist_has_save_points();
-    bool running;
-    pthread_mutex_lock(&job_mu);
-    running = bg != NULL && !atomic_load(&bg_finished);
-    pthread_mutex_unlock(&job_mu);
-    if (running) log_warn("There is a child saving an .rdb. Killing it!");
+    if (atomic_load(&bg_active)) log_warn("There is a child saving an .rdb. Killing it!");
     cancel_bg(true);
     if (nosave || (!save && !any)) return 0;
     log_notice("Saving the final RDB snapshot before exiting.");
@@ -408,18 +413,19 @@ void persist_teardown(void) { cancel_bg(true); }
 static __thread bool save_after;
 
 void persist_flushall(void) {
-    pthread_mutex_lock(&job_mu); /* never held by anyone who waits for a stripe (see header) */
-    if (bg && !atomic_load(&bg_finished)) {
-        log_notice("Background saving %s by FLUSHALL", "killed");
-        snapshot_cancel(bg);
+    /* Under every stripe lock: atomics only (no job mutex, no log write). */
+    if (atomic_load(&bg_active)) {
+        atomic_store(&bg_cancel, true);
+        atomic_store(&flush_killed, true);
     }
-    pthread_mutex_unlock(&job_mu);
-    if (persist_has_save_points()) save_after = true;
+    save_after = true;
 }
 
 void persist_after(void) {
     if (LIKELY(!save_after)) return;
     save_after = false;
+    if (atomic_exchange(&flush_killed, false)) log_notice("Background saving killed by FLUSHALL");
+    if (!persist_has_save_points()) return;
     wait_bg();
     persist_save();
 }
@@ -576,9 +582,10 @@ void persist_info(struct buf *o) {
     long long start = atomic_load(&bg_start_ms);
     long long now_ms = time_ms();
     uint64_t done = 0, total = 0;
-    pthread_mutex_lock(&job_mu);
-    if (bg && start) snapshot_progress(bg, &done, &total);
-    pthread_mutex_unlock(&job_mu);
+    if (start) { /* lock-free: INFO may run inside EXEC, holding every stripe */
+        done = atomic_load(&keys_done);
+        total = atomic_load(&keys_total);
+    }
     buf_printf(o, "loading:%d\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n", ld ? 1 : 0);
     buf_printf(o, "current_cow_size_age:0\r\ncurrent_fork_perc:%.2f\r\n",
                start && total ? (double)done * 100.0 / (double)total : 0.0);

@@ -127,8 +127,13 @@ static void write_buf(struct snapshot *s, const void *p, size_t n) {
 }
 
 /* Sleep `us` in slices, returning early when cancelled. */
+static bool cancelled(struct snapshot *s) {
+    return atomic_load_explicit(&s->cancel, memory_order_relaxed) ||
+           (s->o.cancel && atomic_load_explicit(s->o.cancel, memory_order_relaxed));
+}
+
 static void delay(struct snapshot *s, long long us) {
-    while (us > 0 && !atomic_load_explicit(&s->cancel, memory_order_relaxed)) {
+    while (us > 0 && !cancelled(s)) {
         long long step = us < 10000 ? us : 10000;
         struct timespec ts = {0, (long)step * 1000};
         nanosleep(&ts, NULL);
@@ -161,6 +166,7 @@ static void write_chunk(struct snapshot *s, struct chunk *c) {
     }
     s->res.keys += c->keys;
     atomic_store_explicit(&s->keys_done, s->res.keys, memory_order_relaxed);
+    if (s->o.keys_done) atomic_store_explicit(s->o.keys_done, s->res.keys, memory_order_relaxed);
     if (s->o.key_save_delay_us > 0) delay(s, s->o.key_save_delay_us * (long long)c->keys);
 }
 
@@ -176,7 +182,7 @@ static void drain(struct snapshot *s) {
     }
     while (rev) {
         struct chunk *n = rev->next;
-        if (s->res.rc == 0 && !atomic_load_explicit(&s->cancel, memory_order_relaxed)) write_chunk(s, rev);
+        if (s->res.rc == 0 && !cancelled(s)) write_chunk(s, rev);
         chunk_free(rev);
         rev = n;
     }
@@ -201,7 +207,7 @@ static void body(struct snapshot *s) {
     write_buf(s, h.data, h.len);
     buf_free(&h);
     for (unsigned st = 0; st < STORE_STRIPES; st++) {
-        if (atomic_load_explicit(&s->cancel, memory_order_relaxed) || s->res.rc != 0) break;
+        if (cancelled(s) || s->res.rc != 0) break;
         store_view_visit(s->view, st);
         drain(s);
     }
@@ -209,7 +215,7 @@ static void body(struct snapshot *s) {
      * stops writers from serializing, and what they pushed is dropped. */
     store_view_close(&s->view);
     drain(s);
-    if (atomic_load_explicit(&s->cancel, memory_order_relaxed) && s->res.rc == 0) s->res.rc = ERR_AGAIN;
+    if (cancelled(s) && s->res.rc == 0) s->res.rc = ERR_AGAIN;
     if (s->res.rc == 0 && rdb_write_eof(&s->w) != 0) {
         s->res.rc = ERR_IO;
         s->res.err = s->sink->err;
@@ -251,6 +257,8 @@ static struct snapshot *prepare(struct persist_sink *sink, const struct snapshot
         store_view_db_counts(s->view, db, &k, &v);
         s->keys_total += k;
     }
+    if (o->keys_total) atomic_store(o->keys_total, s->keys_total);
+    if (o->keys_done) atomic_store(o->keys_done, 0);
     return s;
 }
 

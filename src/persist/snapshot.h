@@ -53,6 +53,8 @@
 #include "base/common.h"
 #include "persist/sink.h"
 
+#include <stdatomic.h>
+
 struct snapshot;
 
 struct snapshot_opts {
@@ -64,6 +66,12 @@ struct snapshot_opts {
      * effects-log position of the cut. May be NULL. */
     void (*aux)(struct buf *b, uint64_t cut_offset, void *arg);
     void *aux_arg;
+    /* Optional, owned by the caller and outliving the snapshot: set to
+     * stop it (checked between stripes and during delays), and where the
+     * keys written / estimated total are published for INFO. */
+    _Atomic bool *cancel;
+    _Atomic uint64_t *keys_done;
+    _Atomic uint64_t *keys_total;
 };
 
 struct snapshot_result {

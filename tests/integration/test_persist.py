@@ -337,6 +337,7 @@ def load_dump(path_dir):
     return s, s.client()
 
 
+@pytest.mark.stress
 def test_bgsave_is_point_in_time_under_writes(srv, tmp_path):
     c = srv.client()
     n = 5000
@@ -372,6 +373,7 @@ def test_bgsave_is_point_in_time_under_writes(srv, tmp_path):
         s2.stop()
 
 
+@pytest.mark.stress
 def test_bgsave_under_concurrent_load_threads(srv, tmp_path):
     """Writers on other connections while the snapshot runs: the file holds
     each counter at one value that was current at the cut or before."""
