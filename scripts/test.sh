@@ -114,9 +114,10 @@ if [ "$MODE" = "all" ]; then
       tail -40 "$RESULTS/fuzz-mc.txt"
       count 0 1 "fuzz_mc"
     fi
-    # RDB loader: whole files and RESTORE payloads
+    # RDB loader: whole files and RESTORE payloads (half the parsers' time:
+    # the persistence stage's CI budget)
     mkdir -p "$RESULTS/corpus-rdb"
-    if [ -x build-fuzz/tests/fuzz/fuzz_rdb ] && build-fuzz/tests/fuzz/fuzz_rdb -max_total_time="${FUZZ_SECONDS:-60}" \
+    if [ -x build-fuzz/tests/fuzz/fuzz_rdb ] && build-fuzz/tests/fuzz/fuzz_rdb -max_total_time="$(( (${FUZZ_SECONDS:-60} + 1) / 2 ))" \
          -print_final_stats=0 "$RESULTS/corpus-rdb" tests/fuzz/corpus/rdb >"$RESULTS/fuzz-rdb.txt" 2>&1; then
       count 1 0 "fuzz_rdb ($(grep -oE 'Done [0-9]+ runs' "$RESULTS/fuzz-rdb.txt" | head -1))"
     else
