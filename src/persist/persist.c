@@ -333,10 +333,13 @@ static int save_sync(const char *target) {
         struct snapshot_opts o;
         snapshot_opts_now(&o);
         o.key_save_delay_us = 0; /* the delay is for background saves in tests */
-        struct snapshot_result res;
+        struct snapshot_result res = {0};
         rc = snapshot_run(sink, &o, &res);
-        if (rc == ERR_AGAIN && res.start_ms == 0) {
+        if (rc == ERR_AGAIN && res.start_ms == 0) { /* another view is open: nothing written */
+            char tmp[64];
             sink_close(sink);
+            temp_name(tmp, sizeof(tmp));
+            unlink(tmp);
         } else {
             rc = finish_file(&res, target, false);
         }
