@@ -174,6 +174,7 @@ struct rdb_reader {
     int fd;                   /* file source, -1 for memory */
     unsigned char *fbuf;      /* file buffer */
     uint64_t left;            /* bytes not yet consumed (file: by size) */
+    uint64_t unread;          /* file: bytes not yet read into the buffer */
     uint64_t consumed;
     uint64_t crc;
     int ver;    /* RDB version of the stream (payload version for DUMP) */

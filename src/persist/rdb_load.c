@@ -86,6 +86,7 @@ void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size) {
     r->fbuf = xmalloc(FILE_BUF);
     r->mem = r->fbuf;
     r->left = size;
+    r->unread = size;
 }
 
 void rdb_reader_free(struct rdb_reader *r) {
@@ -105,7 +106,8 @@ bool rdb_fail(struct rdb_reader *r, const char *fmt, ...) {
 }
 
 static bool refill(struct rdb_reader *r) {
-    size_t want = (size_t)MIN((uint64_t)FILE_BUF, r->left);
+    size_t want = (size_t)MIN((uint64_t)FILE_BUF, r->unread);
+    if (want == 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
     size_t got = 0;
     while (got < want) {
         ssize_t n = read(r->fd, r->fbuf + got, want - got);
@@ -116,6 +118,7 @@ static bool refill(struct rdb_reader *r) {
     }
     r->len = got;
     r->pos = 0;
+    r->unread -= got;
     return true;
 }
 

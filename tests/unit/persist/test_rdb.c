@@ -18,6 +18,8 @@
 #include "types/set.h"
 #include "types/zset.h"
 
+#include <unistd.h>
+
 static void zset_free_cb(void *z) { zset_destroy(z); }
 static void *zset_dup_cb(const void *z) { return zset_dup(z); }
 static size_t zset_mem_cb(const void *z) { return zset_mem(z); }
@@ -432,6 +434,47 @@ TEST(dump_payload) {
     TEST_EXPECT(rdb_payload_verify((unsigned char *)p.data, 5) < 0);
     buf_free(&p);
     entry_free(e);
+}
+
+/* Regression: a read spanning a buffer refill asked the file for more
+ * bytes than it had left and failed with "Unexpected EOF" on big files. */
+TEST(fd_reader_reads_across_refills) {
+    setup();
+    struct buf img = BUF_INIT;
+    struct persist_sink *sink = sink_buffer(&img);
+    struct rdb_writer w = {sink, 0, true};
+    struct buf b = BUF_INIT;
+    rdb_put_magic(&b);
+    struct rdb_save_opts so = {false, false, false};
+    static char val[700 * 1024];
+    for (size_t i = 0; i < sizeof(val); i++) val[i] = (char)('a' + (i * 7919) % 26);
+    for (int k = 0; k < 3; k++) {
+        char key[8];
+        snprintf(key, sizeof(key), "k%d", k);
+        struct entry *e = entry_new_str(key, 2, val, sizeof(val) - (size_t)k * 1000, -1, false);
+        rdb_put_entry(&b, e, &so);
+        entry_free(e);
+    }
+    rdb_write(&w, b.data, b.len);
+    rdb_write_eof(&w);
+    sink_close(sink);
+    buf_free(&b);
+    char path[] = "/tmp/stash-test-rdb-XXXXXX";
+    int fd = mkstemp(path);
+    TEST_ASSERT(fd >= 0);
+    TEST_ASSERT(write(fd, img.data, img.len) == (ssize_t)img.len);
+    lseek(fd, 0, SEEK_SET);
+    struct rdb_reader r;
+    rdb_reader_fd(&r, fd, img.len);
+    struct collect c = {0};
+    struct rdb_load_hooks h = {col_key, col_select, NULL};
+    struct rdb_load_stats st;
+    TEST_EXPECT(rdb_load_stream(&r, &h, &c, true, &st) == 0);
+    TEST_EXPECT(c.keys == 3 && st.checksum_checked);
+    rdb_reader_free(&r);
+    close(fd);
+    unlink(path);
+    buf_free(&img);
 }
 
 int main(void) { return test_run_all(); }
