@@ -1,7 +1,7 @@
 /*
  * persist/snapshot.c - fork-less snapshots (design in snapshot.h).
  *
- * Chunk: the serialized keys of one stripe, all databases, as segments
+ * Chunk: the serialized keys of one slot, all databases, as segments
  *
  *   chunk { next, keys, nseg, seg[] = {db, end offset, keys}, buf }
  *
@@ -75,7 +75,9 @@ void snapshot_set_env(const struct snapshot_env *e) {
 
 bool snapshot_running(void) { return atomic_load(&running) > 0; }
 
-/* ---- serializing a stripe [stripe-locked] -------------------------------------------------- */
+static void chunk_free(struct chunk *c);
+
+/* ---- serializing a slot [stripe-locked] -------------------------------------------------- */
 
 struct put_ctx {
     struct chunk *c;
@@ -88,14 +90,14 @@ static void put_key(struct entry *e, void *arg) {
     if (rdb_put_entry(&p->c->buf, e, p->so)) p->keys++;
 }
 
-static void serialize_stripe(struct store_view *v, unsigned stripe, void *arg) {
+static void serialize_slot(struct store_view *v, uint16_t slot, void *arg) {
     struct snapshot *s = arg;
     struct chunk *c = xcalloc(1, sizeof(*c));
     struct put_ctx p = {c, &s->so, 0};
     int ndbs = store_view_databases(v);
     for (int db = 0; db < ndbs; db++) {
         p.keys = 0;
-        store_view_foreach(v, stripe, db, put_key, &p);
+        store_view_foreach(v, slot, db, put_key, &p);
         if (p.keys == 0) continue;
         if (c->nseg == c->capseg) {
             c->capseg = c->capseg ? c->capseg * 2 : 2;
@@ -103,6 +105,10 @@ static void serialize_stripe(struct store_view *v, unsigned stripe, void *arg) {
         }
         c->seg[c->nseg++] = (struct seg){db, c->buf.len, p.keys};
         c->keys += p.keys;
+    }
+    if (c->keys == 0) { /* empty at the cut: nothing to hand over */
+        chunk_free(c);
+        return;
     }
     struct chunk *head = atomic_load_explicit(&s->ready, memory_order_relaxed);
     do {
@@ -206,12 +212,12 @@ static void body(struct snapshot *s) {
     rdb_put_preamble(&h);
     write_buf(s, h.data, h.len);
     buf_free(&h);
-    for (unsigned st = 0; st < STORE_STRIPES; st++) {
+    for (unsigned slot = 0; slot < STORE_SLOTS; slot++) {
         if (cancelled(s) || s->res.rc != 0) break;
-        store_view_visit(s->view, st);
+        store_view_visit(s->view, (uint16_t)slot);
         drain(s);
     }
-    /* Stripes are all done unless we stopped early: then closing the view
+    /* Slots are all done unless we stopped early: then closing the view
      * stops writers from serializing, and what they pushed is dropped. */
     store_view_close(&s->view);
     drain(s);
@@ -245,7 +251,7 @@ static struct snapshot *prepare(struct persist_sink *sink, const struct snapshot
     s->cur_db = -1;
     rdb_save_opts_current(&s->so, o->compress);
     s->res.start_ms = time_ms();
-    s->view = store_view_open(serialize_stripe, s, at_cut, s);
+    s->view = store_view_open(serialize_slot, s, at_cut, s);
     if (s->view == NULL) {
         xfree(s);
         return NULL;

@@ -8,37 +8,42 @@
  *                effects-log position (log_tail, for PSYNC and the AOF) and
  *                the change counter, then unlocks. Nothing is copied.
  *   [2] header   magic, AUX fields, preamble records (FUNCTION2...).
- *   [3] stripes  the snapshot thread visits stripes 0..1023. For each, under
- *                that stripe's lock, the stripe's keys of every database are
- *                serialized into an in-memory chunk (struct chunk), which is
- *                written to the sink after the lock is released.
- *                A writer that is about to change a stripe the snapshot has
- *                not serialized yet serializes it first, inline, under its
- *                own lock (store/view.c), and pushes the chunk on a lock-free
- *                stack; the snapshot thread drains that stack between stripes.
- *                Either way each stripe is serialized exactly once, in its
- *                state at the cut: the file is a point-in-time image.
+ *   [3] slots    the snapshot thread visits the 16,384 slots in order. For
+ *                each, under the slot's stripe lock, the slot's keys of every
+ *                database are serialized into an in-memory chunk (struct
+ *                chunk), which is written to the sink after the lock is
+ *                released (slots empty at the cut are skipped unlocked).
+ *                A writer that is about to change a slot the snapshot has
+ *                not serialized yet serializes it first, inline, under the
+ *                lock it already holds (store/view.c), and pushes the chunk
+ *                on a lock-free stack; the snapshot thread drains that stack
+ *                between slots. Either way each slot is serialized exactly
+ *                once, in its state at the cut: the file is a point-in-time
+ *                image.
  *   [4] end      EOF + CRC64, flush, fsync (file sinks), close the view.
  *
  * Memory bound: no copy of the dataset is ever made. At any moment the
- *   extra memory is the chunks serialized and not yet written: the stripe
- *   the snapshot thread is on, plus the stripes writers serialized ahead of
- *   it (serialized RDB form, far smaller than the in-memory values), drained
- *   before every stripe visit. Fork's copy-on-write, by contrast, can double
+ *   extra memory is the chunks serialized and not yet written: the slot the
+ *   snapshot thread is on, plus the slots writers serialized ahead of it
+ *   (serialized RDB form, far smaller than the in-memory values), drained
+ *   before every slot visit. Fork's copy-on-write, by contrast, can double
  *   RSS under writes.
- * Cost to writers: the first write to a not-yet-serialized stripe pays for
- *   serializing it (one stripe is 1/1024 of the keyspace); later writes pay
- *   one pointer test. Reads pay nothing.
- *
+ * Cost to writers: the first write to a not-yet-serialized slot pays for
+ *   serializing that slot (1/16,384 of the keyspace, about 60 keys per
+ *   million); later writes pay one pointer test. Reads pay nothing. A slot
+ *   holding one huge value is the worst case: its first writer serializes
+ *   the value (as Redis's fork child would copy its pages).
+
  * Sinks: the snapshot writes through a struct persist_sink (persist/sink.h):
  *   a file for SAVE/BGSAVE; the AOF rewrite (base file) and a replica's full
  *   sync (socket) plug in their own. One snapshot runs at a time (one view).
  *
  * Cancellation (FLUSHALL, shutdown): snapshot_cancel sets a flag; the
- *   thread stops before its next stripe, closes the view and reports
+ *   thread stops before its next slot, closes the view and reports
  *   ERR_AGAIN. Chunks already pushed are freed.
  *
- * Locks: the snapshot thread holds at most one stripe at a time and never
+ * Locks: the snapshot thread holds at most one stripe at a time (for one
+ *   slot) and never
  *   does I/O under it; writers' inline serialization takes no lock beyond
  *   the stripes they hold (the chunk stack is a CAS list). See
  *   docs/design/lock-order.md.
@@ -67,7 +72,7 @@ struct snapshot_opts {
     void (*aux)(struct buf *b, uint64_t cut_offset, void *arg);
     void *aux_arg;
     /* Optional, owned by the caller and outliving the snapshot: set to
-     * stop it (checked between stripes and during delays), and where the
+     * stop it (checked between slots and during delays), and where the
      * keys written / estimated total are published for INFO. */
     _Atomic bool *cancel;
     _Atomic uint64_t *keys_done;

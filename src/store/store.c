@@ -207,12 +207,11 @@ static inline void unlock_stripe(unsigned s) TS_NO_ANALYSIS {
 void store_stripe_lock(unsigned s) { lock_stripe(s); }
 void store_stripe_unlock(unsigned s) { unlock_stripe(s); }
 
-/* An open view must have the stripe of `slot` serialized before it
- * changes. The pointer is stable while any stripe is held (views open and
+/* An open view must have `slot` serialized before it changes. The pointer is stable while any stripe is held (views open and
  * close with every stripe locked). [stripe-locked] */
 static inline void view_guard(uint16_t slot) {
     struct store_view *v = atomic_load_explicit(&store_active_view, memory_order_acquire);
-    if (UNLIKELY(v != NULL)) store_view_cow(v, store_stripe_of(slot));
+    if (UNLIKELY(v != NULL)) store_view_cow(v, slot);
 }
 
 bool store_holds(uint16_t slot) {

@@ -318,37 +318,40 @@ void store_clock_tick(void);
 /* ---- point-in-time views: fork-less snapshots (store/view.c) ---------- */
 
 /*
- * A view is the keyspace as it was at one instant, the cut, read stripe by
- * stripe while writers go on. Opening it takes every stripe lock for a few
+ * A view is the keyspace as it was at one instant, the cut, read slot by
+ * slot while writers go on. Opening it takes every stripe lock for a few
  * microseconds to record each database's tables and run `at_cut` (the
- * caller notes the effects-log position there); then, for each stripe,
- * `fn` runs exactly once, under that stripe's lock, before anything in the
- * stripe changes:
- *   - the view's owner walks the stripes with store_view_visit, or
- *   - a writer about to change a stripe nobody serialized yet runs `fn`
- *     for it first (the store checks on every lookup of a write section
- *     and on every change it makes itself: expiry, eviction), and then
- *     writes. Command code is untouched.
- * So each stripe is read in its state at the cut, and `fn` sees it once.
+ * caller notes the effects-log position there); then, for each of the
+ * 16,384 slots, `fn` runs exactly once, under the slot's stripe lock,
+ * before anything in the slot changes:
+ *   - the view's owner walks the slots with store_view_visit, or
+ *   - a writer about to change a slot nobody serialized yet runs `fn` for
+ *     it first (the store checks on every lookup of a write section and on
+ *     every change it makes itself: expiry, eviction), and then writes.
+ *     Command code is untouched.
+ * So each slot is read in its state at the cut, and `fn` sees it once. A
+ * writer pays for one slot (1/16,384 of the keyspace), never for more.
  * FLUSHALL/FLUSHDB/SWAPDB only swap table pointers: the view keeps the
  * tables it recorded (a flushed one is freed when the view closes).
- * One view at a time. */
+ * One view at a time.
+ */
 struct store_view;
-/* [stripe-locked] Serialize stripe `stripe` of the view (every database);
- * may run on any thread that touches the stripe. */
-typedef void (*store_view_fn)(struct store_view *v, unsigned stripe, void *arg);
+/* [stripe-locked] Serialize `slot` of the view (every database); may run
+ * on any thread that touches the slot. */
+typedef void (*store_view_fn)(struct store_view *v, uint16_t slot, void *arg);
 /* Open a view; NULL when one is already open. at_cut (may be NULL) runs
  * with every stripe locked. [no locks held] */
 struct store_view *store_view_open(store_view_fn fn, void *arg, void (*at_cut)(void *arg), void *cut_arg);
-/* Make sure stripe s was serialized (lock it, run fn unless done). [no locks held] */
-void store_view_visit(struct store_view *v, unsigned stripe);
-/* The entries of stripe s in database db as recorded at the cut, expired
+/* Make sure `slot` was serialized (lock its stripe, run fn unless done;
+ * a slot empty in every database needs no lock). [no locks held] */
+void store_view_visit(struct store_view *v, uint16_t slot);
+/* The entries of `slot` in database db as recorded at the cut, expired
  * ones included. Only inside the view's fn. [stripe-locked] */
-void store_view_foreach(struct store_view *v, unsigned stripe, int db, store_scan_fn fn, void *arg);
+void store_view_foreach(struct store_view *v, uint16_t slot, int db, store_scan_fn fn, void *arg);
 int store_view_databases(const struct store_view *v);
 /* Keys and keys with an expiry of db at about the cut (RESIZEDB hints). */
 void store_view_db_counts(const struct store_view *v, int db, uint64_t *keys, uint64_t *vol);
-/* Close: every stripe must have been visited (or the view abandoned:
+/* Close: every slot must have been visited (or the view abandoned:
  * writers stop serializing at once). Frees tables flushed meanwhile. [no locks held] */
 void store_view_close(struct store_view **v);
 

@@ -100,8 +100,8 @@ int store_evict_policy(void);
 /* Views (view.c). The open view, or NULL; set and cleared with every
  * stripe locked, so a thread holding any stripe sees a stable value. */
 extern _Atomic(struct store_view *) store_active_view;
-/* [stripe-locked] Run the view's fn for the stripe unless done. */
-void store_view_cow(struct store_view *v, unsigned stripe);
+/* [stripe-locked] Run the view's fn for the slot unless done. */
+void store_view_cow(struct store_view *v, uint16_t slot);
 /* [all-locked] A flush is replacing d: keep it for the open view if it
  * recorded it (true: the view frees it when it closes). */
 bool store_view_adopt(struct dbslots *d);

@@ -12,15 +12,19 @@
  *                       swap whole sets (FLUSH*, SWAPDB), which the view
  *                       does not follow: a flushed set is adopted (kept
  *                       alive) until the view closes.
- *   v->done[s]          stripe s was serialized; guarded by stripe s's lock.
+ *   v->done[slot]       the slot was serialized; guarded by the slot's stripe
+ *                       lock.
  *
- * Who serializes stripe s: the first thread that locks s after the cut and
- *   either looks a key up in a write section, changes something in the
- *   stripe (store.c's view_guard), or visits it as the view's owner. It
- *   runs fn under s's lock, exactly once.
+ * Who serializes a slot: the first thread that, after the cut, holding the
+ *   slot's stripe, either looks a key of the slot up in a write section,
+ *   changes something in the slot (store.c's view_guard), or visits it as
+ *   the view's owner. It runs fn under the stripe lock, exactly once. Since
+ *   the first change of a slot always serializes it first, a slot found
+ *   empty in every recorded database by the owner needs no visit: it was
+ *   empty at the cut (or its first change already serialized it).
  *
- * Lock order: fn runs with stripe s held, maybe with other stripes of the
- *   caller's section too; it takes no stripe lock itself (it may use its
+ * Lock order: fn runs with the slot's stripe held, maybe with other stripes
+ *   of the caller's section too; it takes no stripe lock itself (it may use its
  *   own lock-free hand-off, see persist/snapshot.c). store_view_open and
  *   store_view_close lock every stripe in ascending order, holding nothing
  *   else.
@@ -38,7 +42,7 @@ struct store_view {
     struct dbslots **dbs;     /* per database, at the cut */
     struct dbslots **adopted; /* flushed sets kept for the view */
     size_t nadopted, capadopted;
-    uint8_t done[STORE_STRIPES];
+    uint8_t done[STORE_SLOTS];
 };
 
 _Atomic(struct store_view *) store_active_view;
@@ -71,27 +75,29 @@ struct store_view *store_view_open(store_view_fn fn, void *arg, void (*at_cut)(v
     return v;
 }
 
-void store_view_cow(struct store_view *v, unsigned stripe) {
-    if (v->done[stripe]) return;
-    v->done[stripe] = 1;
-    v->fn(v, stripe, v->arg);
+void store_view_cow(struct store_view *v, uint16_t slot) {
+    if (v->done[slot]) return;
+    v->done[slot] = 1;
+    v->fn(v, slot, v->arg);
 }
 
-void store_view_visit(struct store_view *v, unsigned stripe) {
-    store_stripe_lock(stripe);
-    store_view_cow(v, stripe);
-    store_stripe_unlock(stripe);
+void store_view_visit(struct store_view *v, uint16_t slot) {
+    bool any = false;
+    for (int db = 0; db < v->ndbs && !any; db++)
+        any = atomic_load_explicit(&v->dbs[db]->counts[slot].keys, memory_order_relaxed) != 0;
+    if (!any) return;
+    unsigned s = store_stripe_of(slot);
+    store_stripe_lock(s);
+    store_view_cow(v, slot);
+    store_stripe_unlock(s);
 }
 
-void store_view_foreach(struct store_view *v, unsigned stripe, int db, store_scan_fn fn, void *arg) {
-    struct dbslots *d = v->dbs[db];
-    for (unsigned slot = stripe; slot < STORE_SLOTS; slot += STORE_STRIPES) {
-        struct slot_table *st = atomic_load_explicit(&d->slots[slot], memory_order_acquire);
-        if (st == NULL) continue;
-        struct htab_iter it;
-        for (struct htab_node *n = htab_first(&st->keys, &it); n; n = htab_next(&st->keys, &it))
-            fn((struct entry *)n, arg);
-    }
+void store_view_foreach(struct store_view *v, uint16_t slot, int db, store_scan_fn fn, void *arg) {
+    struct slot_table *st = atomic_load_explicit(&v->dbs[db]->slots[slot], memory_order_acquire);
+    if (st == NULL) return;
+    struct htab_iter it;
+    for (struct htab_node *n = htab_first(&st->keys, &it); n; n = htab_next(&st->keys, &it))
+        fn((struct entry *)n, arg);
 }
 
 int store_view_databases(const struct store_view *v) { return v->ndbs; }
