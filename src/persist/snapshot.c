@@ -28,7 +28,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 struct seg {
     int db;
@@ -271,6 +274,10 @@ static struct snapshot *prepare(struct persist_sink *sink, const struct snapshot
 static void *thread_main(void *arg) {
     struct snapshot *s = arg;
     alloc_thread_init();
+    /* Background work: the workers serving clients come first when the
+     * cores are busy (a lower priority for this thread only). */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0) { /* best effort */
+    }
     body(s);
     atomic_fetch_sub(&running, 1);
     if (s->done) s->done(&s->res, s->done_arg);
