@@ -136,6 +136,9 @@ bool rdb_put_value(struct buf *b, const struct entry *e, bool compress);
 /* A whole key record: [EXPIRETIME_MS][IDLE|FREQ] type key value. Returns
  * false (nothing written) when no saver knows e's type. [stripe-locked] */
 bool rdb_put_entry(struct buf *b, struct entry *e, const struct rdb_save_opts *o);
+/* The record without its value (for writers that add the value later,
+ * e.g. a big string written from a blob reference after unlocking). */
+bool rdb_put_entry_head(struct buf *b, struct entry *e, const struct rdb_save_opts *o);
 
 /* How one entry_type is written: its RDB type byte (which may depend on
  * the encoding) and its value. Both [stripe-locked]. */

@@ -771,109 +771,116 @@ static bool read_aux(struct rdb_reader *r, const struct rdb_load_hooks *h, void 
 
 static bool is_object_type(int t) { return (t >= 0 && t <= 7) || (t >= 9 && t < RDB_TYPE_MAX); }
 
+/* Attributes set by opcodes before a key, and the current database. */
+struct key_state {
+    uint64_t db;
+    int64_t expire;
+    long long idle;
+    int freq;
+};
+
+/* An opcode (not a key): 1 handled, 0 not an opcode, -1 failed. */
+static int load_opcode(struct rdb_reader *r, int type, const struct rdb_load_hooks *h, void *arg,
+                       struct key_state *ks) {
+    switch (type) {
+    case RDB_OPCODE_EXPIRETIME: {
+        int32_t secs;
+        if (!rdb_read(r, &secs, 4)) return -1;
+        ks->expire = (int64_t)secs * 1000;
+        return 1;
+    }
+    case RDB_OPCODE_EXPIRETIME_MS: return rdb_read_ms(r, &ks->expire) ? 1 : -1;
+    case RDB_OPCODE_FREQ: return rdb_read_byte(r, &ks->freq) ? 1 : -1;
+    case RDB_OPCODE_IDLE: {
+        uint64_t v;
+        if (!rdb_read_plain_len(r, &v)) return -1;
+        ks->idle = v > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)v;
+        return 1;
+    }
+    case RDB_OPCODE_SELECTDB:
+        if (!rdb_read_plain_len(r, &ks->db)) return -1;
+        if (h->select && !h->select(arg, ks->db)) {
+            rdb_fail(r, "Data file was created with a Redis server configured to handle more databases than "
+                        "this one (db %llu)", (unsigned long long)ks->db);
+            return -1;
+        }
+        return 1;
+    case RDB_OPCODE_RESIZEDB: {
+        uint64_t a, b;
+        return rdb_read_plain_len(r, &a) && rdb_read_plain_len(r, &b) ? 1 : -1;
+    }
+    case RDB_OPCODE_AUX: return read_aux(r, h, arg) ? 1 : -1;
+    default: break;
+    }
+    if (opcodes[type].fn) {
+        if (opcodes[type].fn(r, type, opcodes[type].ctx)) return 1;
+        rdb_fail(r, "Failed loading opcode %d", type);
+        return -1;
+    }
+    if (type == RDB_OPCODE_MODULE_AUX) {
+        rdb_fail(r, "The RDB file contains AUX module data I can't load: Stash has no modules");
+        return -1;
+    }
+    if (type == RDB_OPCODE_FUNCTION || type == RDB_OPCODE_FUNCTION2) {
+        rdb_fail(r, "The RDB file contains function libraries, which this build cannot load");
+        return -1;
+    }
+    if (!is_object_type(type)) {
+        rdb_fail(r, "Unknown RDB encoding type %d", type);
+        return -1;
+    }
+    return 0;
+}
+
+/* A key record of type `type`: key, value, hand-off. */
+static bool load_key(struct rdb_reader *r, int type, const struct rdb_load_hooks *h, void *arg,
+                     const struct key_state *ks, struct rdb_load_stats *st) {
+    char *key;
+    size_t klen;
+    if (!rdb_read_string(r, &key, &klen)) return false;
+    bool empty;
+    struct entry *e = rdb_load_value(r, type, key, klen, ks->expire, &empty);
+    xfree(key);
+    if (e == NULL) {
+        if (!empty) return false;
+        st->empty_keys++;
+        return true;
+    }
+    st->keys++;
+    if (!h->key(arg, (int)ks->db, e, ks->idle, ks->freq)) return rdb_fail(r, "Key rejected");
+    return true;
+}
+
+static bool read_magic(struct rdb_reader *r) {
+    char magic[10];
+    if (!rdb_read(r, magic, 9)) return false;
+    magic[9] = '\0';
+    if (memcmp(magic, "REDIS", 5) != 0) return rdb_fail(r, "Wrong signature trying to load DB from file");
+    int ver = atoi(magic + 5);
+    if (ver < 1 || ver > RDB_MAX_LOAD_VERSION) return rdb_fail(r, "Can't handle RDB format version %d", ver);
+    r->ver = ver;
+    return true;
+}
+
 int rdb_load_stream(struct rdb_reader *r, const struct rdb_load_hooks *h, void *arg, bool verify_crc,
                     struct rdb_load_stats *st) {
     memset(st, 0, sizeof(*st));
-    char magic[10];
-    if (!rdb_read(r, magic, 9)) return ERR_PROTO;
-    magic[9] = '\0';
-    if (memcmp(magic, "REDIS", 5) != 0) {
-        rdb_fail(r, "Wrong signature trying to load DB from file");
-        return ERR_PROTO;
-    }
-    int ver = atoi(magic + 5);
-    if (ver < 1 || ver > RDB_MAX_LOAD_VERSION) {
-        rdb_fail(r, "Can't handle RDB format version %d", ver);
-        return ERR_PROTO;
-    }
-    r->ver = ver;
-    uint64_t db = 0;
-    int64_t expire = -1;
-    long long idle = -1;
-    int freq = -1;
+    if (!read_magic(r)) return ERR_PROTO;
+    struct key_state ks = {0, -1, -1, -1};
     if (h->select && !h->select(arg, 0)) return ERR_PROTO;
     for (;;) {
         int type;
         if (!rdb_read_byte(r, &type)) return ERR_PROTO;
-        if (type == RDB_OPCODE_EXPIRETIME) {
-            int32_t secs;
-            if (!rdb_read(r, &secs, 4)) return ERR_PROTO;
-            expire = (int64_t)secs * 1000;
-            continue;
-        }
-        if (type == RDB_OPCODE_EXPIRETIME_MS) {
-            if (!rdb_read_ms(r, &expire)) return ERR_PROTO;
-            continue;
-        }
-        if (type == RDB_OPCODE_FREQ) {
-            if (!rdb_read_byte(r, &freq)) return ERR_PROTO;
-            continue;
-        }
-        if (type == RDB_OPCODE_IDLE) {
-            uint64_t v;
-            if (!rdb_read_plain_len(r, &v)) return ERR_PROTO;
-            idle = v > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)v;
-            continue;
-        }
         if (type == RDB_OPCODE_EOF) break;
-        if (type == RDB_OPCODE_SELECTDB) {
-            if (!rdb_read_plain_len(r, &db)) return ERR_PROTO;
-            if (h->select && !h->select(arg, db)) {
-                rdb_fail(r, "Data file was created with a Redis server configured to handle more "
-                            "databases than this one (db %llu)", (unsigned long long)db);
-                return ERR_PROTO;
-            }
-            continue;
-        }
-        if (type == RDB_OPCODE_RESIZEDB) {
-            uint64_t a, b;
-            if (!rdb_read_plain_len(r, &a) || !rdb_read_plain_len(r, &b)) return ERR_PROTO;
-            continue;
-        }
-        if (type == RDB_OPCODE_AUX) {
-            if (!read_aux(r, h, arg)) return ERR_PROTO;
-            continue;
-        }
-        if (opcodes[type].fn) {
-            if (!opcodes[type].fn(r, type, opcodes[type].ctx)) {
-                rdb_fail(r, "Failed loading opcode %d", type);
-                return ERR_PROTO;
-            }
-            continue;
-        }
-        if (type == RDB_OPCODE_MODULE_AUX) {
-            rdb_fail(r, "The RDB file contains AUX module data I can't load: Stash has no modules");
-            return ERR_PROTO;
-        }
-        if (type == RDB_OPCODE_FUNCTION || type == RDB_OPCODE_FUNCTION2) {
-            rdb_fail(r, "The RDB file contains function libraries, which this build cannot load");
-            return ERR_PROTO;
-        }
-        if (!is_object_type(type)) {
-            rdb_fail(r, "Unknown RDB encoding type %d", type);
-            return ERR_PROTO;
-        }
-        char *key;
-        size_t klen;
-        if (!rdb_read_string(r, &key, &klen)) return ERR_PROTO;
-        bool empty;
-        struct entry *e = rdb_load_value(r, type, key, klen, expire, &empty);
-        xfree(key);
-        if (e == NULL) {
-            if (!empty) return ERR_PROTO;
-            st->empty_keys++;
-        } else {
-            st->keys++;
-            if (!h->key(arg, (int)db, e, idle, freq)) {
-                rdb_fail(r, "Key rejected");
-                return ERR_PROTO;
-            }
-        }
-        expire = -1;
-        idle = -1;
-        freq = -1;
+        int op = load_opcode(r, type, h, arg, &ks);
+        if (op < 0) return ERR_PROTO;
+        if (op > 0) continue;
+        if (!load_key(r, type, h, arg, &ks, st)) return ERR_PROTO;
+        ks.expire = -1;
+        ks.idle = -1;
+        ks.freq = -1;
     }
-    if (ver >= 5) {
+    if (r->ver >= 5) {
         uint64_t expected = r->crc, crc;
         if (!rdb_read(r, &crc, 8)) return ERR_PROTO;
         if (verify_crc && crc != 0) {

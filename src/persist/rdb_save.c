@@ -193,6 +193,12 @@ bool rdb_put_value(struct buf *b, const struct entry *e, bool compress) {
 }
 
 bool rdb_put_entry(struct buf *b, struct entry *e, const struct rdb_save_opts *o) {
+    if (!rdb_put_entry_head(b, e, o)) return false;
+    savers[entry_type(e)].value(b, e, o->compress);
+    return true;
+}
+
+bool rdb_put_entry_head(struct buf *b, struct entry *e, const struct rdb_save_opts *o) {
     const struct rdb_saver *s = &savers[entry_type(e)];
     if (s->type == NULL) return false;
     if (entry_has_expire(e)) {
@@ -210,7 +216,6 @@ bool rdb_put_entry(struct buf *b, struct entry *e, const struct rdb_save_opts *o
     size_t klen;
     const char *key = entry_key(e, &klen);
     rdb_put_string(b, key, klen, o->compress);
-    s->value(b, e, o->compress);
     return true;
 }
 

@@ -22,6 +22,7 @@
 #include "base/time.h"
 #include "persist/rdb.h"
 #include "repl/log.h"
+#include "store/entry.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -39,13 +40,27 @@ struct seg {
     uint64_t keys;
 };
 
+/* A big string value referenced, not copied, under the lock: its bytes
+ * (compressed if so configured) go to the file after unlocking, right
+ * after buf[0..at). Blobs are never changed while shared (store.c copies
+ * a blob whose refcount is above one before writing to it). */
+struct bigval {
+    size_t at;
+    struct blob *blob;
+};
+
 struct chunk {
     struct chunk *next;
     uint64_t keys;
     int nseg, capseg;
     struct seg *seg;
+    int nbig, capbig;
+    struct bigval *big;
     struct buf buf;
 };
+
+/* Strings of at least this size are referenced instead of copied. */
+#define BIG_STRING (64 * 1024)
 
 struct snapshot {
     struct snapshot_opts o;
@@ -90,7 +105,21 @@ struct put_ctx {
 
 static void put_key(struct entry *e, void *arg) {
     struct put_ctx *p = arg;
-    if (rdb_put_entry(&p->c->buf, e, p->so)) p->keys++;
+    struct chunk *c = p->c;
+    if (entry_type(e) == TYPE_STRING && entry_enc(e) == ENC_BLOB) {
+        struct blob *b = entry_obj(e);
+        if (b->len >= BIG_STRING && rdb_put_entry_head(&c->buf, e, p->so)) {
+            if (c->nbig == c->capbig) {
+                c->capbig = c->capbig ? c->capbig * 2 : 4;
+                c->big = xrealloc(c->big, (size_t)c->capbig * sizeof(*c->big));
+            }
+            blob_ref(b);
+            c->big[c->nbig++] = (struct bigval){c->buf.len, b};
+            p->keys++;
+            return;
+        }
+    }
+    if (rdb_put_entry(&c->buf, e, p->so)) p->keys++;
 }
 
 static void serialize_slot(struct store_view *v, uint16_t slot, void *arg) {
@@ -123,8 +152,10 @@ static void serialize_slot(struct store_view *v, uint16_t slot, void *arg) {
 /* ---- writing [no locks held] ------------------------------------------------------------------- */
 
 static void chunk_free(struct chunk *c) {
+    for (int i = 0; i < c->nbig; i++) blob_unref(c->big[i].blob);
     buf_free(&c->buf);
     xfree(c->seg);
+    xfree(c->big);
     xfree(c);
 }
 
@@ -150,8 +181,25 @@ static void delay(struct snapshot *s, long long us) {
     }
 }
 
+/* buf[from..to) with the big values referenced in that range. */
+static void write_range(struct snapshot *s, struct chunk *c, size_t from, size_t to, int *nextbig) {
+    while (*nextbig < c->nbig && c->big[*nextbig].at <= to) {
+        const struct bigval *bv = &c->big[*nextbig];
+        write_buf(s, c->buf.data + from, bv->at - from);
+        struct buf v = BUF_INIT;
+        rdb_put_string(&v, bv->blob->data, bv->blob->len, s->o.compress);
+        write_buf(s, v.data, v.len);
+        buf_free(&v);
+        from = bv->at;
+        (*nextbig)++;
+        if (bv->at == to) break;
+    }
+    write_buf(s, c->buf.data + from, to - from);
+}
+
 static void write_chunk(struct snapshot *s, struct chunk *c) {
     size_t off = 0;
+    int nextbig = 0;
     for (int i = 0; i < c->nseg && s->res.rc == 0; i++) {
         const struct seg *g = &c->seg[i];
         if (g->db != s->cur_db || !s->db_seen[g->db]) {
@@ -170,7 +218,7 @@ static void write_chunk(struct snapshot *s, struct chunk *c) {
             buf_free(&h);
             s->cur_db = g->db;
         }
-        write_buf(s, c->buf.data + off, g->end - off);
+        write_range(s, c, off, g->end, &nextbig);
         off = g->end;
     }
     s->res.keys += c->keys;

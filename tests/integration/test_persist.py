@@ -87,6 +87,8 @@ def populate(c, big=True):
         p.hset("hash:big", mapping={"f%d" % i: "v%d" % i for i in range(1000)})
         p.hset("hash:longval", mapping={"f": "v" * 100})
         p.pfadd("hll:dense", *["e%d" % i for i in range(5000)])
+        p.set("huge", "y" * 300000)                     # written from a blob reference
+        p.set("huge:random", os.urandom(150000))        # ... and not compressible
         p.execute()
         c.expire("zset:big", 3600)
         c.select(5)
