@@ -36,7 +36,10 @@ DIR=$(mktemp -d)
 PID=
 start_server() {
   PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" --enable-debug-command yes &
+  # A directory of its own: the dump.rdb a unit's server saves on its way
+  # out (default save points, as redis-server) must not be loaded by the next.
+  UDIR=$(mktemp -d -p "$DIR")
+  "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$UDIR" --logfile "$DIR/stash.log" --enable-debug-command yes &
   PID=$!
   for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 }

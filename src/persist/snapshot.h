@@ -22,6 +22,12 @@
  *                image.
  *   [4] end      EOF + CRC64, flush, fsync (file sinks), close the view.
  *
+ * Epochs: the open view is the epoch. Instead of a global snapshot counter
+ *   compared with a per-slot one, a view carries one "serialized" flag per
+ *   slot (guarded by the slot's stripe lock) and the store publishes the
+ *   open view in one pointer, set and cleared with every stripe locked; a
+ *   writer tests that pointer (one load) and, when set, the slot's flag.
+ *
  * Memory bound: no copy of the dataset is ever made. At any moment the
  *   extra memory is the chunks serialized and not yet written: the slot the
  *   snapshot thread is on, plus the slots writers serialized ahead of it

@@ -600,3 +600,31 @@ def test_debug_reload_and_object(srv):
     c.set("str", "changed")
     assert c.execute_command("DEBUG", "RELOAD", "NOSAVE") == b"OK"
     assert c.get("str") == b"hello"
+
+
+# ---- Redis's own legacy files (the Redis 7.0 suite's assets, when fetched) ------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ASSETS = os.path.join(os.environ.get("REDIS_SUITE_DIR", os.path.join(ROOT, "tests", "redis-suite", "redis-7.0.15")),
+                      "tests", "assets")
+
+
+@needs_redis
+@pytest.mark.skipif(not os.path.isdir(ASSETS), reason="the Redis test suite tree is not fetched")
+@pytest.mark.parametrize("name", ["encodings", "list-quicklist", "hash-ziplist", "hash-zipmap", "zset-ziplist"])
+def test_loads_redis_legacy_files_like_redis(name, tmp_path):
+    """Old RDB versions with zipmap, ziplist, intset and quicklist v1
+    encodings: Stash holds what redis-server 7.0 holds (DEBUG DIGEST)."""
+    shutil.copy(os.path.join(ASSETS, name + ".rdb"), tmp_path / "dump.rdb")
+    peer = RedisPeer(str(tmp_path))
+    try:
+        want = digest(peer.client())
+    finally:
+        peer.stop()
+    s = Server("--save", "", "--enable-debug-command", "yes", "--dir", str(tmp_path))
+    try:
+        c = s.client()
+        assert c.dbsize() > 0
+        assert digest(c) == want
+    finally:
+        s.stop()
