@@ -202,6 +202,9 @@ static int finish_file(const struct snapshot_result *res, const char *target, bo
     char tmp[64], cwd[4096];
     temp_name(tmp, sizeof(tmp));
     int rc = res->rc;
+    if (res->skipped)
+        log_warn("%llu keys were not saved: their type has no RDB serializer in this build",
+                 (unsigned long long)res->skipped);
     if (rc == 0 && rename(tmp, target) != 0) {
         log_warn("Error moving temp DB file %s on the final destination %s (in server root dir %s): %s", tmp, target,
                  getcwd(cwd, sizeof(cwd)) ? cwd : "unknown", strerror(errno));

@@ -51,7 +51,7 @@ struct bigval {
 
 struct chunk {
     struct chunk *next;
-    uint64_t keys;
+    uint64_t keys, skipped;
     int nseg, capseg;
     struct seg *seg;
     int nbig, capbig;
@@ -100,7 +100,7 @@ static void chunk_free(struct chunk *c);
 struct put_ctx {
     struct chunk *c;
     const struct rdb_save_opts *so;
-    uint64_t keys;
+    uint64_t keys, skipped;
 };
 
 static void put_key(struct entry *e, void *arg) {
@@ -119,13 +119,16 @@ static void put_key(struct entry *e, void *arg) {
             return;
         }
     }
-    if (rdb_put_entry(&c->buf, e, p->so)) p->keys++;
+    if (rdb_put_entry(&c->buf, e, p->so))
+        p->keys++;
+    else
+        p->skipped++;
 }
 
 static void serialize_slot(struct store_view *v, uint16_t slot, void *arg) {
     struct snapshot *s = arg;
     struct chunk *c = xcalloc(1, sizeof(*c));
-    struct put_ctx p = {c, &s->so, 0};
+    struct put_ctx p = {c, &s->so, 0, 0};
     int ndbs = store_view_databases(v);
     for (int db = 0; db < ndbs; db++) {
         p.keys = 0;
@@ -138,7 +141,8 @@ static void serialize_slot(struct store_view *v, uint16_t slot, void *arg) {
         c->seg[c->nseg++] = (struct seg){db, c->buf.len, p.keys};
         c->keys += p.keys;
     }
-    if (c->keys == 0) { /* empty at the cut: nothing to hand over */
+    c->skipped = p.skipped;
+    if (c->keys == 0 && c->skipped == 0) { /* empty at the cut: nothing to hand over */
         chunk_free(c);
         return;
     }
@@ -222,6 +226,7 @@ static void write_chunk(struct snapshot *s, struct chunk *c) {
         off = g->end;
     }
     s->res.keys += c->keys;
+    s->res.skipped += c->skipped;
     atomic_store_explicit(&s->keys_done, s->res.keys, memory_order_relaxed);
     if (s->o.keys_done) atomic_store_explicit(s->o.keys_done, s->res.keys, memory_order_relaxed);
     if (s->o.key_save_delay_us > 0) delay(s, s->o.key_save_delay_us * (long long)c->keys);

@@ -89,6 +89,7 @@ struct snapshot_result {
     int rc;              /* 0, ERR_IO (sink failed: errno in err), ERR_AGAIN (cancelled) */
     int err;             /* errno of a sink failure */
     uint64_t keys;       /* keys written */
+    uint64_t skipped;    /* keys of a type no codec serializes (logged by the caller) */
     uint64_t bytes;      /* bytes written */
     uint64_t cut_offset; /* effects-log position at the cut */
     long long dirty_at_cut; /* the change counter at the cut */
