@@ -56,6 +56,7 @@ static void unlock_all(void) {
 }
 
 struct store_view *store_view_open(store_view_fn fn, void *arg, void (*at_cut)(void *arg), void *cut_arg) {
+    ASSERT(!store_in_run()); /* the cut takes every stripe: never from inside a locked section */
     struct store_view *v = xcalloc(1, sizeof(*v));
     v->fn = fn;
     v->arg = arg;
