@@ -54,7 +54,7 @@ static int npoints;
 static _Atomic int npoints_pub; /* npoints, for lock-free readers */
 static char dbfilename[256] = "dump.rdb";
 static _Atomic bool opt_compress = true, opt_checksum = true, opt_stop_writes = true, opt_del_sync = false;
-static _Atomic long long opt_key_save_delay;
+static _Atomic long long opt_key_save_delay, opt_key_load_delay;
 static bool started; /* set after start-up: "save" lines then replace, not append */
 
 static long long (*dirty_fn)(void);
@@ -122,6 +122,10 @@ static int apply_key_save_delay(long long v, char *err) {
     atomic_store(&opt_key_save_delay, v);
     return 0;
 }
+static int apply_key_load_delay(long long v, char *err) {
+    atomic_store(&opt_key_load_delay, v);
+    return 0;
+}
 static int apply_nothing(long long v, char *err) { return 0; }
 
 static const struct config_enum sanitize_names[] = {{"no", 0}, {"yes", 1}, {"clients", 2}, {NULL, 0}};
@@ -136,6 +140,8 @@ static struct config_option options[] = {
     {"stop-writes-on-bgsave-error", NULL, CFG_BOOL, 0, "yes", 0, 0, NULL, apply_stop_writes, NULL, NULL, NULL, 0,
      NULL},
     {"rdb-key-save-delay", NULL, CFG_INT, CFG_F_HIDDEN, "0", INT_MIN, INT_MAX, NULL, apply_key_save_delay, NULL, NULL,
+     NULL, 0, NULL},
+    {"key-load-delay", NULL, CFG_INT, CFG_F_HIDDEN, "0", INT_MIN, INT_MAX, NULL, apply_key_load_delay, NULL, NULL,
      NULL, 0, NULL},
     {"rdb-save-incremental-fsync", NULL, CFG_BOOL, 0, "yes", 0, 0, NULL, apply_nothing, NULL, NULL, NULL, 0, NULL},
     {"sanitize-dump-payload", NULL, CFG_ENUM, 0, "no", 0, 0, sanitize_names, apply_nothing, NULL, NULL, NULL, 0, NULL},
@@ -488,6 +494,8 @@ static bool load_key(void *arg, int db, struct entry *e, long long idle, int fre
     }
     c->loaded++;
     if ((c->loaded & 0xFFFF) == 0) atomic_store(&load_keys_loaded, (long long)c->loaded);
+    long long delay = atomic_load_explicit(&opt_key_load_delay, memory_order_relaxed);
+    if (delay > 0) usleep((useconds_t)delay); /* key-load-delay: slow loading down (tests) */
     return true;
 }
 
