@@ -79,7 +79,7 @@ class Server:
         p = str(self.port)
         if self.kind == "stash":
             cmd = [self.binary, "--port", p, "--bind", "127.0.0.1", "--threads", str(self.threads),
-                   "--dir", self.dir]
+                   "--save", "", "--dir", self.dir]  # no snapshots, as the redis-server below
         elif self.kind == "redis":
             cmd = [self.binary, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                    "--dir", self.dir]

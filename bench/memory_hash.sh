@@ -72,7 +72,7 @@ measure() { # name, port, command...
 }
 
 P1=$(port)
-measure stash "$P1" "$BIN" --port "$P1" --bind 127.0.0.1 --dir "$TMP"
+measure stash "$P1" "$BIN" --port "$P1" --bind 127.0.0.1 --save '' --dir "$TMP"
 P2=$(port)
 measure redis "$P2" redis-server --port "$P2" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP"
 rm -rf "$TMP"

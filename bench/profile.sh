@@ -18,7 +18,7 @@ SB=${STASH_BENCHMARK:-$(dirname "$(dirname "$BIN")")/bench/stash-benchmark}
 TMP=$(mktemp -d)
 P=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.out" \
-  "$BIN" --port "$P" --bind 127.0.0.1 --threads 1 --dir "$TMP" >"$TMP/log" 2>&1 &
+  "$BIN" --port "$P" --bind 127.0.0.1 --threads 1 --save '' --dir "$TMP" >"$TMP/log" 2>&1 &
 VPID=$!
 for _ in $(seq 200); do redis-cli -p "$P" ping >/dev/null 2>&1 && break; sleep 0.1; done
 "$SB" -p "$P" -c 50 -P 64 -r 100000 -d 32 --prefill -t get -n 1 -q --timeout 60

@@ -22,7 +22,7 @@ UNITS=("$@")
 [ ${#UNITS[@]} -eq 0 ] && UNITS=(type/string type/incr expire keyspace multi pubsub info-command protocol
                                  querybuf bitops introspection type/hash type/list type/list-2 type/list-3
                                  type/set type/zset hyperloglog geo sort scan tracking type/stream
-                                 type/stream-cgroups scripting functions auth acl acl-v2 tls:tls tls:protocol)
+                                 type/stream-cgroups scripting functions auth acl acl-v2 tls:tls tls:protocol dump)
 # Units whose every test is tagged external:skip (they start servers with
 # their own settings: requirepass, aclfile, user directives): the suite
 # starts them itself, through a redis-server stand-in that runs Stash.
@@ -46,13 +46,16 @@ PID=
 TLS_ARGS=()
 start_server() {
   PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # A directory of its own: the dump.rdb a unit's server saves on its way
+  # out (default save points, as redis-server) must not be loaded by the next.
+  UDIR=$(mktemp -d -p "$DIR")
   local ping=(redis-cli -p "$PORT")
   if [ ${#TLS_ARGS[@]} -gt 0 ]; then
-    "$BIN" --port 0 --tls-port "$PORT" "${TLS_ARGS[@]}" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" \
+    "$BIN" --port 0 --tls-port "$PORT" "${TLS_ARGS[@]}" --bind 127.0.0.1 --dir "$UDIR" --logfile "$DIR/stash.log" \
       --enable-debug-command yes "$@" &
     ping+=(--tls --cacert "$TLSDIR/ca.crt" --cert "$TLSDIR/client.crt" --key "$TLSDIR/client.key")
   else
-    "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --logfile "$DIR/stash.log" --enable-debug-command yes "$@" &
+    "$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$UDIR" --logfile "$DIR/stash.log" --enable-debug-command yes "$@" &
   fi
   PID=$!
   for _ in $(seq 100); do "${ping[@]}" ping >/dev/null 2>&1 && break; sleep 0.05; done
@@ -158,7 +161,7 @@ for u in "${UNITS[@]}"; do
     type/stream*) start_server --threads 1 ;;
     *) start_server ;;
   esac
-  TAGS="-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory"
+  TAGS="-needs:repl -needs:pfdebug -needs:config-maxmemory"
   # The needs:debug blocks of the stream units run with "appendonly yes"
   # (DEBUG LOADAOF, BGREWRITEAOF): a server without that option would abort
   # the whole unit at the block's CONFIG SET, so they are skipped until it
@@ -168,24 +171,27 @@ for u in "${UNITS[@]}"; do
   fi
   # TERM=dumb: no colour codes around [ok]/[err]; a random base port keeps
   # parallel runs from colliding on the test server's port. When the port
-  # was taken anyway before any test ran, the unit starts again elsewhere.
-  for attempt in 1 2 3; do
+  # is taken anyway (other servers on this machine), the harness exits at
+  # once: try again with another one, and count a unit that never ran.
+  UOUT=$DIR/unit.txt
+  for attempt in 1 2 3 4 5; do
     (cd "$tree" && TERM=dumb timeout 600 ./runtest --host 127.0.0.1 --port "$PORT" --single "unit/$u" \
         ${tls_opt[@]+"${tls_opt[@]}"} --baseport $((20000 + RANDOM % 30000)) \
         --tags "$TAGS" \
-        --ignore-encoding --durable --clients 1 --timeout 120 2>&1) | sed "s|^|$u: |" > "$DIR/unit.txt"
-    if grep -q "couldn't open socket: address already in use" "$DIR/unit.txt" &&
-       ! grep -qE "\[(ok|err|exception)\]" "$DIR/unit.txt"; then
-      continue
-    fi
-    break
+        --ignore-encoding --durable --clients 1 --timeout 120 2>&1) | sed "s|^|$u: |" > "$UOUT"
+    grep -q "couldn't open socket: address already in use" "$UOUT" && ! grep -q "\[ok\]" "$UOUT" || break
   done
-  tee -a "$OUT" < "$DIR/unit.txt" | grep -E "\[(ok|err|exception|TIMEOUT)\]|Killing|exception|IN PROGRESS" || true
-  # A test that hangs ends the unit with [TIMEOUT]: the test in progress failed.
-  if grep -q "^$u: \[TIMEOUT\]" "$DIR/unit.txt"; then
-    t=$(grep "^$u: .*(IN PROGRESS)" "$DIR/unit.txt" | tail -1 | sed -E 's/.*\(IN PROGRESS\) //')
-    echo "$u: [err]: ${t:-the unit timed out}" | tee -a "$OUT"
+  if ! grep -qE "\[(ok|err|exception)\]" "$UOUT"; then
+    tail -5 "$UOUT"
+    echo "$u: [err]: the unit did not run" >> "$UOUT"
   fi
+  # A test that hangs ends the unit with [TIMEOUT]: the test in progress failed.
+  if grep -q "^$u: \[TIMEOUT\]" "$UOUT"; then
+    t=$(grep "^$u: .*(IN PROGRESS)" "$UOUT" | tail -1 | sed -E 's/.*\(IN PROGRESS\) //')
+    echo "$u: [err]: ${t:-the unit timed out}" >> "$UOUT"
+  fi
+  cat "$UOUT" >> "$OUT"
+  grep -E "\[(ok|err|exception|TIMEOUT)\]|Killing|exception|IN PROGRESS" "$UOUT" || true
   if ! kill -0 "$PID" 2>/dev/null; then
     echo "$u: [err]: stash-server died"
     echo "$u: [err]: stash-server died" >> "$OUT"

@@ -6,7 +6,7 @@
 #
 # Stages: release build (-Werror) -> unit tests -> integration tests;
 # ASan+UBSan build -> unit + integration; TSan build -> concurrency stress;
-# libFuzzer on the RESP parser (bounded time); the Redis 7.0 test suite units
+# libFuzzer on the RESP/memcached parsers and the RDB loader (bounded time); the Redis 7.0 test suite units
 # this server covers (failures outside tests/redis-suite-known-failures.txt
 # count as failures). Ends with one line: "N passed, M failed".
 set -u
@@ -94,7 +94,7 @@ if [ "$MODE" = "all" ]; then
     count 0 1 "tsan build"
   fi
 
-  note "libFuzzer: RESP and memcached parsers"
+  note "libFuzzer: RESP and memcached parsers, RDB loader"
   if build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSTASH_FUZZ=ON -DSTASH_SANITIZE=address -DCMAKE_C_COMPILER=clang \
      && [ -x build-fuzz/tests/fuzz/fuzz_resp ]; then
     mkdir -p "$RESULTS/corpus"
@@ -113,6 +113,16 @@ if [ "$MODE" = "all" ]; then
     else
       tail -40 "$RESULTS/fuzz-mc.txt"
       count 0 1 "fuzz_mc"
+    fi
+    # RDB loader: whole files and RESTORE payloads (half the parsers' time:
+    # the persistence stage's CI budget)
+    mkdir -p "$RESULTS/corpus-rdb"
+    if [ -x build-fuzz/tests/fuzz/fuzz_rdb ] && build-fuzz/tests/fuzz/fuzz_rdb -max_total_time="$(( (${FUZZ_SECONDS:-60} + 1) / 2 ))" \
+         -print_final_stats=0 "$RESULTS/corpus-rdb" tests/fuzz/corpus/rdb >"$RESULTS/fuzz-rdb.txt" 2>&1; then
+      count 1 0 "fuzz_rdb ($(grep -oE 'Done [0-9]+ runs' "$RESULTS/fuzz-rdb.txt" | head -1))"
+    else
+      tail -40 "$RESULTS/fuzz-rdb.txt"
+      count 0 1 "fuzz_rdb"
     fi
   else
     count 0 1 "fuzz build"

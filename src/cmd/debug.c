@@ -15,6 +15,7 @@
  *   HTSTATS-KEY <key>          same for a value (none here is a hash table
  *                              until the collection types register one)
  *   POPULATE <n> [prefix] [size]  create n string keys (not propagated)
+ *   RELOAD [MERGE|NOFLUSH|NOSAVE]  save, empty, load the RDB file (persist/)
  *   CHANGE-REPL-ID             accepted; nothing to change yet (no replicas)
  *   STRINGMATCH-TEST           fuzz the glob matcher
  *   LOG <message>              write a line to the server log
@@ -49,6 +50,7 @@
 #include "base/rand.h"
 #include "base/str.h"
 #include "config/config.h"
+#include "persist/persist.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -233,35 +235,9 @@ static void dbg_digest_value(struct client *c) {
 
 /* ---- OBJECT ------------------------------------------------------------------------- */
 
-/* Bytes of RDB's length prefix for n. */
-static size_t rdb_len_size(uint64_t n) {
-    return n < 64 ? 1 : n < 16384 ? 2 : n <= UINT32_MAX ? 5 : 9;
-}
-
-/* RDB size of an integer saved as a string object. */
-static size_t rdb_int_size(long long v) {
-    if (v >= -128 && v <= 127) return 2;
-    if (v >= -32768 && v <= 32767) return 3;
-    if (v >= -2147483648LL && v <= 2147483647LL) return 5;
-    char num[STR_LL_MAX];
-    size_t n = (size_t)ll_to_str(num, sizeof(num), v);
-    return rdb_len_size(n) + n;
-}
-
-/* serializedlength: the value's RDB size for strings (without LZF, which
- * Stash does not implement: long compressible strings are reported at
- * their raw size); the value's memory for the other types, which have no
- * RDB writer yet. */
-static size_t serialized_length(const struct entry *e) {
-    if (entry_type(e) != TYPE_STRING) return entry_mem(e);
-    struct strval v;
-    entry_str_get(e, &v);
-    if (v.ptr == NULL) return rdb_int_size(v.ll);
-    long long ll;
-    if (v.len <= 11 && str_to_ll(v.ptr, v.len, &ll) && ll >= INT32_MIN && ll <= INT32_MAX)
-        return rdb_int_size(ll);
-    return rdb_len_size(v.len) + v.len;
-}
+/* serializedlength: the value's size in an RDB file, as Redis's
+ * rdbSavedObjectLen (compressed per rdbcompression). */
+static size_t serialized_length(const struct entry *e) { return persist_value_rdb_len(e); }
 
 struct object_step {
     int db;
@@ -525,6 +501,32 @@ static void dbg_sleep(struct client *c) {
     reply_ok(c);
 }
 
+static void dbg_reload(struct client *c) {
+    bool save = true, flush = true, merge = false;
+    for (int j = 2; j < c->argc; j++) {
+        if (cmd_arg_is(c, j, "MERGE")) {
+            merge = true;
+        } else if (cmd_arg_is(c, j, "NOFLUSH")) {
+            flush = false;
+        } else if (cmd_arg_is(c, j, "NOSAVE")) {
+            save = false;
+        } else {
+            reply_error(c, "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+            return;
+        }
+    }
+    if (c->flags & CLIENT_IN_EXEC) {
+        reply_error(c, "ERR DEBUG RELOAD can't run inside a transaction");
+        return;
+    }
+    const char *err;
+    if (persist_debug_reload(save, flush, merge, &err) != 0) {
+        reply_error(c, err);
+        return;
+    }
+    reply_ok(c);
+}
+
 static void dbg_change_repl_id(struct client *c) {
     log_warn("Changing replication IDs after receiving DEBUG change-repl-id");
     reply_ok(c);
@@ -600,6 +602,11 @@ static void dbg_help(struct client *c) {
         "    Reply with a test value of the specified type. <type> can be: string,",
         "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
         "    true, false.",
+        "RELOAD [option ...]",
+        "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+        "    * MERGE: Merge the content of the RDB file with the current dataset.",
+        "    * NOFLUSH: Do not empty the dataset before loading the RDB.",
+        "    * NOSAVE: Do not save the RDB before loading it back.",
         "QUICKLIST-PACKED-THRESHOLD <size>",
         "    Sets the threshold for elements to be inserted as plain vs packed nodes",
         "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
@@ -653,6 +660,7 @@ static const struct subcommand subcommands[] = {
     {"htstats", 3, 3, dbg_htstats},
     {"htstats-key", 3, 3, dbg_htstats_key},
     {"populate", 3, 5, dbg_populate},
+    {"reload", 2, -1, dbg_reload},
     {"change-repl-id", 2, 2, dbg_change_repl_id},
     {"stringmatch-test", 2, 2, dbg_stringmatch_test},
     {"log", 3, 3, dbg_log},

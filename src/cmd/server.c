@@ -22,6 +22,7 @@
 #include "metrics/info.h"
 #include "metrics/slowlog.h"
 #include "net/worker.h"
+#include "persist/persist.h"
 
 #include <limits.h>
 #include <stdatomic.h>
@@ -60,6 +61,9 @@ void cmd_flushall(struct client *c) {
     if (mode < 0) return;
     store_flush(-1, mode == 1);
     block_db_flushed(-1); /* XREADGROUP waiters learn their stream is gone */
+    /* As Redis: a running BGSAVE is killed, and with save points the empty
+     * dataset is saved (once this command's locks are released). */
+    persist_flushall();
     exec_dirty(c, 1);
     reply_ok(c);
 }
@@ -81,9 +85,8 @@ void cmd_time(struct client *c) {
     reply_bulk_ll(c, (long long)tv.tv_usec);
 }
 
-/* No snapshot has been taken (persistence has not landed): the last "save"
- * is the start, as for a Redis that never saved. */
-void cmd_lastsave(struct client *c) { reply_int(c, (long long)(started_ms / 1000)); }
+/* The last successful save (the start, before any). */
+void cmd_lastsave(struct client *c) { reply_int(c, persist_lastsave()); }
 
 /* ---- CONFIG ------------------------------------------------------------------- */
 
@@ -198,18 +201,19 @@ void cmd_shutdown(struct client *c) {
         reply_error(c, "ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
         return;
     }
-    /* There is no persistence yet: a requested save cannot happen, and a
-     * shutdown must not pretend it saved. FORCE exits anyway, as Redis does
-     * after a failed save. */
-    if (flags & SHUT_SAVE) {
+    /* Save now (SAVE, or save points without NOSAVE), on this worker, so
+     * that a failure can be replied; FORCE exits anyway, as Redis does. */
+    exec_pause(PAUSE_WRITE, INT64_MAX); /* nothing acknowledged after the final snapshot */
+    if (persist_shutdown((flags & SHUT_SAVE) != 0, (flags & SHUT_NOSAVE) != 0) != 0) {
         if (!(flags & SHUT_FORCE)) {
-            log_warn("Error trying to save the DB, can't exit: persistence is not available.");
+            exec_unpause();
             log_warn("Errors trying to shut down the server. Check the logs for more information.");
             reply_error(c, "ERR Errors trying to SHUTDOWN. Check logs.");
             return;
         }
-        log_warn("Error trying to save the DB (persistence is not available). Exit anyway.");
+        log_warn("Error trying to save the DB. Exit anyway.");
     }
+    flags |= SHUT_NOSAVE; /* done: the server must not save again on its way out */
     /* The connection stays silent and is closed by the shutdown itself. */
     client_block(c, NULL);
     exec_request_shutdown(flags);

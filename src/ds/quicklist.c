@@ -232,6 +232,11 @@ struct quicklist *ql_from_listpack(unsigned char *lp, int fill, int compress) {
     return ql;
 }
 
+void ql_append_node(struct quicklist *ql, unsigned char *data, size_t sz, bool plain) {
+    struct ql_node *n = plain ? node_new(data, sz, 1, true) : node_lp(data);
+    link_after(ql, ql->tail, n);
+}
+
 unsigned char *ql_take_listpack(struct quicklist *ql) {
     if (ql->len != 1 || ql->head->plain) return NULL;
     unsigned char *lp = ql->head->data;

@@ -99,6 +99,10 @@ static inline size_t ql_bytes(const struct quicklist *ql) {
     return ql->bytes;
 }
 
+/* Append a node holding `data` (taken over): a non-empty listpack, or
+ * (plain) one element's bytes of sz bytes. For loaders. */
+void ql_append_node(struct quicklist *ql, unsigned char *data, size_t sz, bool plain);
+
 /* Add an element at the head or the tail. */
 void ql_push(struct quicklist *ql, bool head, const struct lp_item *it);
 

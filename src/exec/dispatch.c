@@ -23,6 +23,7 @@
 #include "metrics/cmdlat.h"
 #include "metrics/latency.h"
 #include "metrics/slowlog.h"
+#include "persist/persist.h"
 #include "repl/log.h"
 #include "store/track.h"
 
@@ -76,6 +77,7 @@ void exec_store_after(void) {
     if (UNLIKELY(store_track_pending())) tracking_deliver();
     pubsub_flush_notifications();
     if (nstaged_lines) flush_monitor_lines();
+    persist_after(); /* a save FLUSHALL asked for, now that no stripe is held */
 }
 
 /* ---- MONITOR ------------------------------------------------------------------- */
@@ -650,6 +652,16 @@ static void dispatch(struct client *c) {
     if (tracking_active()) {
         tracking_limit();
         tracking_flush_local();
+    }
+    /* A failed background save with stop-writes-on-bgsave-error and save
+     * points: refuse writes (and PING), as Redis does. */
+    if (UNLIKELY(persist_writes_refused())) {
+        bool is_write = (cmd->flags & CMD_WRITE) ||
+                        (strcmp(cmd->fullname, "exec") == 0 && in_multi && (multi_flags(c) & CMD_WRITE));
+        if (is_write || strcmp(cmd->fullname, "ping") == 0) {
+            reject(c, PERSIST_ERR_MISCONF);
+            return;
+        }
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !allowed_in_pubsub(cmd)) {
         rejectf(c,

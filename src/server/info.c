@@ -21,6 +21,7 @@
 #include "metrics/cmdlat.h"
 #include "metrics/info.h"
 #include "net/worker.h"
+#include "persist/persist.h"
 #include "store/store.h"
 #include "store/track.h"
 
@@ -195,21 +196,7 @@ static void section_memory(struct buf *o) {
     buf_printf(o, "lazyfreed_objects:0\r\n");
 }
 
-static void section_persistence(struct buf *o) {
-    buf_printf(o, "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n");
-    buf_printf(o, "current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n");
-    buf_printf(o, "current_save_keys_total:0\r\n");
-    buf_printf(o, "rdb_changes_since_last_save:%lld\r\n", exec_total_dirty());
-    buf_printf(o, "rdb_bgsave_in_progress:0\r\n");
-    buf_printf(o, "rdb_last_save_time:%lld\r\n", (long long)(server_start_ms() / 1000));
-    buf_printf(o, "rdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\n");
-    buf_printf(o, "rdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n");
-    buf_printf(o, "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n");
-    buf_printf(o, "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n");
-    buf_printf(o, "aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n");
-    buf_printf(o, "aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n");
-    buf_printf(o, "module_fork_last_cow_size:0\r\n");
-}
+static void section_persistence(struct buf *o) { persist_info(o); }
 
 static void section_stats(struct buf *o) {
     struct client_stats cs;

@@ -30,6 +30,7 @@
 #include "net/loop.h"
 #include "net/tls.h"
 #include "net/worker.h"
+#include "persist/persist.h"
 #include "repl/log.h"
 #include "server/mc_options.h"
 #include "store/store.h"
@@ -278,6 +279,7 @@ static void on_worker_stop(struct worker *w) {
 
 static void main_cron(void *arg) {
     store_clock_tick();
+    persist_cron();
     memcache_cron();
     struct client_stats cs;
     client_get_stats(&cs);
@@ -309,6 +311,15 @@ static void on_signal(struct loop_io *io, uint32_t ev) {
     while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
             log_warn("Received %s scheduling shutdown...", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            /* With save points, the final snapshot first; if it fails the
+             * server keeps running, as Redis does. */
+            exec_pause(PAUSE_WRITE, INT64_MAX); /* nothing acknowledged after the final snapshot */
+            if (persist_shutdown(false, false) != 0) {
+                exec_unpause();
+                log_warn("SIGTERM received but errors trying to shut down the server, check the logs for more "
+                         "information");
+                continue;
+            }
             loop_stop(main_loop);
         } else if (si.ssi_signo == SIGHUP) {
             log_reopen();
@@ -372,6 +383,7 @@ int main(int argc, char **argv) {
     latency_setup();
     acl_setup();
     exec_setup();
+    persist_setup(exec_total_dirty);
     cmd_setup();
     memcache_setup();
 
@@ -429,6 +441,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     log_setup(EFFECTS_LOG_BYTES);
+    /* The dataset on disk (dir/dbfilename), before anyone is served. */
+    if (persist_load_startup() != 0) return 1;
     worker_setup(threads);
     struct exec_server_hooks sh = {request_shutdown};
     exec_set_server_hooks(&sh);
@@ -501,6 +515,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nlisteners; i++)
         if (listeners[i]) listener_detach(listeners[i]);
     worker_stop();
+    persist_teardown();
     if (server_settings.pidfile[0]) unlink(server_settings.pidfile);
     log_warn("Stash is now ready to exit, bye bye...");
     for (int i = 0; i < nlisteners; i++)

@@ -810,7 +810,8 @@ int mc_options_parse(int argc, char **argv, char **config) {
     }
 
     struct buf b = BUF_INIT;
-    buf_printf(&b, "port 0\ndatabases 1\n");
+    /* memcached keeps nothing on disk: no save points, no dump.rdb loaded */
+    buf_printf(&b, "port 0\ndatabases 1\nsave \"\"\ndbfilename \"\"\n");
     buf_printf(&b, "threads %d\n", ms->threads > 128 ? 128 : ms->threads);
     buf_printf(&b, "maxclients %d\n", ms->maxconns);
     buf_printf(&b, "maxmemory %lld\n", ms->maxbytes < 0 ? 0 : ms->maxbytes); /* wrapped -m: no limit */

@@ -209,27 +209,6 @@ static int rename_set(int argc, char **argv, bool check_only, char *err) {
 }
 static void rename_get(struct buf *out) {}
 
-/* Snapshot points. Snapshots are not implemented yet, so the only true
- * setting is "no save points" (save ""); asking for save points is refused
- * with a clear message instead of being silently ignored. */
-static int save_set(int argc, char **argv, bool check_only, char *err) {
-    if (argc == 0 || (argc == 1 && argv[0][0] == '\0')) return 0;
-    if (argc % 2 != 0) {
-        snprintf(err, CFG_ERR_MAX, "Invalid save parameters");
-        return -1;
-    }
-    for (int i = 0; i < argc; i++) {
-        long long v;
-        if (!str_to_ll(argv[i], strlen(argv[i]), &v) || v < 0) {
-            snprintf(err, CFG_ERR_MAX, "Invalid save parameters");
-            return -1;
-        }
-    }
-    snprintf(err, CFG_ERR_MAX, "snapshots (RDB save points) are not supported by this version of Stash; use save \"\"");
-    return -1;
-}
-static void save_get(struct buf *out) {}
-
 static struct config_option options[] = {
     {"port", NULL, CFG_INT, 0, "6379", 0, 65535, NULL, apply_port, NULL, NULL, NULL, 0, NULL},
     {"bind", NULL, CFG_SPECIAL, CFG_F_MULTI_ARG, "* -::*", 0, 0, NULL, NULL, NULL, bind_set, bind_get, 0, NULL},
@@ -251,7 +230,6 @@ static struct config_option options[] = {
     {"lfu-log-factor", NULL, CFG_INT, 0, "10", 0, INT_MAX, NULL, apply_lfu_factor, NULL, NULL, NULL, 0, NULL},
     {"lfu-decay-time", NULL, CFG_INT, 0, "1", 0, INT_MAX, NULL, apply_lfu_decay, NULL, NULL, NULL, 0, NULL},
     {"active-expire-effort", NULL, CFG_INT, 0, "1", 1, 10, NULL, apply_effort, NULL, NULL, NULL, 0, NULL},
-    {"save", NULL, CFG_SPECIAL, CFG_F_MULTI_ARG, "", 0, 0, NULL, NULL, NULL, save_set, save_get, 0, NULL},
     {"rename-command", NULL, CFG_SPECIAL, CFG_F_MULTI_ARG | CFG_F_HIDDEN | CFG_F_IMMUTABLE, NULL, 0, 0, NULL, NULL,
      NULL, rename_set, rename_get, 0, NULL},
     CFG_END,

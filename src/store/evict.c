@@ -101,6 +101,19 @@ void store_lfu_touch(struct entry *e) {
     entry_set_lru(e, (minutes_now() << 8) | counter);
 }
 
+bool store_set_access(struct entry *e, long long idle_s, int freq) {
+    if (store_policy_is_lfu()) {
+        if (freq < 0) return false;
+        entry_set_lru(e, (minutes_now() << 8) | (uint32_t)(freq > 255 ? 255 : freq));
+        return true;
+    }
+    if (idle_s < 0) return false;
+    long long abs = (long long)store_lru_clock() - idle_s % (LRU_MAX + 1LL);
+    if (abs < 0) abs += LRU_MAX;
+    entry_set_lru(e, (uint32_t)abs);
+    return true;
+}
+
 /* ---- eviction ------------------------------------------------------------------ */
 
 struct candidate {

@@ -8,7 +8,10 @@
  *   - an entry has ENTRY_F_EXPIRE iff it is in st->vol at index entry_vidx();
  *   - an entry is reachable from exactly one slot table of one database;
  *   - a thread holds stripes only inside store_run (tl.depth > 0), and
- *     takes them in ascending order.
+ *     takes them in ascending order (views lock one stripe at a time);
+ *   - while a view is open (store/view.c), a stripe is serialized for it
+ *     before its first change: view_guard() runs on every lookup of a
+ *     write section and in every function below that changes a table.
  */
 #include "store/store_internal.h"
 #include "store/watch.h"
@@ -34,6 +37,7 @@ struct store_hooks store_hooks_;
 static __thread struct {
     int depth;          /* nesting of store_run */
     bool all;           /* holds every stripe */
+    bool write;         /* the section may change what it looks up */
     uint64_t bits[STORE_STRIPES / 64];
     int64_t now;
     bool frozen;
@@ -157,6 +161,13 @@ static void dbslots_free(void *arg) {
     xfree(d);
 }
 
+void store_dbslots_free(struct dbslots *d, bool async) {
+    if (async)
+        store_lazyfree(dbslots_free, d);
+    else
+        dbslots_free(d);
+}
+
 void store_thread_cleanup(void) {
     xfree(tl.pending_free);
     tl.pending_free = NULL;
@@ -200,6 +211,16 @@ static inline void unlock_stripe(unsigned s) TS_NO_ANALYSIS {
     pthread_mutex_unlock(&store_stripes[s].mu);
 }
 
+void store_stripe_lock(unsigned s) { lock_stripe(s); }
+void store_stripe_unlock(unsigned s) { unlock_stripe(s); }
+
+/* An open view must have `slot` serialized before it changes. The pointer is stable while any stripe is held (views open and
+ * close with every stripe locked). [stripe-locked] */
+static inline void view_guard(uint16_t slot) {
+    struct store_view *v = atomic_load_explicit(&store_active_view, memory_order_acquire);
+    if (UNLIKELY(v != NULL)) store_view_cow(v, slot);
+}
+
 bool store_holds(uint16_t slot) {
     unsigned s = store_stripe_of(slot);
     return tl.all || (tl.bits[s >> 6] & (1ULL << (s & 63))) != 0;
@@ -212,6 +233,8 @@ bool store_try_hold(uint16_t slot) TS_NO_ANALYSIS {
     if (tl.depth == 0) return false;
     unsigned s = store_stripe_of(slot);
     if (pthread_mutex_trylock(&store_stripes[s].mu) != 0) return false;
+    /* The caller holds other stripes: serializing this one for a view
+     * happens at its first lookup, like any stripe of the section. */
     tl.bits[s >> 6] |= 1ULL << (s & 63);
     tl.extra[tl.nextra++] = (uint16_t)s;
     return true;
@@ -297,7 +320,10 @@ void store_run(const struct store_lockset *ls, enum store_mode mode, store_fn fn
     if (tl.depth > 0) {
         /* Nested: only stripes already held (no out-of-order locking). */
         ASSERT(covered(ls));
+        bool was = tl.write;
+        tl.write = was || mode == STORE_WRITE;
         fn(arg);
+        tl.write = was;
         return;
     }
     if (ls->all) {
@@ -316,6 +342,7 @@ void store_run(const struct store_lockset *ls, enum store_mode mode, store_fn fn
         }
     }
     tl.depth++;
+    tl.write = mode == STORE_WRITE;
     fn(arg);
     if (store_hooks_.seal) store_hooks_.seal();
     if (tl.nempty) free_empty_tables();
@@ -470,6 +497,7 @@ void store_set_lazy_expire(bool on) { atomic_store(&lazy_expire, on); }
 
 struct entry *store_peek(int db, const struct store_key *k, struct store_ref *ref) {
     DEBUG_ASSERT(store_holds(k->slot));
+    if (tl.write) view_guard(k->slot);
     struct slot_table *st = slot_get(db, k->slot);
     if (st == NULL) return NULL;
     struct htab_pos pos;
@@ -484,6 +512,7 @@ struct entry *store_peek(int db, const struct store_key *k, struct store_ref *re
 }
 
 struct entry *store_lookup(int db, const struct store_key *k, unsigned flags, struct store_ref *ref) {
+    if (flags & STORE_LOOKUP_WRITE) view_guard(k->slot);
     struct store_ref local;
     struct store_ref *r = ref ? ref : &local;
     struct entry *e = store_peek(db, k, r);
@@ -539,6 +568,7 @@ static void init_access(struct entry *e) {
 
 void store_add(int db, const struct store_key *k, struct entry *e, struct store_ref *ref) {
     DEBUG_ASSERT(store_holds(k->slot));
+    view_guard(k->slot);
     struct slot_table *st = slot_get_or_create(db, k->slot);
     init_access(e);
     struct htab_pos pos;
@@ -556,6 +586,7 @@ void store_add(int db, const struct store_key *k, struct entry *e, struct store_
 }
 
 void store_replace(struct store_ref *ref, struct entry *e) {
+    view_guard(ref->key.slot);
     struct entry *old = store_ref_entry(ref);
     bool retyped = entry_type(old) != entry_type(e);
     init_access(e);
@@ -568,6 +599,7 @@ void store_replace(struct store_ref *ref, struct entry *e) {
 }
 
 struct entry *store_unlink(struct store_ref *ref) {
+    view_guard(ref->key.slot);
     struct entry *e = store_ref_entry(ref);
     if (entry_has_expire(e)) vol_remove(ref->st, e);
     htab_remove_at(&ref->st->keys, &ref->pos);
@@ -624,6 +656,7 @@ static void move_to(struct store_ref *ref, struct entry *old, struct entry *n) {
 }
 
 void store_set_expire(struct store_ref *ref, int64_t when) {
+    view_guard(ref->key.slot);
     struct entry *e = store_ref_entry(ref);
     if (when >= 0 && entry_has_expire(e)) {
         entry_store_expire(e, when);
@@ -637,6 +670,7 @@ void store_set_expire(struct store_ref *ref, int64_t when) {
 }
 
 char *store_str_writable(struct store_ref *ref, size_t len) {
+    view_guard(ref->key.slot);
     struct entry *e = store_ref_entry(ref);
     ASSERT(entry_type(e) == TYPE_STRING);
     entry_mc_forget_cas(e); /* a changed value: its CAS goes (copies below keep the block) */
@@ -707,6 +741,7 @@ char *store_str_writable(struct store_ref *ref, size_t len) {
 }
 
 bool store_str_overwrite(struct store_ref *ref, const char *val, size_t vlen, int64_t expire) {
+    view_guard(ref->key.slot);
     struct entry *e = store_ref_entry(ref);
     if (entry_type(e) != TYPE_STRING) return false;
     if (entry_has_mc(e)) return false; /* a new value has no memcached flags: a new entry */
@@ -727,6 +762,7 @@ bool store_str_overwrite(struct store_ref *ref, const char *val, size_t vlen, in
 }
 
 void store_str_set_int(struct store_ref *ref, long long v) {
+    view_guard(ref->key.slot);
     struct entry *e = store_ref_entry(ref);
     entry_mc_forget_cas(e);
     if (entry_type(e) == TYPE_STRING && entry_enc(e) == ENC_INT) {
@@ -746,6 +782,7 @@ void store_str_set_int(struct store_ref *ref, long long v) {
 }
 
 void store_set_mc(struct store_ref *ref, const struct entry_mc *mc) {
+    view_guard(ref->key.slot);
     struct entry *e = store_ref_entry(ref);
     if (mc && entry_has_mc(e)) {
         entry_mc_store(e, mc);
@@ -1032,6 +1069,8 @@ static void flush_locked(void *arg) {
         f->removed += store_dbsize(db);
         watch_flush_locked(db, dbslots_get(db), NULL);
         f->old[i] = dbslots_get(db);
+        /* An open view still reads these tables: it frees them when done. */
+        if (store_view_adopt(f->old[i])) f->old[i] = NULL;
         atomic_store_explicit(&store_dbs[db], f->fresh[i], memory_order_release);
     }
 }
@@ -1043,12 +1082,8 @@ uint64_t store_flush(int db, bool async) {
     for (int i = 0; i < n; i++) fresh[i] = dbslots_new();
     struct flush_step f = {db, fresh, old, 0};
     store_run_all(STORE_WRITE, flush_locked, &f);
-    for (int i = 0; i < n; i++) {
-        if (async)
-            store_lazyfree(dbslots_free, old[i]);
-        else
-            dbslots_free(old[i]);
-    }
+    for (int i = 0; i < n; i++)
+        if (old[i]) store_dbslots_free(old[i], async);
     xfree(fresh);
     xfree(old);
     return f.removed;

@@ -322,8 +322,54 @@ uint64_t store_idle_ms(const struct entry *e);
 int store_lfu_freq(struct entry *e);
 bool store_policy_is_lfu(void);
 
+/* Set e's LRU/LFU data as Redis's objectSetLRUOrLFU (RDB loading,
+ * RESTORE IDLETIME/FREQ): under an LFU policy freq (0..255) when >= 0,
+ * else idle seconds when >= 0. Returns whether something was set.
+ * [stripe-locked] */
+bool store_set_access(struct entry *e, long long idle_s, int freq);
+
 /* The LRU clock tick (call from a cron, ~every 100 ms). */
 void store_clock_tick(void);
+
+/* ---- point-in-time views: fork-less snapshots (store/view.c) ---------- */
+
+/*
+ * A view is the keyspace as it was at one instant, the cut, read slot by
+ * slot while writers go on. Opening it takes every stripe lock for a few
+ * microseconds to record each database's tables and run `at_cut` (the
+ * caller notes the effects-log position there); then, for each of the
+ * 16,384 slots, `fn` runs exactly once, under the slot's stripe lock,
+ * before anything in the slot changes:
+ *   - the view's owner walks the slots with store_view_visit, or
+ *   - a writer about to change a slot nobody serialized yet runs `fn` for
+ *     it first (the store checks on every lookup of a write section and on
+ *     every change it makes itself: expiry, eviction), and then writes.
+ *     Command code is untouched.
+ * So each slot is read in its state at the cut, and `fn` sees it once. A
+ * writer pays for one slot (1/16,384 of the keyspace), never for more.
+ * FLUSHALL/FLUSHDB/SWAPDB only swap table pointers: the view keeps the
+ * tables it recorded (a flushed one is freed when the view closes).
+ * One view at a time.
+ */
+struct store_view;
+/* [stripe-locked] Serialize `slot` of the view (every database); may run
+ * on any thread that touches the slot. */
+typedef void (*store_view_fn)(struct store_view *v, uint16_t slot, void *arg);
+/* Open a view; NULL when one is already open. at_cut (may be NULL) runs
+ * with every stripe locked. [no locks held] */
+struct store_view *store_view_open(store_view_fn fn, void *arg, void (*at_cut)(void *arg), void *cut_arg);
+/* Make sure `slot` was serialized (lock its stripe, run fn unless done;
+ * a slot empty in every database needs no lock). [no locks held] */
+void store_view_visit(struct store_view *v, uint16_t slot);
+/* The entries of `slot` in database db as recorded at the cut, expired
+ * ones included. Only inside the view's fn. [stripe-locked] */
+void store_view_foreach(struct store_view *v, uint16_t slot, int db, store_scan_fn fn, void *arg);
+int store_view_databases(const struct store_view *v);
+/* Keys and keys with an expiry of db at about the cut (RESIZEDB hints). */
+void store_view_db_counts(const struct store_view *v, int db, uint64_t *keys, uint64_t *vol);
+/* Close: every slot must have been visited (or the view abandoned:
+ * writers stop serializing at once). Frees tables flushed meanwhile. [no locks held] */
+void store_view_close(struct store_view **v);
 
 /* ---- statistics ---------------------------------------------------------- */
 

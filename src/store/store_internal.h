@@ -107,6 +107,21 @@ void store_lfu_init(struct entry *e);
 void store_lfu_touch(struct entry *e);
 int store_evict_policy(void);
 
+/* Views (view.c). The open view, or NULL; set and cleared with every
+ * stripe locked, so a thread holding any stripe sees a stable value. */
+extern _Atomic(struct store_view *) store_active_view;
+/* [stripe-locked] Run the view's fn for the slot unless done. */
+void store_view_cow(struct store_view *v, uint16_t slot);
+/* [all-locked] A flush is replacing d: keep it for the open view if it
+ * recorded it (true: the view frees it when it closes). */
+bool store_view_adopt(struct dbslots *d);
+/* The calling thread's lock bookkeeping for stripes locked outside
+ * store_run (views). */
+void store_stripe_lock(unsigned s);
+void store_stripe_unlock(unsigned s);
+/* Free a database's tables (lazily when async). */
+void store_dbslots_free(struct dbslots *d, bool async);
+
 /* Lazy free (lazyfree.c). */
 int lazyfree_setup(void);
 void lazyfree_teardown(void);

@@ -613,3 +613,15 @@ bool hash_validate_listpack(const unsigned char *blob, size_t size, bool deep) {
     xfree(refs);
     return ok;
 }
+
+/* ---- RDB ---------------------------------------------------------------------------------------- */
+
+const unsigned char *hash_listpack(const struct hash *h) {
+    return is_lp(h) ? lp_of(h) : NULL;
+}
+
+struct hash *hash_from_listpack(unsigned char *lp) {
+    struct hash *h = (struct hash *)lp;
+    if (hash_len(h) > lim_entries()) hash_convert_to_ht(&h);
+    return h;
+}

@@ -135,4 +135,11 @@ uint64_t hash_scan(struct hash *h, uint64_t cursor, hash_pair_fn fn, void *arg);
 /* Is blob a valid listpack hash payload (even count, distinct fields)? */
 bool hash_validate_listpack(const unsigned char *blob, size_t size, bool deep);
 
+/* The listpack blob of a listpack hash (its RDB payload), NULL for a table. */
+const unsigned char *hash_listpack(const struct hash *h);
+/* A hash made of a validated listpack of field/value pairs (taken over),
+ * converted to a table when it has more fields than the listpack limit
+ * (Redis's RDB loading rule). */
+struct hash *hash_from_listpack(unsigned char *lp);
+
 #endif

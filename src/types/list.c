@@ -312,3 +312,18 @@ void list_delete_range(struct list *l, long start, long count) {
     else
         ql_delete_range(l->ql, start, count);
 }
+
+/* ---- RDB ---------------------------------------------------------------------------------------- */
+
+struct list *list_from_quicklist(struct quicklist *ql) {
+    struct list *l = list_new();
+    lp_free(l->lp);
+    l->ql = ql;
+    l->enc = LIST_ENC_QUICKLIST;
+    if (ql->len == 1 && !ql->head->plain &&
+        !ql_node_exceeds_limit(list_get_fill(), ql->head->sz, ql->head->count)) {
+        l->lp = ql_take_listpack(ql);
+        l->enc = LIST_ENC_LISTPACK;
+    }
+    return l;
+}

@@ -125,4 +125,11 @@ void list_delete_range(struct list *l, long start, long count);
  * the rules allow (call after a batch of deletions). */
 void list_try_shrink(struct list *l);
 
+/* ---- RDB ------------------------------------------------------------------------------------- */
+
+/* A list made of a non-empty quicklist (taken over); a single packed node
+ * within one node's limits becomes the listpack encoding (Redis 7.2's
+ * loading rule). */
+struct list *list_from_quicklist(struct quicklist *ql);
+
 #endif

@@ -418,3 +418,17 @@ uint64_t set_scan(struct set *s, uint64_t cursor, set_member_fn fn, void *arg) {
     struct scan_step st = {fn, arg};
     return htab_scan(&ht_of(s)->t, cursor, scan_node, &st);
 }
+
+/* ---- RDB ---------------------------------------------------------------------------------------- */
+
+const unsigned char *set_intset_blob(const struct set *s, size_t *len) {
+    if (!is_is(s)) return NULL;
+    *len = intset_bytes(is_of(s));
+    return (const unsigned char *)is_of(s);
+}
+
+struct set *set_from_intset(unsigned char *blob) {
+    struct set *s = (struct set *)blob;
+    if (intset_len(is_of(s)) > lim_entries()) set_convert_to_ht(&s, intset_len(is_of(s)));
+    return s;
+}

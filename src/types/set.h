@@ -98,4 +98,12 @@ void set_random_distinct(struct set *s, size_t count, set_member_fn fn, void *ar
 /* SSCAN step on a table; an intset is visited whole and 0 returned. */
 uint64_t set_scan(struct set *s, uint64_t cursor, set_member_fn fn, void *arg);
 
+/* ---- RDB ------------------------------------------------------------------------------------- */
+
+/* The intset blob of an intset-encoded set (its RDB payload), else NULL. */
+const unsigned char *set_intset_blob(const struct set *s, size_t *len);
+/* A set made of a validated intset blob (taken over), converted to a table
+ * when it holds more than set-max-intset-entries values. */
+struct set *set_from_intset(unsigned char *blob);
+
 #endif

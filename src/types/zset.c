@@ -719,3 +719,11 @@ uint64_t zset_scan(const struct zset *z, uint64_t cursor, zset_scan_fn fn, void 
     struct scan_ctx ctx = {fn, arg};
     return htab_scan(&big_of(z)->dict, cursor, scan_visit, &ctx);
 }
+
+/* ---- RDB ---------------------------------------------------------------------------------------- */
+
+struct zset *zset_from_listpack(unsigned char *lp) {
+    struct zset *z = lp_handle(lp);
+    if (zset_len(z) > zset_max_entries()) zset_to_skiplist(&z);
+    return z;
+}

@@ -162,4 +162,9 @@ void zset_iter_skip(struct zset_iter *it, size_t n);
 typedef void (*zset_scan_fn)(const struct zset_elem *e, void *arg);
 uint64_t zset_scan(const struct zset *z, uint64_t cursor, zset_scan_fn fn, void *arg);
 
+/* A set made of a validated listpack of member/score pairs (taken over),
+ * converted to a skiplist when it has more elements than the listpack
+ * limit (Redis's RDB loading rule). */
+struct zset *zset_from_listpack(unsigned char *lp);
+
 #endif

@@ -13,7 +13,7 @@ from conftest import BINARY, Raw, RespError, Server, free_port
 # Immutable options (and the one with side effects on the test run), as
 # Redis's "CONFIG sanity" test skips them.
 SKIP = {"daemonize", "enable-debug-command", "tcp-backlog", "unixsocket", "unixsocketperm", "databases", "io-threads", "threads",
-        "logfile", "pidfile", "dir", "rename-command", "aclfile"}
+        "logfile", "pidfile", "dir", "rename-command", "aclfile", "rdbchecksum"}
 
 
 def pairs(reply):
@@ -220,7 +220,8 @@ def test_command_line_errors():
 def test_config_file_is_loaded_and_reported():
     path = write_conf("maxmemory 2mb\nslowlog-max-len 77\nlatency-tracking-info-percentiles \"10 90\"\n")
     port = free_port()
-    proc = subprocess.Popen([BINARY, path, "--port", str(port), "--bind", "127.0.0.1", "--threads", "1"],
+    proc = subprocess.Popen([BINARY, path, "--port", str(port), "--bind", "127.0.0.1", "--threads", "1",
+                             "--dir", tempfile.mkdtemp(prefix="stash-test-")],  # its shutdown snapshot goes there
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 10

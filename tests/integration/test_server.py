@@ -1,6 +1,7 @@
 """Server and introspection commands: COMMAND, MEMORY, TIME, LASTSAVE,
 SLOWLOG, LATENCY, SHUTDOWN, MONITOR, FUNCTION FLUSH/LIST. Expected values
 marked "Redis 7.0" were taken from a real redis-server 7.0.15."""
+import os
 import re
 import time
 
@@ -455,7 +456,8 @@ def test_shutdown_errors_then_nosave(own_server):
     assert c.cmd("SHUTDOWN", "NOSAVE", "SAVE") == RespError("ERR syntax error")
     assert c.cmd("SHUTDOWN", "ABORT", "NOW") == RespError("ERR syntax error")
     assert c.cmd("SHUTDOWN", "ABORT") == RespError("ERR No shutdown in progress.")
-    # No persistence yet: a save cannot happen and is not pretended.
+    # A save that fails (the temp file cannot be created) stops the shutdown.
+    os.mkdir(os.path.join(own_server.dir, "temp-%d.rdb" % own_server.pid))
     assert c.cmd("SHUTDOWN", "SAVE") == RespError("ERR Errors trying to SHUTDOWN. Check logs.")
     assert c.cmd("PING") == b"PONG"
     c.cmd("MULTI")
@@ -469,6 +471,7 @@ def test_shutdown_errors_then_nosave(own_server):
 
 
 def test_shutdown_save_force_exits(own_server):
+    os.mkdir(os.path.join(own_server.dir, "temp-%d.rdb" % own_server.pid))  # the save fails
     c = Raw(own_server.port)
     c.send(b"*3\r\n$8\r\nSHUTDOWN\r\n$4\r\nSAVE\r\n$5\r\nFORCE\r\n")
     assert c.closed(timeout=10)

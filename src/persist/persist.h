@@ -1,0 +1,97 @@
+/*
+ * persist/persist.h - the persistence module: RDB snapshots on disk (SAVE,
+ * BGSAVE, save points, shutdown and FLUSHALL saves), loading at start-up,
+ * DUMP/RESTORE payloads, and the numbers of INFO persistence.
+ *
+ * Files: `dir`/`dbfilename` (dump.rdb). A snapshot goes to
+ *   temp-<pid>.rdb, is fsync'ed, renamed over the target and the
+ *   directory fsync'ed, as Redis does: a crash at any moment leaves either
+ *   the old file or the new one, never a torn one.
+ *
+ * Options (registered here, Redis's names and defaults): save
+ *   ("3600 1 300 100 60 10000"), dbfilename, rdbcompression, rdbchecksum
+ *   (immutable), rdb-del-sync-files, stop-writes-on-bgsave-error,
+ *   rdb-key-save-delay (hidden, tests), rdb-save-incremental-fsync,
+ *   sanitize-dump-payload (RESTORE payloads are always deep-checked).
+ *
+ * Failure handling: a failed save is logged with the reason, reported by
+ *   INFO (rdb_last_bgsave_status:err) and, with stop-writes-on-bgsave-error
+ *   and save points, makes the dispatcher refuse writes with MISCONF until a
+ *   save succeeds.
+ *
+ * Locks: persist's job mutex is taken with no stripe held and is held
+ *   while a snapshot's cut locks every stripe (lock order: persist job
+ *   mutex -> stripes). Functions called under stripe locks
+ *   (persist_writes_refused, persist_flushall) use atomics and
+ *   thread-locals only.
+ *
+ * Thread context: commands call from their worker [no locks held] unless
+ *   noted; persist_cron from the main thread.
+ */
+#ifndef STASH_PERSIST_PERSIST_H
+#define STASH_PERSIST_PERSIST_H
+
+#include "base/buf.h"
+#include "base/common.h"
+#include "store/entry.h"
+
+#define PERSIST_ERR_MISCONF                                                                             \
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. " \
+    "Commands that may modify the data set are disabled, because this instance is configured to "      \
+    "report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "     \
+    "Please check the Redis logs for details about the RDB error."
+
+/* Register options and codecs. dirty: the server's change counter. */
+void persist_setup(long long (*dirty)(void));
+/* Cancel a running BGSAVE (its temp file removed) and wait for it. */
+void persist_teardown(void);
+
+/* Load dir/dbfilename if it exists (before serving). 0, or -1 after a
+ * fatal error was logged (the server must exit). */
+int persist_load_startup(void);
+
+/* SAVE: 0, ERR_AGAIN (a background save runs), ERR_IO (failed, logged). */
+int persist_save(void);
+/* BGSAVE [SCHEDULE]. 0 started, 1 scheduled, ERR_AGAIN already running.
+ * `in_exec`: inside a transaction the save is scheduled (Redis). */
+int persist_bgsave(bool schedule, bool in_exec);
+/* Unix time of the last successful save (or start-up). [any] */
+long long persist_lastsave(void);
+/* Save points, finished and scheduled background saves. [main thread] */
+void persist_cron(void);
+
+/* MISCONF: are writes refused because a save failed? [any, lock-free] */
+bool persist_writes_refused(void);
+/* Are save points configured? [any] */
+bool persist_has_save_points(void);
+
+/* SHUTDOWN: save when asked (`save`) or when save points exist (unless
+ * `nosave`); a running BGSAVE is cancelled. 0, or -1 when the save failed. */
+int persist_shutdown(bool save, bool nosave);
+
+/* FLUSHALL: cancel a running BGSAVE; with save points, save once the
+ * command's locks are released (persist_after). [stripe-locked ok] */
+void persist_flushall(void);
+/* Run what a command asked for after its locks were released. Cheap when
+ * nothing is pending. [no locks held] */
+void persist_after(void);
+
+/* DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: 0, or -1 with a message. */
+int persist_debug_reload(bool save, bool flush, bool merge, const char **err);
+
+/* INFO persistence (Redis's fields). [any] */
+void persist_info(struct buf *o);
+
+/* ---- DUMP / RESTORE [stripe-locked] ---------------------------------------------------------- */
+
+/* The DUMP payload of e into out. False: a type without a codec. */
+bool persist_dump(const struct entry *e, struct buf *out);
+/* A new entry for key from a RESTORE payload (checked: footer, then the
+ * value). NULL with *err = "ERR DUMP payload version or checksum are
+ * wrong" or "ERR Bad data format". */
+struct entry *persist_restore_entry(const char *key, size_t klen, const unsigned char *p, size_t n,
+                                    int64_t expire, const char **err);
+/* Bytes e's value takes in an RDB file (DEBUG OBJECT serializedlength). */
+size_t persist_value_rdb_len(const struct entry *e);
+
+#endif
