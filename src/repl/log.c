@@ -15,9 +15,15 @@
 #include "base/buf.h"
 #include "base/str.h"
 
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #define HDR 16
 
@@ -27,6 +33,24 @@ static char *ring;
 static size_t ring_size, ring_mask;
 static _Atomic uint64_t tail CACHE_ALIGNED;
 static _Atomic uint64_t released CACHE_ALIGNED;
+
+/* Readers: each its own position; `released` is the smallest of them (the
+ * ring space producers may reuse), recomputed under rmu by the reader that
+ * moves it, which also zeroes the space it frees. */
+#define LOG_MAX_READERS 8
+struct log_reader {
+    _Atomic uint64_t pos;
+    bool used;
+};
+static struct log_reader readers[LOG_MAX_READERS];
+static pthread_mutex_t rmu = PTHREAD_MUTEX_INITIALIZER;
+static int nreaders;
+static struct log_reader *implicit; /* the single-reader interface's */
+/* Waking readers: a reader parks on `wake_seq` (futex) after announcing
+ * itself in `nwaiting`; a producer that published bumps the sequence and
+ * wakes when someone waits (no syscall otherwise). */
+static _Atomic uint32_t wake_seq CACHE_ALIGNED;
+static _Atomic int nwaiting;
 
 /* Per-thread staging: encoded records, and sealed blocks awaiting publish. */
 struct block {
@@ -67,6 +91,11 @@ void log_thread_cleanup(void) {
 
 void log_teardown(void) {
     atomic_store(&log_active, false);
+    pthread_mutex_lock(&rmu);
+    for (int i = 0; i < LOG_MAX_READERS; i++) readers[i].used = false;
+    nreaders = 0;
+    implicit = NULL;
+    pthread_mutex_unlock(&rmu);
     xfree(ring);
     ring = NULL;
     log_thread_cleanup();
@@ -227,23 +256,123 @@ void log_publish(void) {
             off += total;
         }
     }
+    bool published = st.nblocks > 0;
     st.nblocks = 0;
     st.bytes.len = 0;
     st.sealed_upto = 0;
+    if (published) {
+        /* Pairs with the reader's increment of nwaiting before it looks for
+         * records (Dekker): either it sees our records or we see it waiting. */
+        atomic_thread_fence(memory_order_seq_cst);
+        if (UNLIKELY(atomic_load_explicit(&nwaiting, memory_order_relaxed) > 0)) {
+            atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
+            syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+        }
+    }
 }
 
-/* ---- consumer ------------------------------------------------------------ */
+/* ---- readers ---------------------------------------------------------------- */
+
+/* Zero [from, to) of the ring: no old payload byte pattern can ever be
+ * mistaken for a committed position word on a later lap. Word by word with
+ * relaxed atomic stores: another reader may be looking at a position word
+ * of the next lap in the same place (it sees the old word or zero, never
+ * its own position). Positions and the ring size are multiples of 8. */
+static void ring_zero(uint64_t from, uint64_t to) {
+    for (uint64_t p = from; p < to; p += 8) atomic_store_explicit(pos_word(p), 0, memory_order_relaxed);
+}
+
+/* Recompute `released` as the smallest reader position. [rmu held] */
+static void release_min_locked(void) {
+    uint64_t min = UINT64_MAX;
+    for (int i = 0; i < LOG_MAX_READERS; i++)
+        if (readers[i].used) min = MIN(min, atomic_load_explicit(&readers[i].pos, memory_order_acquire));
+    if (min == UINT64_MAX) return;
+    uint64_t from = atomic_load_explicit(&released, memory_order_relaxed);
+    if (min <= from) return;
+    ring_zero(from, min);
+    atomic_store_explicit(&released, min, memory_order_release);
+}
+
+struct log_reader *log_reader_attach(void) {
+    pthread_mutex_lock(&rmu);
+    struct log_reader *r = NULL;
+    for (int i = 0; i < LOG_MAX_READERS && r == NULL; i++)
+        if (!readers[i].used) r = &readers[i];
+    ASSERT(r != NULL);
+    r->used = true;
+    uint64_t pos = atomic_load(&tail);
+    atomic_store(&r->pos, pos);
+    if (nreaders++ == 0) atomic_store(&released, pos);
+    atomic_store(&log_active, true);
+    pthread_mutex_unlock(&rmu);
+    return r;
+}
+
+void log_reader_detach(struct log_reader **rp) {
+    struct log_reader *r = *rp;
+    if (r == NULL) return;
+    pthread_mutex_lock(&rmu);
+    r->used = false;
+    if (--nreaders == 0) atomic_store(&log_active, false);
+    else release_min_locked();
+    pthread_mutex_unlock(&rmu);
+    *rp = NULL;
+}
+
+uint64_t log_reader_pos(const struct log_reader *r) { return atomic_load_explicit(&r->pos, memory_order_relaxed); }
+
+static int consume_from(uint64_t *pos, int max, log_record_fn fn, void *arg);
+
+int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg) {
+    uint64_t pos = atomic_load_explicit(&r->pos, memory_order_relaxed);
+    int n = consume_from(&pos, max, fn, arg);
+    if (n > 0) {
+        atomic_store_explicit(&r->pos, pos, memory_order_release);
+        pthread_mutex_lock(&rmu);
+        release_min_locked();
+        pthread_mutex_unlock(&rmu);
+    }
+    return n;
+}
+
+static bool committed_at(uint64_t p) { return atomic_load_explicit(pos_word(p), memory_order_acquire) == p; }
+
+bool log_reader_wait(struct log_reader *r, int timeout_ms) {
+    uint64_t p = atomic_load_explicit(&r->pos, memory_order_relaxed);
+    if (committed_at(p)) return true;
+    uint32_t seq = atomic_load_explicit(&wake_seq, memory_order_acquire);
+    atomic_fetch_add_explicit(&nwaiting, 1, memory_order_seq_cst);
+    bool ready = committed_at(p);
+    if (!ready) {
+        struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+        syscall(SYS_futex, &wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+        ready = committed_at(p);
+    }
+    atomic_fetch_sub_explicit(&nwaiting, 1, memory_order_relaxed);
+    return ready;
+}
+
+/* ---- the single-reader interface ------------------------------------------- */
 
 uint64_t log_attach(void) {
-    uint64_t pos = atomic_load(&tail);
-    atomic_store(&released, pos);
-    atomic_store(&log_active, true);
-    return pos;
+    if (implicit == NULL) implicit = log_reader_attach();
+    return log_reader_pos(implicit);
 }
 
-void log_detach(void) { atomic_store(&log_active, false); }
+void log_detach(void) { log_reader_detach(&implicit); }
 
-int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) {
+int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) { return consume_from(pos, max, fn, arg); }
+
+void log_release(uint64_t pos) {
+    if (implicit == NULL) return;
+    atomic_store_explicit(&implicit->pos, pos, memory_order_release);
+    pthread_mutex_lock(&rmu);
+    release_min_locked();
+    pthread_mutex_unlock(&rmu);
+}
+
+static int consume_from(uint64_t *pos, int max, log_record_fn fn, void *arg) {
     int n = 0;
     struct buf payload = BUF_INIT;
     while (n < max) {
@@ -266,17 +395,4 @@ int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) {
     return n;
 }
 
-void log_release(uint64_t pos) {
-    /* Zero what was read, so that no old payload byte pattern can ever be
-     * mistaken for a committed position word on a later lap. */
-    uint64_t from = atomic_load_explicit(&released, memory_order_relaxed);
-    if (pos > from) {
-        size_t n = (size_t)(pos - from);
-        size_t at = from & ring_mask;
-        size_t first = MIN(n, ring_size - at);
-        memset(ring + at, 0, first);
-        if (first < n) memset(ring, 0, n - first);
-    }
-    atomic_store_explicit(&released, pos, memory_order_release);
-}
 uint64_t log_tail(void) { return atomic_load(&tail); }

@@ -22,7 +22,8 @@
  * producer whose reservation would overwrite unread bytes waits (outside any
  * lock) for the consumer.
  *
- * Staging is skipped entirely while no consumer is attached.
+ * Staging is skipped entirely while no reader is attached. Several readers
+ * may read the log, each at its own position (log_reader_*).
  *
  * Thread context: log_stage/log_seal [stripe-locked]; log_publish [no
  * locks]; consumer functions from the single consumer thread.
@@ -67,17 +68,41 @@ void log_publish(void);
 /* Free the calling thread's staging buffers (thread exit). */
 void log_thread_cleanup(void);
 
-/* Consumer ---------------------------------------------------------------- */
+/* Readers ------------------------------------------------------------------ */
 
-/* Start consuming; staging begins now. Returns the position to read from. */
+/* Several readers (the AOF, the replication backlog...) read the same
+ * records, each at its own pace; ring space is reused only once every
+ * reader is past it (a slow reader makes producers wait, outside any lock).
+ * Staging runs while at least one reader is attached. Each reader belongs
+ * to one thread at a time. */
+struct log_reader;
+typedef void (*log_record_fn)(int db, const char *payload, size_t len, void *arg);
+
+/* Attach a reader; staging begins now (if it was off). Its first record is
+ * the first one sealed after this call. [any] */
+struct log_reader *log_reader_attach(void);
+/* Detach (and free) a reader; staging stops with the last one. */
+void log_reader_detach(struct log_reader **r);
+/* Position of the reader's next record. */
+uint64_t log_reader_pos(const struct log_reader *r);
+/* Deliver committed records from the reader's position on (at most max),
+ * advance it and release the space every reader has passed. Returns how
+ * many were delivered. */
+int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg);
+/* Wait until a record is committed at the reader's position, or
+ * timeout_ms pass; returns whether one is there. No syscall when one is
+ * there already; producers wake a waiting reader after publishing. */
+bool log_reader_wait(struct log_reader *r, int timeout_ms);
+
+/* Position of the next reservation. */
+uint64_t log_tail(void);
+
+/* The single-reader interface the unit tests use: one implicit reader. */
 uint64_t log_attach(void);
 void log_detach(void);
-typedef void (*log_record_fn)(int db, const char *payload, size_t len, void *arg);
 /* Deliver committed records from *pos on (at most max); returns how many. */
 int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg);
 /* Everything before pos is read: producers may reuse that space. */
 void log_release(uint64_t pos);
-/* Position of the next reservation. */
-uint64_t log_tail(void);
 
 #endif

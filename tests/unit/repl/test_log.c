@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct seen {
     int n;
@@ -133,6 +134,58 @@ TEST(many_producers_one_consumer_small_ring) {
     for (int t = 0; t < PRODUCERS; t++) pthread_join(th[t], NULL);
     TEST_EXPECT_INT(c.bad, 0);
     TEST_EXPECT_INT(c.total, PRODUCERS * PER_PRODUCER);
+    log_teardown();
+}
+
+/* Two readers of one small ring, each in its own thread: both see every
+ * record in order; the slow one holds producers back (nothing is
+ * overwritten before it has read it); readers sleep in log_reader_wait
+ * and are woken by publishes. */
+struct rd_arg {
+    struct log_reader *r;
+    struct check c;
+    int sleep_every;
+};
+
+static void *reader_main(void *arg) {
+    struct rd_arg *a = arg;
+    int rounds = 0;
+    while (a->c.total < PRODUCERS * PER_PRODUCER) {
+        if (!log_reader_wait(a->r, 50)) continue;
+        log_read(a->r, 16, verify, &a->c);
+        if (a->sleep_every && ++rounds % a->sleep_every == 0) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+TEST(two_readers_one_slow_with_waits) {
+    log_setup(8192);
+    struct rd_arg a[2];
+    memset(a, 0, sizeof(a));
+    for (int i = 0; i < 2; i++) {
+        a[i].r = log_reader_attach();
+        a[i].c.last_global = -1;
+    }
+    a[1].sleep_every = 7;
+    TEST_EXPECT(log_enabled());
+    global_seq = 0;
+    pthread_t rth[2], th[PRODUCERS];
+    for (int i = 0; i < 2; i++) pthread_create(&rth[i], NULL, reader_main, &a[i]);
+    for (int t = 0; t < PRODUCERS; t++) pthread_create(&th[t], NULL, producer, (void *)(intptr_t)t);
+    for (int t = 0; t < PRODUCERS; t++) pthread_join(th[t], NULL);
+    for (int i = 0; i < 2; i++) pthread_join(rth[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        TEST_EXPECT_INT(a[i].c.bad, 0);
+        TEST_EXPECT_INT(a[i].c.total, PRODUCERS * PER_PRODUCER);
+        TEST_EXPECT(log_reader_pos(a[i].r) == log_tail());
+    }
+    log_reader_detach(&a[0].r);
+    TEST_EXPECT(a[0].r == NULL && log_enabled());
+    log_reader_detach(&a[1].r);
+    TEST_EXPECT(!log_enabled());
     log_teardown();
 }
 
