@@ -87,7 +87,7 @@ if [ "$MODE" = "all" ]; then
     count 1 0 "tsan build"
     # TSan cannot track more than 64 held locks (FLUSHALL holds 1,024
     # stripes): lock order is checked by store_run's own ascending rule.
-    export TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1 second_deadlock_stack=1"
+    export TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp"
     unit build-tsan tsan
     integration "$ROOT/build-tsan/src/stash-server" tsan -m stress
   else
