@@ -240,9 +240,15 @@ static _Atomic uint64_t *pos_word(uint64_t pos) { return (_Atomic uint64_t *)(ri
 void log_publish(void) {
     for (size_t b = 0; b < st.nblocks; b++) {
         struct block *blk = &st.blocks[b];
-        /* Wait for the consumer to free the space (never under a lock). */
-        while (blk->pos + blk->len - atomic_load_explicit(&released, memory_order_acquire) > ring_size)
+        /* Wait for the readers to free the space (never under a lock). A
+         * block sealed before every reader attached (they start at the tail
+         * of that moment, `released` is past it) is read by no one: it is
+         * dropped, never written over records that are still unread. */
+        uint64_t rel;
+        while ((rel = atomic_load_explicit(&released, memory_order_acquire)) <= blk->pos &&
+               blk->pos + blk->len - rel > ring_size)
             sched_yield();
+        if (rel > blk->pos) continue;
         /* Write each record: body first, its position word last. */
         size_t off = 0;
         while (off < blk->len) {

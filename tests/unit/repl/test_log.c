@@ -150,7 +150,14 @@ struct rd_arg {
 static void *reader_main(void *arg) {
     struct rd_arg *a = arg;
     int rounds = 0;
+    time_t deadline = time(NULL) + 120; /* never hang the suite: fail with where it stood */
     while (a->c.total < PRODUCERS * PER_PRODUCER) {
+        if (time(NULL) > deadline) {
+            fprintf(stderr, "  reader stuck: read %d, at %llu, tail %llu\n", a->c.total,
+                    (unsigned long long)log_reader_pos(a->r), (unsigned long long)log_tail());
+            a->c.bad++;
+            abort(); /* producers would wait for this reader forever */
+        }
         if (!log_reader_wait(a->r, 50)) continue;
         log_read(a->r, 16, verify, &a->c);
         if (a->sleep_every && ++rounds % a->sleep_every == 0) {
@@ -186,6 +193,27 @@ TEST(two_readers_one_slow_with_waits) {
     TEST_EXPECT(a[0].r == NULL && log_enabled());
     log_reader_detach(&a[1].r);
     TEST_EXPECT(!log_enabled());
+    log_teardown();
+}
+
+/* A block sealed while one reader was attached, published only after that
+ * reader left and another attached (at the tail): nobody will read it, so
+ * publishing drops it instead of waiting forever for space. */
+TEST(block_sealed_before_a_new_reader_is_dropped) {
+    log_setup(4096);
+    struct log_reader *r1 = log_reader_attach();
+    log_stage_cstr(0, "SET", "old", "1", NULL);
+    log_seal(false);
+    log_reader_detach(&r1);
+    struct log_reader *r2 = log_reader_attach();
+    log_publish(); /* must return */
+    log_stage_cstr(0, "SET", "new", "1", NULL);
+    log_seal(false);
+    log_publish();
+    struct seen s = {0};
+    TEST_EXPECT_INT(log_read(r2, 10, remember, &s), 1);
+    TEST_EXPECT(strstr(s.last, "new") != NULL);
+    log_reader_detach(&r2);
     log_teardown();
 }
 
