@@ -18,8 +18,8 @@
  *   HASH, HASH_ZIPMAP,
  *   HASH_ZIPLIST                fields set one by one (listpack or table)
  *   HASH_LISTPACK               the blob adopted (table above the limit)
- *   MODULE, MODULE_2, STREAM_*  refused with a clear error unless a loader
- *                               was registered (streams add theirs)
+ *   STREAM_LISTPACKS(_2, _3)    persist/rdb_stream.c (registered at setup)
+ *   MODULE, MODULE_2            refused with a clear error (no modules)
  *
  * Duplicate members or fields, NaN scores, malformed blobs: the load fails
  * with Redis's reason ("Duplicate set members detected", ...). Empty values

@@ -18,6 +18,7 @@
  *               highest score down (so that loading inserts at the head).
  *   hash        listpack: RDB_TYPE_HASH_LISTPACK + blob; table:
  *               RDB_TYPE_HASH + count + (field, value).
+ *   stream      RDB_TYPE_STREAM_LISTPACKS_2 (persist/rdb_stream.c).
  *
  * Listpack and intset blobs are Redis's formats byte for byte (ds/), so
  * compact values are copied, not re-encoded.
@@ -346,7 +347,8 @@ static void hash_value(struct buf *b, const struct entry *e, bool compress) {
     }
 }
 
-void rdb_load_setup(void); /* rdb_load.c */
+void rdb_load_setup(void);   /* rdb_load.c */
+void rdb_stream_setup(void); /* rdb_stream.c */
 
 void rdb_setup(void) {
     static const struct rdb_saver builtin[] = {
@@ -357,4 +359,5 @@ void rdb_setup(void) {
     for (int t = 0; t < (int)ARRAY_LEN(builtin); t++)
         if (builtin[t].type) rdb_register_saver((enum entry_type)t, &builtin[t]);
     rdb_load_setup();
+    rdb_stream_setup();
 }
