@@ -58,6 +58,7 @@ static _Atomic long long opt_key_save_delay, opt_key_load_delay;
 static bool started; /* set after start-up: "save" lines then replace, not append */
 
 static long long (*dirty_fn)(void);
+static struct persist_functions funcs; /* the scripting engine's hooks, set at setup */
 static long long dirty_now(void) { return dirty_fn ? dirty_fn() : 0; }
 
 static int save_set(int argc, char **argv, bool check_only, char *err) {
@@ -527,6 +528,7 @@ static int load_file(const char *path, bool replace) {
     uint64_t size = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
     struct rdb_reader r;
     rdb_reader_fd(&r, fd, size);
+    r.allow_dup = replace;
     struct load_ctx c = {time_ms(), true, replace, 0, 0, store_databases()};
     struct rdb_load_hooks h = {load_key, load_select, load_aux};
     struct rdb_load_stats st;
@@ -579,7 +581,10 @@ int persist_debug_reload(bool save, bool flush, bool merge, const char **err) {
         *err = "ERR Error trying to save the RDB dump, check server logs.";
         return -1;
     }
-    if (flush) store_flush(-1, false);
+    if (flush) {
+        store_flush(-1, false);
+        if (funcs.flush) funcs.flush(); /* Redis's emptyData drops the libraries too */
+    }
     int rc = load_file(path, merge);
     if (rc != 0) {
         *err = "ERR Error trying to load the RDB dump, check server logs.";
@@ -628,11 +633,82 @@ void persist_info(struct buf *o) {
     }
 }
 
+/* ---- function libraries ------------------------------------------------------------------------------------ */
+
+static bool compress_now(void) { return atomic_load_explicit(&opt_compress, memory_order_relaxed); }
+
+static void put_library(const char *code, size_t len, void *arg) {
+    rdb_put_function(arg, code, len, compress_now());
+}
+
+/* Snapshot preamble: one FUNCTION2 record per library. */
+static void put_libraries(struct buf *b) {
+    if (funcs.foreach) funcs.foreach(put_library, b);
+}
+
+/* A FUNCTION2 (or 7.0-rc FUNCTION) record met while loading. */
+static bool load_library(struct rdb_reader *r, int opcode, void *ctx) {
+    char *code;
+    size_t len;
+    char err[512];
+    if (!rdb_read_function(r, opcode, &code, &len)) return false;
+    int rc = funcs.load(code, len, r->allow_dup, err, sizeof(err));
+    xfree(code);
+    if (rc != 0) return rdb_fail(r, "Failed loading library, %s", err);
+    return true;
+}
+
+void persist_set_functions(const struct persist_functions *f) {
+    bool first = funcs.load == NULL;
+    funcs = *f;
+    if (!first) return;
+    rdb_register_preamble(put_libraries);
+    rdb_register_opcode(RDB_OPCODE_FUNCTION2, load_library, NULL);
+    rdb_register_opcode(RDB_OPCODE_FUNCTION, load_library, NULL);
+}
+
+void persist_functions_dump(struct buf *out) {
+    size_t start = out->len;
+    put_libraries(out);
+    rdb_payload_footer(out, start);
+}
+
+int persist_functions_parse(const void *p, size_t n, persist_lib_fn fn, void *arg, char *err, size_t errcap) {
+    int ver = rdb_payload_verify(p, n);
+    if (ver < 0) {
+        snprintf(err, errcap, "DUMP payload version or checksum are wrong");
+        return -1;
+    }
+    struct rdb_reader r;
+    rdb_reader_mem(&r, p, n - 10);
+    r.ver = ver;
+    while (r.left > 0) {
+        int type;
+        char *code;
+        size_t len;
+        if (!rdb_read_byte(&r, &type)) {
+            snprintf(err, errcap, "can not read data type");
+            return -1;
+        }
+        if (type != RDB_OPCODE_FUNCTION && type != RDB_OPCODE_FUNCTION2) {
+            snprintf(err, errcap, "given type is not a function");
+            return -1;
+        }
+        if (!rdb_read_function(&r, type, &code, &len)) {
+            snprintf(err, errcap, type == RDB_OPCODE_FUNCTION2 ? "Failed loading library payload"
+                                                                : "Failed loading library blob");
+            return -1;
+        }
+        int rc = fn(code, len, arg, err, errcap);
+        xfree(code);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 /* ---- DUMP / RESTORE --------------------------------------------------------------------------------------- */
 
-bool persist_dump(const struct entry *e, struct buf *out) {
-    return rdb_dump_payload(out, e, atomic_load_explicit(&opt_compress, memory_order_relaxed));
-}
+bool persist_dump(const struct entry *e, struct buf *out) { return rdb_dump_payload(out, e, compress_now()); }
 
 struct entry *persist_restore_entry(const char *key, size_t klen, const unsigned char *p, size_t n, int64_t expire,
                                     const char **err) {

@@ -82,6 +82,34 @@ int persist_debug_reload(bool save, bool flush, bool merge, const char **err);
 /* INFO persistence (Redis's fields). [any] */
 void persist_info(struct buf *o);
 
+/* ---- function libraries ---------------------------------------------------------------------- */
+
+/* The scripting engine (exec/, a layer above) hands its libraries to
+ * persist through these hooks, registered once at setup: snapshots write
+ * each library as a FUNCTION2 record after the AUX fields, loading (start-
+ * up, DEBUG RELOAD) loads them back, DEBUG RELOAD drops them first unless
+ * NOFLUSH. All three are [any]. */
+struct persist_functions {
+    /* Call fn on each library's whole code, in order. */
+    void (*foreach)(void (*fn)(const char *code, size_t len, void *arg), void *arg);
+    /* Load one library; with `replace` an existing library of that name is
+     * replaced. 0, or -1 with Redis's message in err. */
+    int (*load)(const char *code, size_t len, bool replace, char *err, size_t errcap);
+    /* Drop every library. */
+    void (*flush)(void);
+};
+void persist_set_functions(const struct persist_functions *f);
+
+/* FUNCTION DUMP: every library as a FUNCTION2 record, then the payload
+ * footer (RDB version, CRC64): Redis 7.0's payload. */
+void persist_functions_dump(struct buf *out);
+/* FUNCTION RESTORE: check the footer, then call fn with each library's
+ * code in order (stopping at its first error). 0, or -1 with Redis's
+ * message in err ("DUMP payload version or checksum are wrong", "given
+ * type is not a function", ...). */
+typedef int (*persist_lib_fn)(const char *code, size_t len, void *arg, char *err, size_t errcap);
+int persist_functions_parse(const void *p, size_t n, persist_lib_fn fn, void *arg, char *err, size_t errcap);
+
 /* ---- DUMP / RESTORE [stripe-locked] ---------------------------------------------------------- */
 
 /* The DUMP payload of e into out. False: a type without a codec. */

@@ -182,6 +182,7 @@ struct rdb_reader {
     uint64_t crc;
     int ver;    /* RDB version of the stream (payload version for DUMP) */
     bool deep;  /* deep-validate compact encodings (RESTORE) */
+    bool allow_dup; /* DEBUG RELOAD MERGE: what the stream holds replaces what exists */
     bool failed;
     char err[160]; /* why, in Redis's words where it has them */
 };
@@ -247,7 +248,20 @@ struct rdb_load_stats {
 int rdb_load_stream(struct rdb_reader *r, const struct rdb_load_hooks *h, void *arg, bool verify_crc,
                     struct rdb_load_stats *st);
 
+/* ---- function libraries (FUNCTION2 records) ------------------------------------------------ */
+
+/* One library: RDB_OPCODE_FUNCTION2 and its whole code as a string. */
+void rdb_put_function(struct buf *b, const char *code, size_t len, bool compress);
+/* The library after its opcode byte (FUNCTION2, or the 7.0-rc FUNCTION
+ * record: name, engine, optional description and body, turned into
+ * today's "#!<engine> name=<name>\n<body>"), into a fresh block. */
+bool rdb_read_function(struct rdb_reader *r, int opcode, char **code, size_t *len);
+
 /* ---- DUMP / RESTORE payloads ---------------------------------------------------------------- */
+
+/* The footer of a payload whose body is out[start..): RDB version (2
+ * bytes LE) and CRC64 of body + version (8 bytes LE). */
+void rdb_payload_footer(struct buf *out, size_t start);
 
 /* type + value + RDB version (2 bytes LE) + CRC64 (8 bytes LE). */
 bool rdb_dump_payload(struct buf *out, const struct entry *e, bool compress);

@@ -753,6 +753,37 @@ void rdb_load_setup(void) {
     rdb_register_loader(RDB_TYPE_HASH_LISTPACK, load_hash_lp);
 }
 
+/* ---- function libraries ------------------------------------------------------------------------ */
+
+/* The 7.0-rc record: name, engine, description flag [description], body. */
+static bool read_function_rc(struct rdb_reader *r, char **code, size_t *len) {
+    char *name = NULL, *engine = NULL, *desc = NULL, *body = NULL;
+    size_t nl, el, dl, bl;
+    uint64_t has_desc;
+    bool ok = rdb_read_string(r, &name, &nl) && rdb_read_string(r, &engine, &el) &&
+              rdb_read_plain_len(r, &has_desc) && (!has_desc || rdb_read_string(r, &desc, &dl)) &&
+              rdb_read_string(r, &body, &bl);
+    if (ok) {
+        struct buf b = BUF_INIT;
+        buf_printf(&b, "#!%s name=%s\n", engine, name);
+        buf_append(&b, body, bl);
+        *len = b.len;
+        buf_putc(&b, '\0');
+        *code = b.data;
+    }
+    xfree(name);
+    xfree(engine);
+    xfree(desc);
+    xfree(body);
+    return ok;
+}
+
+bool rdb_read_function(struct rdb_reader *r, int opcode, char **code, size_t *len) {
+    if (opcode == RDB_OPCODE_FUNCTION) return read_function_rc(r, code, len);
+    if (opcode != RDB_OPCODE_FUNCTION2) return rdb_fail(r, "given type is not a function");
+    return rdb_read_string(r, code, len);
+}
+
 /* ---- the stream ------------------------------------------------------------------------------------ */
 
 static bool read_aux(struct rdb_reader *r, const struct rdb_load_hooks *h, void *arg) {

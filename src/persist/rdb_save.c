@@ -220,14 +220,23 @@ bool rdb_put_entry_head(struct buf *b, struct entry *e, const struct rdb_save_op
     return true;
 }
 
-bool rdb_dump_payload(struct buf *out, const struct entry *e, bool compress) {
-    size_t start = out->len;
-    if (!rdb_put_value(out, e, compress)) return false;
+void rdb_payload_footer(struct buf *out, size_t start) {
     unsigned char ver[2] = {RDB_VERSION & 0xff, (RDB_VERSION >> 8) & 0xff};
     buf_append(out, ver, 2);
     uint64_t crc = crc64(0, out->data + start, out->len - start);
     buf_append(out, &crc, 8);
+}
+
+bool rdb_dump_payload(struct buf *out, const struct entry *e, bool compress) {
+    size_t start = out->len;
+    if (!rdb_put_value(out, e, compress)) return false;
+    rdb_payload_footer(out, start);
     return true;
+}
+
+void rdb_put_function(struct buf *b, const char *code, size_t len, bool compress) {
+    rdb_put_byte(b, RDB_OPCODE_FUNCTION2);
+    rdb_put_string(b, code, len, compress);
 }
 
 int rdb_payload_verify(const unsigned char *p, size_t n) {
