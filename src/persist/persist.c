@@ -24,6 +24,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "persist/crypt.h"
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
 #include "store/store.h"
@@ -129,6 +130,35 @@ static int apply_key_load_delay(long long v, char *err) {
 }
 static int apply_nothing(long long v, char *err) { return 0; }
 
+/* encryption-key-file: "" turns encryption off for new files; a path is
+ * read and checked now (a bad file leaves the old key in place). */
+static _Atomic bool key_set;
+static int apply_key_file(const char *path, char *err) {
+    if (path[0] == '\0') {
+        if (key_set) log_notice("Encryption at rest is off: new persistence files are written in the clear");
+        crypt_ring_set(NULL);
+        key_set = false;
+        return 0;
+    }
+    struct crypt_key k;
+    char why[CFG_ERR_MAX];
+    if (crypt_key_load_file(path, &k, why, sizeof(why)) != 0) {
+        snprintf(err, CFG_ERR_MAX, "%s", why);
+        return -1;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
+        log_warn("encryption-key-file %s can be read by other users than its owner (mode %03o)", path,
+                 (unsigned)(st.st_mode & 0777));
+    char id[2 * CRYPT_ID_BYTES + 1];
+    crypt_id_hex(k.id, id);
+    crypt_ring_set(&k);
+    crypt_key_wipe(&k);
+    key_set = true;
+    log_notice("Encryption at rest is on: persistence files are written with key id %s", id);
+    return 0;
+}
+
 static const struct config_enum sanitize_names[] = {{"no", 0}, {"yes", 1}, {"clients", 2}, {NULL, 0}};
 
 static struct config_option options[] = {
@@ -146,6 +176,7 @@ static struct config_option options[] = {
      NULL, 0, NULL},
     {"rdb-save-incremental-fsync", NULL, CFG_BOOL, 0, "yes", 0, 0, NULL, apply_nothing, NULL, NULL, NULL, 0, NULL},
     {"sanitize-dump-payload", NULL, CFG_ENUM, 0, "no", 0, 0, sanitize_names, apply_nothing, NULL, NULL, NULL, 0, NULL},
+    {"encryption-key-file", NULL, CFG_STRING, 0, "", 0, 0, NULL, NULL, apply_key_file, NULL, NULL, 0, NULL},
     CFG_END,
 };
 
@@ -529,6 +560,16 @@ static int load_file(const char *path, bool replace) {
     struct rdb_reader r;
     rdb_reader_fd(&r, fd, size);
     r.allow_dup = replace;
+    if (r.open_failed) { /* nothing was read: an encrypted file that can't be */
+        log_warn("Can't load %s: %s", path, r.err);
+        rdb_reader_free(&r);
+        close(fd);
+        return ERR_PROTO;
+    }
+    if (r.encrypted)
+        log_notice("Loading %s (encrypted, authenticated)", path);
+    else if (key_set)
+        log_notice("%s is not encrypted: the next save writes it encrypted", path);
     struct load_ctx c = {time_ms(), true, replace, 0, 0, store_databases()};
     struct rdb_load_hooks h = {load_key, load_select, load_aux};
     struct rdb_load_stats st;

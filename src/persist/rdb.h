@@ -169,12 +169,15 @@ int rdb_write_eof(struct rdb_writer *w);
 
 /* ---- reading ---------------------------------------------------------------------------------- */
 
-/* A byte source: a memory block or a file descriptor (buffered), with the
- * running CRC64 and a count of what is left (for length sanity checks). */
+struct persist_source;
+
+/* A byte source: a memory block or a file (through persist/source.h, so
+ * encrypted files read transparently; buffered), with the running CRC64
+ * and a count of what is left (for length sanity checks). */
 struct rdb_reader {
     const unsigned char *mem; /* memory source (or the file buffer) */
     size_t len, pos;          /* bytes in mem, read position */
-    int fd;                   /* file source, -1 for memory */
+    struct persist_source *src; /* file source, NULL for memory */
     unsigned char *fbuf;      /* file buffer */
     uint64_t left;            /* bytes not yet consumed (file: by size) */
     uint64_t unread;          /* file: bytes not yet read into the buffer */
@@ -183,12 +186,18 @@ struct rdb_reader {
     int ver;    /* RDB version of the stream (payload version for DUMP) */
     bool deep;  /* deep-validate compact encodings (RESTORE) */
     bool allow_dup; /* DEBUG RELOAD MERGE: what the stream holds replaces what exists */
+    bool open_failed; /* rdb_reader_fd could not open the file (r->err says why) */
+    bool encrypted;   /* the file is an encrypted container */
     bool failed;
     char err[160]; /* why, in Redis's words where it has them */
 };
 
 void rdb_reader_mem(struct rdb_reader *r, const void *p, size_t n);
-/* Read fd from its current offset to `size` bytes. */
+/* Read fd (borrowed) from its current offset: `size` bytes of a plain
+ * file, or the encrypted container there, authenticated whole before the
+ * first byte is read (persist/source.h). When the file cannot be opened
+ * that way (wrong or missing key, tampered, truncated) the reader starts
+ * failed, with the reason in r->err and r->open_failed set. */
 void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size);
 void rdb_reader_free(struct rdb_reader *r);
 

@@ -36,6 +36,7 @@
 #include "ds/quicklist.h"
 #include "persist/crc64.h"
 #include "persist/legacy.h"
+#include "persist/source.h"
 #include "types/hash.h"
 #include "types/list.h"
 #include "types/set.h"
@@ -76,20 +77,25 @@ void rdb_reader_mem(struct rdb_reader *r, const void *p, size_t n) {
     memset(r, 0, sizeof(*r));
     r->mem = p;
     r->len = n;
-    r->fd = -1;
     r->left = n;
 }
 
 void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size) {
     memset(r, 0, sizeof(*r));
-    r->fd = fd;
+    char err[sizeof(r->err)];
+    if (source_open_fd(fd, size, 0, &r->src, err, sizeof(err)) != 0) {
+        rdb_fail(r, "%s", err);
+        r->open_failed = true;
+        return;
+    }
+    r->encrypted = source_encrypted(r->src);
     r->fbuf = xmalloc(FILE_BUF);
     r->mem = r->fbuf;
-    r->left = size;
-    r->unread = size;
+    r->left = r->unread = source_size(r->src);
 }
 
 void rdb_reader_free(struct rdb_reader *r) {
+    source_close(&r->src);
     xfree(r->fbuf);
     r->fbuf = NULL;
 }
@@ -108,17 +114,12 @@ bool rdb_fail(struct rdb_reader *r, const char *fmt, ...) {
 static bool refill(struct rdb_reader *r) {
     size_t want = (size_t)MIN((uint64_t)FILE_BUF, r->unread);
     if (want == 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
-    size_t got = 0;
-    while (got < want) {
-        ssize_t n = read(r->fd, r->fbuf + got, want - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return rdb_fail(r, "Read error: %s", strerror(errno));
-        if (n == 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
-        got += (size_t)n;
-    }
-    r->len = got;
+    ssize_t got = source_read(r->src, r->fbuf, want);
+    if (got < 0) return rdb_fail(r, "%s", source_error(r->src));
+    if ((size_t)got < want) return rdb_fail(r, "Unexpected EOF reading RDB file");
+    r->len = (size_t)got;
     r->pos = 0;
-    r->unread -= got;
+    r->unread -= (uint64_t)got;
     return true;
 }
 
@@ -132,7 +133,7 @@ bool rdb_read(struct rdb_reader *r, void *out, size_t n) {
     size_t need = n;
     while (need > 0) {
         if (r->pos == r->len) {
-            if (r->fd < 0 || !refill(r)) return rdb_fail(r, "Unexpected EOF reading RDB file");
+            if (r->src == NULL || !refill(r)) return rdb_fail(r, "Unexpected EOF reading RDB file");
         }
         size_t k = MIN(need, r->len - r->pos);
         memcpy(o, r->mem + r->pos, k);
