@@ -16,6 +16,10 @@
  * State: `job` (mutex) owns the running snapshot handle and the "a save is
  *   in flight" flag; the outcome numbers are atomics read by INFO from any
  *   worker.
+ *
+ * Loading a file: rdb_reader_fd opens it through persist/source.h, so an
+ *   encrypted file is authenticated whole before the first key is parsed;
+ *   when that fails, the reason is logged and nothing is loaded.
  */
 #include "persist/persist.h"
 #include "base/alloc.h"

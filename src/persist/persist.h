@@ -12,7 +12,25 @@
  *   ("3600 1 300 100 60 10000"), dbfilename, rdbcompression, rdbchecksum
  *   (immutable), rdb-del-sync-files, stop-writes-on-bgsave-error,
  *   rdb-key-save-delay (hidden, tests), rdb-save-incremental-fsync,
- *   sanitize-dump-payload (RESTORE payloads are always deep-checked).
+ *   sanitize-dump-payload (RESTORE payloads are always deep-checked);
+ *   and Stash's encryption-key-file (below).
+ *
+ * Encryption at rest: with encryption-key-file set (a file of 32 raw bytes
+ *   or 64 hex digits), every persistence file written through a file sink
+ *   (snapshots; the AOF's files through the same constructors) is an
+ *   AES-256-GCM container (persist/crypt.h), and every file read through
+ *   rdb_reader_fd / a source (persist/source.h) is authenticated whole,
+ *   then decrypted, transparently: a file that fails (wrong or missing
+ *   key, tampered, cut, reordered) is refused before anything is loaded,
+ *   with the reason logged. Plain files still load (the way in). CONFIG SET
+ *   reads and checks the new file (a bad one changes nothing), writes new
+ *   files with the new key and keeps the old one for reading; files on
+ *   disk are rewritten by the next save. Sockets (a replica's full sync)
+ *   are never encrypted.
+ *
+ * Function libraries: the scripting engine registers hooks
+ *   (persist_set_functions); snapshots then carry FUNCTION2 records, which
+ *   loading restores, and FUNCTION DUMP/RESTORE use the same codec.
  *
  * Failure handling: a failed save is logged with the reason, reported by
  *   INFO (rdb_last_bgsave_status:err) and, with stop-writes-on-bgsave-error
