@@ -62,7 +62,7 @@ int crypt_key_parse(const unsigned char *p, size_t n, struct crypt_key *out, cha
         for (size_t i = 0; i < CRYPT_KEY_BYTES && ok; i++) {
             int a = hexval(p[lo + 2 * i]), b = hexval(p[lo + 2 * i + 1]);
             ok = a >= 0 && b >= 0;
-            out->key[i] = (unsigned char)(a << 4 | b);
+            if (ok) out->key[i] = (unsigned char)(a << 4 | b);
         }
         if (ok) {
             key_id(out);

@@ -212,7 +212,7 @@ TEST(tampering_truncation_reordering) {
                           : len >= CRYPT_HEADER_BYTES + 2 * full ? 2 * (size_t)CRYPT_CHUNK_MAX
                           : len >= CRYPT_HEADER_BYTES + full     ? CRYPT_CHUNK_MAX
                                                                  : 0;
-            TEST_EXPECT(rc == 0 && got.len == want && memcmp(got.data, data, want) == 0);
+            TEST_EXPECT(rc == 0 && got.len == want && (want == 0 || memcmp(got.data, data, want) == 0));
         }
         buf_free(&got);
         buf_free(&cut);
