@@ -628,7 +628,7 @@ int persist_debug_reload(bool save, bool flush, bool merge, const char **err) {
     }
     if (flush) {
         store_flush(-1, false);
-        if (funcs.flush) funcs.flush(); /* Redis's emptyData drops the libraries too */
+        persist_functions_flush(); /* Redis's emptyData drops the libraries too */
     }
     int rc = load_file(path, merge);
     if (rc != 0) {
@@ -710,6 +710,10 @@ void persist_set_functions(const struct persist_functions *f) {
     rdb_register_preamble(put_libraries);
     rdb_register_opcode(RDB_OPCODE_FUNCTION2, load_library, NULL);
     rdb_register_opcode(RDB_OPCODE_FUNCTION, load_library, NULL);
+}
+
+void persist_functions_flush(void) {
+    if (funcs.flush) funcs.flush();
 }
 
 void persist_functions_dump(struct buf *out) {

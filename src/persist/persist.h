@@ -117,6 +117,9 @@ struct persist_functions {
     void (*flush)(void);
 };
 void persist_set_functions(const struct persist_functions *f);
+/* Drop every library, as loading a whole dataset in place of the current
+ * one does (DEBUG RELOAD; a replica's full sync). [any] */
+void persist_functions_flush(void);
 
 /* FUNCTION DUMP: every library as a FUNCTION2 record, then the payload
  * footer (RDB version, CRC64): Redis 7.0's payload. */
