@@ -33,6 +33,7 @@
 #include "exec/exec.h"
 #include "exec/reply.h"
 #include "net/worker.h"
+#include "persist/persist.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -772,11 +773,8 @@ void script_function_list(struct client *c) {
 }
 
 void script_function_dump(struct client *c) {
-    struct fset *s = set_get();
     struct buf b = BUF_INIT;
-    for (int i = 0; i < s->nlibs; i++) sdump_library(&b, s->libs[i]->code, s->libs[i]->codelen);
-    sdump_finish(&b);
-    set_unref(s);
+    persist_functions_dump(&b); /* the libraries come back through script_functions_foreach */
     reply_bulk(c, b.data, b.len);
     buf_free(&b);
 }
@@ -864,7 +862,7 @@ void script_function_restore(struct client *c) {
     }
     char err[1024];
     struct restore_ctx r = {0};
-    if (sdump_parse(c->argv[2], c->argvlen[2], restore_one, &r, err, sizeof(err)) != 0) goto fail;
+    if (persist_functions_parse(c->argv[2], c->argvlen[2], restore_one, &r, err, sizeof(err)) != 0) goto fail;
     if (policy == RESTORE_FLUSH) {
         set_publish(r.libs, r.n);
     } else {
@@ -963,6 +961,11 @@ void sfunc_setup(void) {
     slua_register_function = lua_register_function;
     cur_set = set_build(NULL, 0);
     cur_set->gen = atomic_load(&set_gen);
+    /* Snapshots save the libraries and loading brings them back (persist/
+     * is below exec/: it reaches the libraries only through these hooks). */
+    static const struct persist_functions hooks = {script_functions_foreach, script_functions_load,
+                                                   script_functions_flush};
+    persist_set_functions(&hooks);
 }
 
 void sfunc_teardown(void) {

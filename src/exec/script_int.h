@@ -7,8 +7,8 @@
  *   script_run.c   one run of a script: checks, stripes, the commands it
  *                  calls, time limit, BUSY and KILL
  *   script_eval.c  the EVAL script cache and the SCRIPT command
- *   script_func.c  function libraries, FUNCTION and FCALL
- *   script_dump.c  the FUNCTION DUMP payload (RDB strings, CRC64)
+ *   script_func.c  function libraries, FUNCTION and FCALL (FUNCTION DUMP /
+ *                  RESTORE payloads are persist/'s: persist_functions_*)
  *   lua_struct.c, lua_cmsgpack.c   the struct and cmsgpack libraries
  *
  * Thread context: everything here is [owner] (the calling worker's own
@@ -137,18 +137,5 @@ void script_sha1hex(char out[41], const char *p, size_t n);
 int script_parse_shebang(const char *body, size_t len, uint32_t *flags, size_t *shebang_len, char *err, size_t errcap);
 /* A flag by name (case-insensitive), or 0. */
 uint32_t script_flag_by_name(const char *s, size_t n);
-
-/* ---- FUNCTION DUMP payload (script_dump.c) ------------------------------------ */
-struct buf;
-/* Append one library (RDB_OPCODE_FUNCTION2 + its code as an RDB string). */
-void sdump_library(struct buf *out, const char *code, size_t len);
-/* Append the RDB version and CRC64 footer. */
-void sdump_finish(struct buf *out);
-/* Verify footer, then call fn for each library's code; returns 0, or -1
- * with a message in err (Redis's wording). */
-typedef int (*sdump_lib_fn)(const char *code, size_t len, void *arg, char *err, size_t errcap);
-int sdump_parse(const char *p, size_t len, sdump_lib_fn fn, void *arg, char *err, size_t errcap);
-/* CRC64 (Jones, as Redis) of p[0..n) continuing from crc. */
-uint64_t sdump_crc64(uint64_t crc, const void *p, size_t n);
 
 #endif

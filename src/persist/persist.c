@@ -16,6 +16,10 @@
  * State: `job` (mutex) owns the running snapshot handle and the "a save is
  *   in flight" flag; the outcome numbers are atomics read by INFO from any
  *   worker.
+ *
+ * Loading a file: rdb_reader_fd opens it through persist/source.h, so an
+ *   encrypted file is authenticated whole before the first key is parsed;
+ *   when that fails, the reason is logged and nothing is loaded.
  */
 #include "persist/persist.h"
 #include "base/alloc.h"
@@ -24,6 +28,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "persist/crypt.h"
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
 #include "store/store.h"
@@ -58,6 +63,7 @@ static _Atomic long long opt_key_save_delay, opt_key_load_delay;
 static bool started; /* set after start-up: "save" lines then replace, not append */
 
 static long long (*dirty_fn)(void);
+static struct persist_functions funcs; /* the scripting engine's hooks, set at setup */
 static long long dirty_now(void) { return dirty_fn ? dirty_fn() : 0; }
 
 static int save_set(int argc, char **argv, bool check_only, char *err) {
@@ -128,6 +134,35 @@ static int apply_key_load_delay(long long v, char *err) {
 }
 static int apply_nothing(long long v, char *err) { return 0; }
 
+/* encryption-key-file: "" turns encryption off for new files; a path is
+ * read and checked now (a bad file leaves the old key in place). */
+static _Atomic bool key_set;
+static int apply_key_file(const char *path, char *err) {
+    if (path[0] == '\0') {
+        if (key_set) log_notice("Encryption at rest is off: new persistence files are written in the clear");
+        crypt_ring_set(NULL);
+        key_set = false;
+        return 0;
+    }
+    struct crypt_key k;
+    char why[CFG_ERR_MAX];
+    if (crypt_key_load_file(path, &k, why, sizeof(why)) != 0) {
+        snprintf(err, CFG_ERR_MAX, "%s", why);
+        return -1;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
+        log_warn("encryption-key-file %s can be read by other users than its owner (mode %03o)", path,
+                 (unsigned)(st.st_mode & 0777));
+    char id[2 * CRYPT_ID_BYTES + 1];
+    crypt_id_hex(k.id, id);
+    crypt_ring_set(&k);
+    crypt_key_wipe(&k);
+    key_set = true;
+    log_notice("Encryption at rest is on: persistence files are written with key id %s", id);
+    return 0;
+}
+
 static const struct config_enum sanitize_names[] = {{"no", 0}, {"yes", 1}, {"clients", 2}, {NULL, 0}};
 
 static struct config_option options[] = {
@@ -145,6 +180,7 @@ static struct config_option options[] = {
      NULL, 0, NULL},
     {"rdb-save-incremental-fsync", NULL, CFG_BOOL, 0, "yes", 0, 0, NULL, apply_nothing, NULL, NULL, NULL, 0, NULL},
     {"sanitize-dump-payload", NULL, CFG_ENUM, 0, "no", 0, 0, sanitize_names, apply_nothing, NULL, NULL, NULL, 0, NULL},
+    {"encryption-key-file", NULL, CFG_STRING, 0, "", 0, 0, NULL, NULL, apply_key_file, NULL, NULL, 0, NULL},
     CFG_END,
 };
 
@@ -527,6 +563,17 @@ static int load_file(const char *path, bool replace) {
     uint64_t size = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
     struct rdb_reader r;
     rdb_reader_fd(&r, fd, size);
+    r.allow_dup = replace;
+    if (r.open_failed) { /* nothing was read: an encrypted file that can't be */
+        log_warn("Can't load %s: %s", path, r.err);
+        rdb_reader_free(&r);
+        close(fd);
+        return ERR_PROTO;
+    }
+    if (r.encrypted)
+        log_notice("Loading %s (encrypted, authenticated)", path);
+    else if (key_set)
+        log_notice("%s is not encrypted: the next save writes it encrypted", path);
     struct load_ctx c = {time_ms(), true, replace, 0, 0, store_databases()};
     struct rdb_load_hooks h = {load_key, load_select, load_aux};
     struct rdb_load_stats st;
@@ -579,7 +626,10 @@ int persist_debug_reload(bool save, bool flush, bool merge, const char **err) {
         *err = "ERR Error trying to save the RDB dump, check server logs.";
         return -1;
     }
-    if (flush) store_flush(-1, false);
+    if (flush) {
+        store_flush(-1, false);
+        persist_functions_flush(); /* Redis's emptyData drops the libraries too */
+    }
     int rc = load_file(path, merge);
     if (rc != 0) {
         *err = "ERR Error trying to load the RDB dump, check server logs.";
@@ -628,11 +678,86 @@ void persist_info(struct buf *o) {
     }
 }
 
+/* ---- function libraries ------------------------------------------------------------------------------------ */
+
+static bool compress_now(void) { return atomic_load_explicit(&opt_compress, memory_order_relaxed); }
+
+static void put_library(const char *code, size_t len, void *arg) {
+    rdb_put_function(arg, code, len, compress_now());
+}
+
+/* Snapshot preamble: one FUNCTION2 record per library. */
+static void put_libraries(struct buf *b) {
+    if (funcs.foreach) funcs.foreach(put_library, b);
+}
+
+/* A FUNCTION2 (or 7.0-rc FUNCTION) record met while loading. */
+static bool load_library(struct rdb_reader *r, int opcode, void *ctx) {
+    char *code;
+    size_t len;
+    char err[512];
+    if (!rdb_read_function(r, opcode, &code, &len)) return false;
+    int rc = funcs.load(code, len, r->allow_dup, err, sizeof(err));
+    xfree(code);
+    if (rc != 0) return rdb_fail(r, "Failed loading library, %s", err);
+    return true;
+}
+
+void persist_set_functions(const struct persist_functions *f) {
+    bool first = funcs.load == NULL;
+    funcs = *f;
+    if (!first) return;
+    rdb_register_preamble(put_libraries);
+    rdb_register_opcode(RDB_OPCODE_FUNCTION2, load_library, NULL);
+    rdb_register_opcode(RDB_OPCODE_FUNCTION, load_library, NULL);
+}
+
+void persist_functions_flush(void) {
+    if (funcs.flush) funcs.flush();
+}
+
+void persist_functions_dump(struct buf *out) {
+    size_t start = out->len;
+    put_libraries(out);
+    rdb_payload_footer(out, start);
+}
+
+int persist_functions_parse(const void *p, size_t n, persist_lib_fn fn, void *arg, char *err, size_t errcap) {
+    int ver = rdb_payload_verify(p, n);
+    if (ver < 0) {
+        snprintf(err, errcap, "DUMP payload version or checksum are wrong");
+        return -1;
+    }
+    struct rdb_reader r;
+    rdb_reader_mem(&r, p, n - 10);
+    r.ver = ver;
+    while (r.left > 0) {
+        int type;
+        char *code;
+        size_t len;
+        if (!rdb_read_byte(&r, &type)) {
+            snprintf(err, errcap, "can not read data type");
+            return -1;
+        }
+        if (type != RDB_OPCODE_FUNCTION && type != RDB_OPCODE_FUNCTION2) {
+            snprintf(err, errcap, "given type is not a function");
+            return -1;
+        }
+        if (!rdb_read_function(&r, type, &code, &len)) {
+            snprintf(err, errcap, type == RDB_OPCODE_FUNCTION2 ? "Failed loading library payload"
+                                                                : "Failed loading library blob");
+            return -1;
+        }
+        int rc = fn(code, len, arg, err, errcap);
+        xfree(code);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 /* ---- DUMP / RESTORE --------------------------------------------------------------------------------------- */
 
-bool persist_dump(const struct entry *e, struct buf *out) {
-    return rdb_dump_payload(out, e, atomic_load_explicit(&opt_compress, memory_order_relaxed));
-}
+bool persist_dump(const struct entry *e, struct buf *out) { return rdb_dump_payload(out, e, compress_now()); }
 
 struct entry *persist_restore_entry(const char *key, size_t klen, const unsigned char *p, size_t n, int64_t expire,
                                     const char **err) {

@@ -12,7 +12,25 @@
  *   ("3600 1 300 100 60 10000"), dbfilename, rdbcompression, rdbchecksum
  *   (immutable), rdb-del-sync-files, stop-writes-on-bgsave-error,
  *   rdb-key-save-delay (hidden, tests), rdb-save-incremental-fsync,
- *   sanitize-dump-payload (RESTORE payloads are always deep-checked).
+ *   sanitize-dump-payload (RESTORE payloads are always deep-checked);
+ *   and Stash's encryption-key-file (below).
+ *
+ * Encryption at rest: with encryption-key-file set (a file of 32 raw bytes
+ *   or 64 hex digits), every persistence file written through a file sink
+ *   (snapshots; the AOF's files through the same constructors) is an
+ *   AES-256-GCM container (persist/crypt.h), and every file read through
+ *   rdb_reader_fd / a source (persist/source.h) is authenticated whole,
+ *   then decrypted, transparently: a file that fails (wrong or missing
+ *   key, tampered, cut, reordered) is refused before anything is loaded,
+ *   with the reason logged. Plain files still load (the way in). CONFIG SET
+ *   reads and checks the new file (a bad one changes nothing), writes new
+ *   files with the new key and keeps the old one for reading; files on
+ *   disk are rewritten by the next save. Sockets (a replica's full sync)
+ *   are never encrypted.
+ *
+ * Function libraries: the scripting engine registers hooks
+ *   (persist_set_functions); snapshots then carry FUNCTION2 records, which
+ *   loading restores, and FUNCTION DUMP/RESTORE use the same codec.
  *
  * Failure handling: a failed save is logged with the reason, reported by
  *   INFO (rdb_last_bgsave_status:err) and, with stop-writes-on-bgsave-error
@@ -81,6 +99,37 @@ int persist_debug_reload(bool save, bool flush, bool merge, const char **err);
 
 /* INFO persistence (Redis's fields). [any] */
 void persist_info(struct buf *o);
+
+/* ---- function libraries ---------------------------------------------------------------------- */
+
+/* The scripting engine (exec/, a layer above) hands its libraries to
+ * persist through these hooks, registered once at setup: snapshots write
+ * each library as a FUNCTION2 record after the AUX fields, loading (start-
+ * up, DEBUG RELOAD) loads them back, DEBUG RELOAD drops them first unless
+ * NOFLUSH. All three are [any]. */
+struct persist_functions {
+    /* Call fn on each library's whole code, in order. */
+    void (*foreach)(void (*fn)(const char *code, size_t len, void *arg), void *arg);
+    /* Load one library; with `replace` an existing library of that name is
+     * replaced. 0, or -1 with Redis's message in err. */
+    int (*load)(const char *code, size_t len, bool replace, char *err, size_t errcap);
+    /* Drop every library. */
+    void (*flush)(void);
+};
+void persist_set_functions(const struct persist_functions *f);
+/* Drop every library, as loading a whole dataset in place of the current
+ * one does (DEBUG RELOAD; a replica's full sync). [any] */
+void persist_functions_flush(void);
+
+/* FUNCTION DUMP: every library as a FUNCTION2 record, then the payload
+ * footer (RDB version, CRC64): Redis 7.0's payload. */
+void persist_functions_dump(struct buf *out);
+/* FUNCTION RESTORE: check the footer, then call fn with each library's
+ * code in order (stopping at its first error). 0, or -1 with Redis's
+ * message in err ("DUMP payload version or checksum are wrong", "given
+ * type is not a function", ...). */
+typedef int (*persist_lib_fn)(const char *code, size_t len, void *arg, char *err, size_t errcap);
+int persist_functions_parse(const void *p, size_t n, persist_lib_fn fn, void *arg, char *err, size_t errcap);
 
 /* ---- DUMP / RESTORE [stripe-locked] ---------------------------------------------------------- */
 

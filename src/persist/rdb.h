@@ -169,12 +169,15 @@ int rdb_write_eof(struct rdb_writer *w);
 
 /* ---- reading ---------------------------------------------------------------------------------- */
 
-/* A byte source: a memory block or a file descriptor (buffered), with the
- * running CRC64 and a count of what is left (for length sanity checks). */
+struct persist_source;
+
+/* A byte source: a memory block or a file (through persist/source.h, so
+ * encrypted files read transparently; buffered), with the running CRC64
+ * and a count of what is left (for length sanity checks). */
 struct rdb_reader {
     const unsigned char *mem; /* memory source (or the file buffer) */
     size_t len, pos;          /* bytes in mem, read position */
-    int fd;                   /* file source, -1 for memory */
+    struct persist_source *src; /* file source, NULL for memory */
     unsigned char *fbuf;      /* file buffer */
     uint64_t left;            /* bytes not yet consumed (file: by size) */
     uint64_t unread;          /* file: bytes not yet read into the buffer */
@@ -182,12 +185,19 @@ struct rdb_reader {
     uint64_t crc;
     int ver;    /* RDB version of the stream (payload version for DUMP) */
     bool deep;  /* deep-validate compact encodings (RESTORE) */
+    bool allow_dup; /* DEBUG RELOAD MERGE: what the stream holds replaces what exists */
+    bool open_failed; /* rdb_reader_fd could not open the file (r->err says why) */
+    bool encrypted;   /* the file is an encrypted container */
     bool failed;
     char err[160]; /* why, in Redis's words where it has them */
 };
 
 void rdb_reader_mem(struct rdb_reader *r, const void *p, size_t n);
-/* Read fd from its current offset to `size` bytes. */
+/* Read fd (borrowed) from its current offset: `size` bytes of a plain
+ * file, or the encrypted container there, authenticated whole before the
+ * first byte is read (persist/source.h). When the file cannot be opened
+ * that way (wrong or missing key, tampered, truncated) the reader starts
+ * failed, with the reason in r->err and r->open_failed set. */
 void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size);
 void rdb_reader_free(struct rdb_reader *r);
 
@@ -247,7 +257,20 @@ struct rdb_load_stats {
 int rdb_load_stream(struct rdb_reader *r, const struct rdb_load_hooks *h, void *arg, bool verify_crc,
                     struct rdb_load_stats *st);
 
+/* ---- function libraries (FUNCTION2 records) ------------------------------------------------ */
+
+/* One library: RDB_OPCODE_FUNCTION2 and its whole code as a string. */
+void rdb_put_function(struct buf *b, const char *code, size_t len, bool compress);
+/* The library after its opcode byte (FUNCTION2, or the 7.0-rc FUNCTION
+ * record: name, engine, optional description and body, turned into
+ * today's "#!<engine> name=<name>\n<body>"), into a fresh block. */
+bool rdb_read_function(struct rdb_reader *r, int opcode, char **code, size_t *len);
+
 /* ---- DUMP / RESTORE payloads ---------------------------------------------------------------- */
+
+/* The footer of a payload whose body is out[start..): RDB version (2
+ * bytes LE) and CRC64 of body + version (8 bytes LE). */
+void rdb_payload_footer(struct buf *out, size_t start);
 
 /* type + value + RDB version (2 bytes LE) + CRC64 (8 bytes LE). */
 bool rdb_dump_payload(struct buf *out, const struct entry *e, bool compress);

@@ -18,8 +18,8 @@
  *   HASH, HASH_ZIPMAP,
  *   HASH_ZIPLIST                fields set one by one (listpack or table)
  *   HASH_LISTPACK               the blob adopted (table above the limit)
- *   MODULE, MODULE_2, STREAM_*  refused with a clear error unless a loader
- *                               was registered (streams add theirs)
+ *   STREAM_LISTPACKS(_2, _3)    persist/rdb_stream.c (registered at setup)
+ *   MODULE, MODULE_2            refused with a clear error (no modules)
  *
  * Duplicate members or fields, NaN scores, malformed blobs: the load fails
  * with Redis's reason ("Duplicate set members detected", ...). Empty values
@@ -36,6 +36,7 @@
 #include "ds/quicklist.h"
 #include "persist/crc64.h"
 #include "persist/legacy.h"
+#include "persist/source.h"
 #include "types/hash.h"
 #include "types/list.h"
 #include "types/set.h"
@@ -76,20 +77,25 @@ void rdb_reader_mem(struct rdb_reader *r, const void *p, size_t n) {
     memset(r, 0, sizeof(*r));
     r->mem = p;
     r->len = n;
-    r->fd = -1;
     r->left = n;
 }
 
 void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size) {
     memset(r, 0, sizeof(*r));
-    r->fd = fd;
+    char err[sizeof(r->err)];
+    if (source_open_fd(fd, size, 0, &r->src, err, sizeof(err)) != 0) {
+        rdb_fail(r, "%s", err);
+        r->open_failed = true;
+        return;
+    }
+    r->encrypted = source_encrypted(r->src);
     r->fbuf = xmalloc(FILE_BUF);
     r->mem = r->fbuf;
-    r->left = size;
-    r->unread = size;
+    r->left = r->unread = source_size(r->src);
 }
 
 void rdb_reader_free(struct rdb_reader *r) {
+    source_close(&r->src);
     xfree(r->fbuf);
     r->fbuf = NULL;
 }
@@ -108,17 +114,12 @@ bool rdb_fail(struct rdb_reader *r, const char *fmt, ...) {
 static bool refill(struct rdb_reader *r) {
     size_t want = (size_t)MIN((uint64_t)FILE_BUF, r->unread);
     if (want == 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
-    size_t got = 0;
-    while (got < want) {
-        ssize_t n = read(r->fd, r->fbuf + got, want - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return rdb_fail(r, "Read error: %s", strerror(errno));
-        if (n == 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
-        got += (size_t)n;
-    }
-    r->len = got;
+    ssize_t got = source_read(r->src, r->fbuf, want);
+    if (got < 0) return rdb_fail(r, "%s", source_error(r->src));
+    if ((size_t)got < want) return rdb_fail(r, "Unexpected EOF reading RDB file");
+    r->len = (size_t)got;
     r->pos = 0;
-    r->unread -= got;
+    r->unread -= (uint64_t)got;
     return true;
 }
 
@@ -132,7 +133,7 @@ bool rdb_read(struct rdb_reader *r, void *out, size_t n) {
     size_t need = n;
     while (need > 0) {
         if (r->pos == r->len) {
-            if (r->fd < 0 || !refill(r)) return rdb_fail(r, "Unexpected EOF reading RDB file");
+            if (r->src == NULL || !refill(r)) return rdb_fail(r, "Unexpected EOF reading RDB file");
         }
         size_t k = MIN(need, r->len - r->pos);
         memcpy(o, r->mem + r->pos, k);
@@ -751,6 +752,37 @@ void rdb_load_setup(void) {
     rdb_register_loader(RDB_TYPE_HASH_ZIPMAP, load_hash_legacy);
     rdb_register_loader(RDB_TYPE_HASH_ZIPLIST, load_hash_legacy);
     rdb_register_loader(RDB_TYPE_HASH_LISTPACK, load_hash_lp);
+}
+
+/* ---- function libraries ------------------------------------------------------------------------ */
+
+/* The 7.0-rc record: name, engine, description flag [description], body. */
+static bool read_function_rc(struct rdb_reader *r, char **code, size_t *len) {
+    char *name = NULL, *engine = NULL, *desc = NULL, *body = NULL;
+    size_t nl, el, dl, bl;
+    uint64_t has_desc;
+    bool ok = rdb_read_string(r, &name, &nl) && rdb_read_string(r, &engine, &el) &&
+              rdb_read_plain_len(r, &has_desc) && (!has_desc || rdb_read_string(r, &desc, &dl)) &&
+              rdb_read_string(r, &body, &bl);
+    if (ok) {
+        struct buf b = BUF_INIT;
+        buf_printf(&b, "#!%s name=%s\n", engine, name);
+        buf_append(&b, body, bl);
+        *len = b.len;
+        buf_putc(&b, '\0');
+        *code = b.data;
+    }
+    xfree(name);
+    xfree(engine);
+    xfree(desc);
+    xfree(body);
+    return ok;
+}
+
+bool rdb_read_function(struct rdb_reader *r, int opcode, char **code, size_t *len) {
+    if (opcode == RDB_OPCODE_FUNCTION) return read_function_rc(r, code, len);
+    if (opcode != RDB_OPCODE_FUNCTION2) return rdb_fail(r, "given type is not a function");
+    return rdb_read_string(r, code, len);
 }
 
 /* ---- the stream ------------------------------------------------------------------------------------ */

@@ -18,6 +18,7 @@
  *               highest score down (so that loading inserts at the head).
  *   hash        listpack: RDB_TYPE_HASH_LISTPACK + blob; table:
  *               RDB_TYPE_HASH + count + (field, value).
+ *   stream      RDB_TYPE_STREAM_LISTPACKS_2 (persist/rdb_stream.c).
  *
  * Listpack and intset blobs are Redis's formats byte for byte (ds/), so
  * compact values are copied, not re-encoded.
@@ -219,14 +220,23 @@ bool rdb_put_entry_head(struct buf *b, struct entry *e, const struct rdb_save_op
     return true;
 }
 
-bool rdb_dump_payload(struct buf *out, const struct entry *e, bool compress) {
-    size_t start = out->len;
-    if (!rdb_put_value(out, e, compress)) return false;
+void rdb_payload_footer(struct buf *out, size_t start) {
     unsigned char ver[2] = {RDB_VERSION & 0xff, (RDB_VERSION >> 8) & 0xff};
     buf_append(out, ver, 2);
     uint64_t crc = crc64(0, out->data + start, out->len - start);
     buf_append(out, &crc, 8);
+}
+
+bool rdb_dump_payload(struct buf *out, const struct entry *e, bool compress) {
+    size_t start = out->len;
+    if (!rdb_put_value(out, e, compress)) return false;
+    rdb_payload_footer(out, start);
     return true;
+}
+
+void rdb_put_function(struct buf *b, const char *code, size_t len, bool compress) {
+    rdb_put_byte(b, RDB_OPCODE_FUNCTION2);
+    rdb_put_string(b, code, len, compress);
 }
 
 int rdb_payload_verify(const unsigned char *p, size_t n) {
@@ -346,7 +356,8 @@ static void hash_value(struct buf *b, const struct entry *e, bool compress) {
     }
 }
 
-void rdb_load_setup(void); /* rdb_load.c */
+void rdb_load_setup(void);   /* rdb_load.c */
+void rdb_stream_setup(void); /* rdb_stream.c */
 
 void rdb_setup(void) {
     static const struct rdb_saver builtin[] = {
@@ -357,4 +368,5 @@ void rdb_setup(void) {
     for (int t = 0; t < (int)ARRAY_LEN(builtin); t++)
         if (builtin[t].type) rdb_register_saver((enum entry_type)t, &builtin[t]);
     rdb_load_setup();
+    rdb_stream_setup();
 }

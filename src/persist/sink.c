@@ -5,10 +5,15 @@
  * per full buffer (bigger writes go straight through), retrying on EINTR
  * and short writes. close() flushes, then close(2); durability needs an
  * explicit sync() first (the caller decides, e.g. before a rename).
+ *
+ * Every file sink is made by sink_file_fd, which hands regular files to
+ * encryption at rest (persist/crypt_io.c): with `encryption-key-file`
+ * set, what reaches the descriptor is the encrypted container.
  */
 #include "persist/sink.h"
 #include "base/alloc.h"
 #include "base/err.h"
+#include "persist/crypt_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,7 +99,7 @@ struct persist_sink *sink_file_fd(int fd) {
     f->base.bytes = 0;
     f->fd = fd;
     f->used = 0;
-    return &f->base;
+    return crypt_sink_for_fd(fd, &f->base); /* encryption at rest, for regular files */
 }
 
 int sink_file_open(const char *path, struct persist_sink **out) {

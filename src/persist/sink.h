@@ -6,11 +6,15 @@
  * through a `struct persist_sink`. Producers only call write / flush /
  * sync / close; what is under it is pluggable:
  *
- *   file sink     buffered write(2) to a file descriptor, fsync(2)
+ *   file sink     buffered write(2) to a file descriptor, fsync(2);
+ *                 on a regular file, encrypted at rest while a key is set
+ *                 (persist/crypt.h: sink_file_open / sink_file_fd wrap
+ *                 the file in the encrypting sink, so every persistence
+ *                 file is covered; sockets and pipes, e.g. a replica's
+ *                 full sync, always stay plain RDB)
  *   buffer sink   appends to a growable memory buffer (DUMP, tests)
- *   (later)       a socket (replication), an encrypting wrapper around
- *                 another sink (encryption at rest): both implement the
- *                 same four operations.
+ *
+ *   The reading side of a file sink is persist/source.h.
  *
  * Errors: the first failing operation returns a negative ERR_* and stores
  * errno in `err`; later calls fail at once with the same error, so a
@@ -57,9 +61,15 @@ static inline int sink_sync(struct persist_sink *s) { return s->ops->sync(s); }
 static inline int sink_close(struct persist_sink *s) { return s->ops->close(s); }
 
 /* A file sink writing to `path` (created or truncated, mode 0644). Returns 0
- * and *out, or ERR_IO with errno set. */
+ * and *out, or ERR_IO with errno set. While a key is set the file is an
+ * encrypted container. */
 int sink_file_open(const char *path, struct persist_sink **out);
-/* A file sink on an open descriptor it takes over (closed by close()). */
+/* A file sink on an open descriptor it takes over (closed by close()).
+ * A regular file that is empty becomes an encrypted container while a key
+ * is set; a non-empty one is appended to in its own form (an encrypted
+ * container goes on, its end marker cut; when that fails, for a missing
+ * key or a damaged chunk, the sink fails its writes and the reason is
+ * logged). Sockets and pipes are written as they are. */
 struct persist_sink *sink_file_fd(int fd);
 
 /* A memory sink appending to *b (the caller keeps owning b). */

@@ -41,8 +41,10 @@
  *   the value (as Redis's fork child would copy its pages).
 
  * Sinks: the snapshot writes through a struct persist_sink (persist/sink.h):
- *   a file for SAVE/BGSAVE; the AOF rewrite (base file) and a replica's full
- *   sync (socket) plug in their own. One snapshot runs at a time (one view).
+ *   a file for SAVE/BGSAVE (encrypted at rest when a key is set, below the
+ *   snapshot: it writes plain RDB into the sink either way); the AOF
+ *   rewrite (base file) and a replica's full sync (socket, never encrypted)
+ *   plug in their own. One snapshot runs at a time (one view).
  *
  * Cancellation (FLUSHALL, shutdown): snapshot_cancel sets a flag; the
  *   thread stops before its next slot, closes the view and reports

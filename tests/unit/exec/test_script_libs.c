@@ -1,8 +1,8 @@
 /* Unit tests of the scripting engine's pieces that need no server: the
  * struct and cmsgpack libraries (byte outputs checked against Redis 7.0's
  * bundled libraries), the sandbox (readonly tables, missing globals, no
- * binary chunks), the RESP reply reader, CRC64 and the FUNCTION DUMP
- * payload codec. */
+ * binary chunks) and the RESP reply reader. (The FUNCTION DUMP payload is
+ * persist/'s: tests/unit/persist/test_rdb_func.c.) */
 #include "../test.h"
 
 #include "base/alloc.h"
@@ -133,36 +133,6 @@ TEST(resp_reply_reader) {
     TEST_EXPECT(resp_reply_next(t, strlen(t), &pos, &e) == -1);
     pos = 0;
     TEST_EXPECT(resp_reply_next("*2\r", 3, &pos, &e) == -1);
-}
-
-static int collect_lib(const char *code, size_t len, void *arg, char *err, size_t errcap) {
-    struct buf *b = arg;
-    buf_append(b, code, len);
-    buf_putc(b, '|');
-    return 0;
-}
-
-TEST(dump_payload) {
-    TEST_EXPECT(sdump_crc64(0, "123456789", 9) == 0xe9c6d914c4b8d9caULL);
-    struct buf p = BUF_INIT;
-    const char *big = "#!lua name=a\nredis.register_function('f', function() return 'aaaaaaaaaaaaaaaaaaaaaaaaaaaa' end)";
-    sdump_library(&p, big, strlen(big));
-    sdump_library(&p, "#!lua name=b\n", 13);
-    sdump_finish(&p);
-    struct buf got = BUF_INIT;
-    char err[128];
-    TEST_ASSERT(sdump_parse(p.data, p.len, collect_lib, &got, err, sizeof(err)) == 0);
-    buf_putc(&got, '\0');
-    char want[512];
-    snprintf(want, sizeof(want), "%s|#!lua name=b\n|", big);
-    TEST_EXPECT_STR(got.data, want);
-    /* A flipped byte fails the checksum. */
-    p.data[3] ^= 1;
-    TEST_EXPECT(sdump_parse(p.data, p.len, collect_lib, &got, err, sizeof(err)) == -1);
-    TEST_EXPECT_STR(err, "DUMP payload version or checksum are wrong");
-    TEST_EXPECT(sdump_parse("short", 5, collect_lib, &got, err, sizeof(err)) == -1);
-    buf_free(&p);
-    buf_free(&got);
 }
 
 int main(void) {
