@@ -22,7 +22,8 @@ UNITS=("$@")
 [ ${#UNITS[@]} -eq 0 ] && UNITS=(type/string type/incr expire keyspace multi pubsub info-command protocol
                                  querybuf bitops introspection type/hash type/list type/list-2 type/list-3
                                  type/set type/zset hyperloglog geo sort scan tracking type/stream
-                                 type/stream-cgroups scripting functions auth acl acl-v2 tls:tls tls:protocol dump)
+                                 type/stream-cgroups scripting functions auth acl acl-v2 tls:tls tls:protocol dump
+                                 other lazyfree pause violations)
 # Units whose every test is tagged external:skip (they start servers with
 # their own settings: requirepass, aclfile, user directives): the suite
 # starts them itself, through a redis-server stand-in that runs Stash.

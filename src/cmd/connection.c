@@ -5,6 +5,7 @@
  * their password arguments are redacted from SLOWLOG and MONITOR.
  */
 #include "cmd/cmd.h"
+#include "exec/tracking.h"
 #include "base/alloc.h"
 #include "base/str.h"
 #include "exec/access.h"
@@ -162,6 +163,7 @@ void cmd_reset(struct client *c) {
     multi_discard(c);
     pubsub_client_gone(c);
     if (c->flags & CLIENT_MONITOR) exec_monitor_remove(c);
+    tracking_disable(c);
     c->db = 0;
     c->resp = 2;
     exec_client_default_auth(c);

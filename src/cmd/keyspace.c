@@ -149,14 +149,20 @@ static void keylist_reply(struct client *c, struct keylist *kl) {
  * stripe; the free itself still runs on this worker (a big collection would
  * want the lazy-free thread, once collection types exist). An expired key
  * is deleted by the lookup (as an expiry) and not counted, as in Redis. */
-static void del_generic(struct client *c) {
+static void del_generic(struct client *c, bool lazy) {
     long long deleted = 0;
     for (int i = 1; i < c->argc; i++) {
         struct store_key k;
         cmd_key(c, i, &k);
         struct store_ref ref;
         if (cmd_lookup_write(c, &k, &ref)) {
-            cmd_delete(c, &ref);
+            if (lazy) {
+                store_delete_async(&ref);
+                cmd_modified(c, &k);
+                cmd_notify(c, NOTIFY_GENERIC, "del", &k);
+            } else {
+                cmd_delete(c, &ref);
+            }
             deleted++;
         }
     }
@@ -165,10 +171,11 @@ static void del_generic(struct client *c) {
 }
 
 void cmd_del(struct client *c) {
-    del_generic(c);
+    del_generic(c, false);
 }
+/* UNLINK: big values are freed by the background thread (Redis). */
 void cmd_unlink(struct client *c) {
-    del_generic(c);
+    del_generic(c, true);
 }
 
 void cmd_exists(struct client *c) {

@@ -631,10 +631,13 @@ static void dispatch(struct client *c) {
             return;
         }
     }
+    /* The flags that decide below: a script's own declared flags for the
+     * EVAL/FCALL family (Redis's getCommandFlags), else the command's. */
+    uint64_t cflags = (cmd->flags & CMD_NO_MANDATORY_KEYS) ? script_command_flags(c, cmd) : cmd->flags;
     /* Out of memory: evict, or refuse commands that may grow memory. */
     if (store_get_maxmemory()) {
         bool is_exec = strcmp(cmd->fullname, "exec") == 0;
-        bool denyoom = (cmd->flags & CMD_DENYOOM) != 0;
+        bool denyoom = (cflags & CMD_DENYOOM) != 0;
         /* Queueing can grow memory without bound: refuse it too, but never
          * refuse leaving the transaction. */
         if (in_multi && !is_exec && strcmp(cmd->fullname, "discard") != 0 && strcmp(cmd->fullname, "quit") != 0 &&
@@ -656,7 +659,7 @@ static void dispatch(struct client *c) {
     /* A failed background save with stop-writes-on-bgsave-error and save
      * points: refuse writes (and PING), as Redis does. */
     if (UNLIKELY(persist_writes_refused())) {
-        bool is_write = (cmd->flags & CMD_WRITE) ||
+        bool is_write = (cflags & CMD_WRITE) ||
                         (strcmp(cmd->fullname, "exec") == 0 && in_multi && (multi_flags(c) & CMD_WRITE));
         if (is_write || strcmp(cmd->fullname, "ping") == 0) {
             reject(c, PERSIST_ERR_MISCONF);
@@ -673,7 +676,7 @@ static void dispatch(struct client *c) {
     /* CLIENT PAUSE: park the client until the pause ends. */
     enum exec_pause ps = exec_pause_state();
     if (ps != PAUSE_OFF) {
-        bool may_write = (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
+        bool may_write = (cflags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
         if (strcmp(cmd->fullname, "exec") == 0 && in_multi)
             may_write = (multi_flags(c) & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
         if (ps == PAUSE_ALL || may_write) {

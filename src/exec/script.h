@@ -64,6 +64,13 @@ void script_flush_command(struct client *c);
 int script_eval_getkeys(int argc, const char *const *argv, const size_t *lens, int *out, int max);
 int script_evalsha_getkeys(int argc, const char *const *argv, const size_t *lens, int *out, int max);
 
+/* Redis's getCommandFlags for EVAL/EVALSHA[_RO] and FCALL[_RO]: a script
+ * that declares flags (shebang, register_function) is a write only without
+ * no-writes, deny-oom only without allow-oom/no-writes, stale-allowed with
+ * allow-stale, and no longer "may replicate". Other commands: their own
+ * flags. [any] */
+uint64_t script_command_flags(const struct client *c, const struct command *cmd);
+
 /* ---- FUNCTION and FCALL (exec/script_func.c) [owner] ---------------------- */
 void script_fcall_command(struct client *c, bool ro);
 void script_function_load(struct client *c);

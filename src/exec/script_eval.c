@@ -169,6 +169,51 @@ static struct escript *reg_find(const char *sha) {
     return e;
 }
 
+uint64_t script_command_flags(const struct client *c, const struct command *cmd) {
+    uint64_t f = cmd->flags;
+    if (!(f & CMD_NO_MANDATORY_KEYS) || c->argc < 2) return f; /* cheap filter: the EVAL/FCALL family */
+    const char *n = cmd->fullname;
+    bool eval = strcmp(n, "eval") == 0 || strcmp(n, "eval_ro") == 0;
+    bool evalsha = strcmp(n, "evalsha") == 0 || strcmp(n, "evalsha_ro") == 0;
+    bool fcall = strcmp(n, "fcall") == 0 || strcmp(n, "fcall_ro") == 0;
+    uint32_t sf;
+    if (eval || evalsha) {
+        if (!seval_flags_of(c->argv[1], c->argvlen[1], evalsha, &sf)) return f;
+    } else if (fcall) {
+        if (!sfunc_flags_of(c->argv[1], c->argvlen[1], &sf)) return f;
+    } else {
+        return f;
+    }
+    if (sf & SCRIPT_F_COMPAT) return f;
+    f &= ~(CMD_STALE | CMD_DENYOOM | CMD_WRITE | CMD_MAY_REPLICATE);
+    if (!(sf & (SCRIPT_F_ALLOW_OOM | SCRIPT_F_NO_WRITES))) f |= CMD_DENYOOM;
+    if (!(sf & SCRIPT_F_NO_WRITES)) f |= CMD_WRITE;
+    if (sf & SCRIPT_F_ALLOW_STALE) f |= CMD_STALE;
+    return f;
+}
+
+bool seval_flags_of(const char *arg, size_t len, bool evalsha, uint32_t *flags) {
+    char sha[41];
+    if (evalsha) {
+        if (len != 40) return false;
+        for (int i = 0; i < 40; i++) sha[i] = (char)(arg[i] >= 'A' && arg[i] <= 'Z' ? arg[i] + 32 : arg[i]);
+    } else {
+        script_sha1hex(sha, arg, len);
+    }
+    sha[40] = '\0';
+    struct escript *e = reg_find(sha);
+    if (e) {
+        *flags = e->flags;
+        escript_unref(e);
+        return true;
+    }
+    if (evalsha) return false;
+    /* Not cached: the shebang says (an invalid one: the command's flags). */
+    char err[128];
+    size_t shlen;
+    return script_parse_shebang(arg, len, flags, &shlen, err, sizeof(err)) == 0;
+}
+
 /* Add e (registry takes its first reference); returns the entry now
  * registered, with a reference for the caller (e itself or an earlier
  * identical one, e being freed then). */

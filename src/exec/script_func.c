@@ -184,6 +184,14 @@ static int set_find_lib(struct fset *s, const char *name, size_t n) {
     return -1;
 }
 
+bool sfunc_flags_of(const char *name, size_t len, uint32_t *flags) {
+    struct fset *s = set_get();
+    struct fnode *fn = s ? set_find_func(s, name, len) : NULL;
+    if (fn) *flags = fn->f->flags;
+    set_unref(s);
+    return fn != NULL;
+}
+
 /* Publish libs as the current set. */
 static void set_publish(struct flib **libs, int n) {
     struct fset *s = set_build(libs, n);

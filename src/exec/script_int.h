@@ -137,5 +137,9 @@ void script_sha1hex(char out[41], const char *p, size_t n);
 int script_parse_shebang(const char *body, size_t len, uint32_t *flags, size_t *shebang_len, char *err, size_t errcap);
 /* A flag by name (case-insensitive), or 0. */
 uint32_t script_flag_by_name(const char *s, size_t n);
+/* The flags of a script for dispatch: the cached EVAL script's (by sha) /
+ * the function's; false when unknown (not cached / no such function). */
+bool seval_flags_of(const char *body_or_sha, size_t len, bool evalsha, uint32_t *flags);
+bool sfunc_flags_of(const char *name, size_t len, uint32_t *flags);
 
 #endif

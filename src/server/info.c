@@ -193,7 +193,7 @@ static void section_memory(struct buf *o) {
     struct store_stats ss;
     store_get_stats(&ss);
     buf_printf(o, "lazyfree_pending_objects:%llu\r\n", (unsigned long long)ss.lazyfree_pending);
-    buf_printf(o, "lazyfreed_objects:0\r\n");
+    buf_printf(o, "lazyfreed_objects:%llu\r\n", (unsigned long long)ss.lazyfreed);
 }
 
 static void section_persistence(struct buf *o) { persist_info(o); }

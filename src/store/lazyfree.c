@@ -15,6 +15,7 @@ struct job {
     struct job *next;
     void (*fn)(void *);
     void *arg;
+    uint64_t objects;
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -24,6 +25,7 @@ static bool stopping;
 static bool running;
 static pthread_t thread;
 static _Atomic uint64_t pending;
+static _Atomic uint64_t freed; /* objects freed by jobs (INFO lazyfreed_objects) */
 
 static void *lazyfree_main(void *arg) {
     alloc_thread_init();
@@ -37,6 +39,7 @@ static void *lazyfree_main(void *arg) {
         if (head == NULL) tail = NULL;
         pthread_mutex_unlock(&mu);
         j->fn(j->arg);
+        atomic_fetch_add(&freed, j->objects);
         xfree(j);
         atomic_fetch_sub(&pending, 1);
         pthread_mutex_lock(&mu);
@@ -62,7 +65,13 @@ void lazyfree_teardown(void) {
     running = false;
 }
 
-void store_lazyfree(void (*fn)(void *), void *arg) {
+void store_lazyfree(void (*fn)(void *), void *arg) { store_lazyfree_n(fn, arg, 0); }
+
+uint64_t store_lazyfreed(void) { return atomic_load(&freed); }
+void lazyfree_credit(uint64_t n) { atomic_fetch_add(&freed, n); }
+void store_lazyfreed_reset(void) { atomic_store(&freed, 0); }
+
+void store_lazyfree_n(void (*fn)(void *), void *arg, uint64_t objects) {
     if (!running) {
         fn(arg);
         return;
@@ -71,6 +80,7 @@ void store_lazyfree(void (*fn)(void *), void *arg) {
     j->next = NULL;
     j->fn = fn;
     j->arg = arg;
+    j->objects = objects;
     atomic_fetch_add(&pending, 1);
     pthread_mutex_lock(&mu);
     if (tail)

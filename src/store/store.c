@@ -42,6 +42,8 @@ static __thread struct {
     int64_t now;
     bool frozen;
     struct entry **pending_free;
+    struct entry **pending_async; /* UNLINKed values for the background thread */
+    size_t nasync, capasync;
     size_t npending, cappending;
     uint32_t *empties; /* (db << 14 | slot) of tables that became empty */
     size_t nempty, capempty;
@@ -111,9 +113,11 @@ void store_get_stats(struct store_stats *out) {
     }
     out->expired_stale_perc_x100 = sampled ? stale * 10000 / sampled : 0;
     out->lazyfree_pending = store_lazyfree_pending();
+    out->lazyfreed = store_lazyfreed();
 }
 
 void store_reset_stats(void) {
+    store_lazyfreed_reset();
     int n = MIN(atomic_load(&ntstats), MAX_TSTATS);
     for (int i = 0; i <= n; i++) {
         struct store_tstats *s = i < n ? &tstats[i] : &shared_stats;
@@ -161,9 +165,18 @@ static void dbslots_free(void *arg) {
     xfree(d);
 }
 
+/* FLUSHALL/FLUSHDB ASYNC: the keys count in lazyfreed_objects, as Redis. */
+static void dbslots_free_counted(void *arg) {
+    struct dbslots *d = arg;
+    uint64_t keys = 0;
+    for (int s = 0; s < STORE_SLOTS; s++) keys += atomic_load_explicit(&d->counts[s].keys, memory_order_relaxed);
+    dbslots_free(d);
+    lazyfree_credit(keys);
+}
+
 void store_dbslots_free(struct dbslots *d, bool async) {
     if (async)
-        store_lazyfree(dbslots_free, d);
+        store_lazyfree(dbslots_free_counted, d);
     else
         dbslots_free(d);
 }
@@ -171,6 +184,9 @@ void store_dbslots_free(struct dbslots *d, bool async) {
 void store_thread_cleanup(void) {
     xfree(tl.pending_free);
     tl.pending_free = NULL;
+    xfree(tl.pending_async);
+    tl.pending_async = NULL;
+    tl.nasync = tl.capasync = 0;
     tl.npending = tl.cappending = 0;
     xfree(tl.empties);
     tl.empties = NULL;
@@ -277,9 +293,13 @@ void store_set_added_hook(store_added_fn fn) { added_hook = fn; }
 void store_set_removed_hook(store_removed_fn fn) { removed_hook = fn; }
 bool store_in_run(void) { return tl.depth > 0; }
 
+static void free_entry_job(void *arg) { entry_free(arg); }
+
 static void run_pending_frees(void) {
     for (size_t i = 0; i < tl.npending; i++) entry_free(tl.pending_free[i]);
     tl.npending = 0;
+    for (size_t i = 0; i < tl.nasync; i++) store_lazyfree_n(free_entry_job, tl.pending_async[i], 1);
+    tl.nasync = 0;
 }
 
 static void slot_table_free(struct slot_table *st);
@@ -365,7 +385,7 @@ void store_run(const struct store_lockset *ls, enum store_mode mode, store_fn fn
             }
         }
     }
-    if (tl.npending) run_pending_frees();
+    if (tl.npending || tl.nasync) run_pending_frees();
     if (store_hooks_.after) store_hooks_.after();
 }
 
@@ -611,6 +631,29 @@ struct entry *store_unlink(struct store_ref *ref) {
 }
 
 void store_delete(struct store_ref *ref) { free_entry_locked(store_unlink(ref)); }
+
+/* Redis's lazyfreeGetFreeEffort, approximated: compact encodings are one
+ * allocation; other collections about one per 128 bytes they hold. */
+#define LAZYFREE_THRESHOLD 64
+static size_t free_effort(const struct entry *e) {
+    if (entry_type(e) == TYPE_STRING) return 1;
+    const char *enc = entry_enc_name(e);
+    if (strcmp(enc, "listpack") == 0 || strcmp(enc, "intset") == 0 || strcmp(enc, "ziplist") == 0) return 1;
+    return entry_mem(e) / 128;
+}
+
+void store_delete_async(struct store_ref *ref) {
+    struct entry *e = store_unlink(ref);
+    if (tl.depth == 0 || free_effort(e) <= LAZYFREE_THRESHOLD) {
+        free_entry_locked(e);
+        return;
+    }
+    if (tl.nasync == tl.capasync) {
+        tl.capasync = tl.capasync ? tl.capasync * 2 : 8;
+        tl.pending_async = xrealloc(tl.pending_async, tl.capasync * sizeof(*tl.pending_async));
+    }
+    tl.pending_async[tl.nasync++] = e;
+}
 
 static void report_deleted(struct store_ref *ref, enum store_del_reason why) {
     /* Copy the key: the entry is gone when hooks run. */

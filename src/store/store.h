@@ -230,6 +230,9 @@ void store_add(int db, const struct store_key *k, struct entry *e, struct store_
 void store_replace(struct store_ref *ref, struct entry *e);
 /* Unlink the entry at ref and free it (big values: lazily). */
 void store_delete(struct store_ref *ref);
+/* UNLINK: as store_delete, but a value that takes many allocations to free
+ * (Redis's "free effort" above 64) is freed by the background thread. */
+void store_delete_async(struct store_ref *ref);
 /* Unlink the entry at ref and hand it to the caller. */
 struct entry *store_unlink(struct store_ref *ref);
 /* Set (when >= 0) or remove (when < 0) the key's expiry. May move the entry. */
@@ -379,12 +382,17 @@ struct store_stats {
     uint64_t evicted;
     uint64_t eviction_exceeded_time_us;
     uint64_t lazyfree_pending;
+    uint64_t lazyfreed; /* values and keys freed by the background thread (lazyfreed_objects) */
 };
 void store_get_stats(struct store_stats *out);
 void store_reset_stats(void);
 
-/* Background freeing of big values and flushed tables. */
+/* Background freeing of big values and flushed tables. `objects` is what
+ * the job frees, counted in lazyfreed_objects once it is done. */
 void store_lazyfree(void (*fn)(void *), void *arg);
+void store_lazyfree_n(void (*fn)(void *), void *arg, uint64_t objects);
 uint64_t store_lazyfree_pending(void);
+uint64_t store_lazyfreed(void);
+void store_lazyfreed_reset(void);
 
 #endif

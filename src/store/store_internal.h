@@ -124,6 +124,8 @@ void store_dbslots_free(struct dbslots *d, bool async);
 
 /* Lazy free (lazyfree.c). */
 int lazyfree_setup(void);
+/* Count n objects freed by the running background job. */
+void lazyfree_credit(uint64_t n);
 void lazyfree_teardown(void);
 
 #endif

@@ -416,3 +416,12 @@ def test_stress_tracking_across_workers(srv):
     c.cmd("FLUSHALL")
     assert info_field(c, "tracking_total_keys") == 0
     c.close()
+
+
+def test_reset_turns_tracking_off(conns):
+    a = resp3(conns())
+    a.cmd("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "r:")
+    assert a.cmd("RESET") == b"RESET"
+    assert a.cmd("CLIENT", "TRACKINGINFO") == [b"flags", [b"off"], b"redirect", -1, b"prefixes", []]
+    assert " flags=N " in a.cmd("CLIENT", "INFO").decode()
+    assert info_field(a, "tracking_total_prefixes") == 0
