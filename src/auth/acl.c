@@ -552,6 +552,18 @@ static int apply_pubsub_default(long long v, char *err) {
 static const struct config_enum pubsub_defaults[] = {
     {"allchannels", SEL_ALLCHANNELS}, {"resetchannels", 0}, {NULL, 0}};
 
+static void rewrite_one(void *arg, const char *s, size_t n) {
+    buf_append(arg, s, n);
+    buf_putc(arg, '\n');
+}
+
+/* CONFIG REWRITE: the users as "user" lines, unless they live in an aclfile
+ * (then the file keeps them, as Redis does). */
+static void acl_rewrite_users(struct buf *lines) {
+    if (acl_has_file()) return;
+    acl_list(false, rewrite_one, lines);
+}
+
 static struct config_option options[] = {
     {"requirepass", NULL, CFG_STRING, 0, "", 0, 0, NULL, NULL, apply_requirepass, NULL, NULL, 0, NULL},
     {"acl-pubsub-default", NULL, CFG_ENUM, 0, "resetchannels", 0, 0, pubsub_defaults, apply_pubsub_default, NULL,
@@ -564,6 +576,7 @@ static struct config_option options[] = {
 void acl_setup(void) {
     for (int i = 0; i <= WORKER_MAX; i++) pthread_mutex_init(&rlocks[i].mu, NULL);
     config_register(options);
+    config_set_rewrite("user", acl_rewrite_users);
     acl_file_setup();
     acl_log_setup();
     default_user = user_new("default", 7);

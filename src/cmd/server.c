@@ -148,6 +148,17 @@ void cmd_config_resetstat(struct client *c) {
     reply_ok(c);
 }
 
+void cmd_config_rewrite(struct client *c) {
+    char err[512];
+    if (config_rewrite(err, sizeof(err)) != 0) {
+        log_warn("CONFIG REWRITE failed: %s", err + 4);
+        reply_error(c, err);
+        return;
+    }
+    log_notice("CONFIG REWRITE executed with success.");
+    reply_ok(c);
+}
+
 void cmd_config_help(struct client *c) {
     static const char *const lines[] = {
         "GET <pattern>",
@@ -156,6 +167,8 @@ void cmd_config_help(struct client *c) {
         "    Set the configuration <directive> to <value>.",
         "RESETSTAT",
         "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
         NULL,
     };
     cmd_reply_help(c, lines);

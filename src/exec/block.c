@@ -36,6 +36,7 @@
 #include "exec/reply.h"
 #include "exec/stats.h"
 #include "metrics/cmdlat.h"
+#include "metrics/slowlog.h"
 #include "repl/log.h"
 
 #include <limits.h>
@@ -94,6 +95,11 @@ struct client_block {
     struct store_key *keys;
     struct block_link *links;
     char *keybuf;
+    /* The command as sent, for SLOWLOG when it is served (Redis logs a
+     * blocked command once it completes, with its serving time). */
+    int argc;
+    const char **argv;
+    size_t *lens;
 };
 
 __thread int block_nready_;
@@ -233,6 +239,7 @@ static void waiter_free(struct client_block *w) {
     xfree(w->keys);
     xfree(w->links);
     xfree(w->keybuf);
+    xfree(w->argv);
     xfree(w);
     atomic_fetch_sub_explicit(&nwaiters, 1, memory_order_relaxed);
 }
@@ -277,6 +284,8 @@ static void finish(struct client *c, struct client_block *w) {
     cancel_timer(w);
     c->block = NULL;
     if (cmdlat_enabled() && w->cmd) cmdlat_record(w->cmd->id, w->serve_us);
+    if (w->argv && w->cmd && !(w->cmd->flags & CMD_SKIP_SLOWLOG) && slowlog_wants(w->serve_us))
+        slowlog_add(w->argc, w->argv, w->lens, w->serve_us, c->addr, c->name);
     waiter_release(w);
     client_resume(c);
 }
@@ -459,6 +468,20 @@ void block_for_keys(struct client *c, const struct block_request *r) {
     w->ops = r->ops;
     w->arg = r->arg;
     obuf_init(&w->reply);
+    /* argv: one block holding the pointers, the lengths and the bytes. */
+    size_t argbytes = 0;
+    for (int i = 0; i < c->argc; i++) argbytes += c->argvlen[i];
+    char *ab = xmalloc((size_t)c->argc * (sizeof(char *) + sizeof(size_t)) + argbytes + 1);
+    w->argc = c->argc;
+    w->argv = (const char **)(void *)ab;
+    w->lens = (size_t *)(void *)(ab + (size_t)c->argc * sizeof(char *));
+    char *data = ab + (size_t)c->argc * (sizeof(char *) + sizeof(size_t));
+    for (int i = 0; i < c->argc; i++) {
+        memcpy(data, c->argv[i], c->argvlen[i]);
+        w->argv[i] = data;
+        w->lens[i] = c->argvlen[i];
+        data += c->argvlen[i];
+    }
     size_t bytes = 0;
     for (int i = 0; i < r->nkeys; i++) bytes += c->argvlen[r->key_pos[i]];
     if (r->target_pos >= 0) bytes += c->argvlen[r->target_pos];

@@ -255,8 +255,13 @@ static void worker_cron(void *arg) {
         loop_timer_add(worker_loop(w), 1000 / hz, worker_cron, w);
         return;
     }
-    /* Each worker expires its own stripes, with a quarter of its time. */
+    /* Each worker expires its own stripes, with a quarter of its time. A
+     * cycle that overran (a huge value freed) shows in LATENCY as Redis's
+     * expire-cycle event. */
+    int64_t cycle_start = time_mono_us();
     store_active_expire(worker_id(w), worker_count(), period_us / 4);
+    int64_t cycle_ms = (time_mono_us() - cycle_start) / 1000;
+    if (latency_wants(cycle_ms)) latency_add("expire-cycle", cycle_ms);
     store_active_rehash(worker_id(w), worker_count(), 1000);
     /* tracking-table-max-keys also holds when nobody sends commands. */
     if (worker_id(w) == 0 && tracking_active()) tracking_limit();
