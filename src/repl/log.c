@@ -64,6 +64,8 @@ static __thread struct {
     int nstaged;
     struct block *blocks;
     size_t nblocks, capblocks;
+    uint64_t sealed_end; /* end of the last sealed block */
+    bool muted;          /* replaying: stage nothing */
 } st;
 
 static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
@@ -130,7 +132,7 @@ static void put_bulk(const char *p, size_t n) {
 }
 
 void log_stage(int db, int argc, const char *const *argv, const size_t *lens) {
-    if (!log_enabled()) return;
+    if (!log_enabled() || UNLIKELY(st.muted)) return;
     buf_reserve(&st.bytes, HDR);
     size_t at = st.bytes.len;
     st.bytes.len += HDR;
@@ -163,6 +165,10 @@ void log_stage_cstr(int db, ...) {
 }
 
 int log_staged(void) { return st.nstaged; }
+
+uint64_t log_sealed_end(void) { return st.sealed_end; }
+
+void log_set_muted(bool muted) { st.muted = muted; }
 
 void log_discard(void) {
     st.bytes.len = st.sealed_upto;
@@ -214,6 +220,7 @@ uint64_t log_seal(bool wrap) {
         st.blocks = xrealloc(st.blocks, st.capblocks * sizeof(*st.blocks));
     }
     st.blocks[st.nblocks++] = (struct block){pos, st.sealed_upto, len};
+    st.sealed_end = pos + len;
     st.sealed_upto = st.bytes.len;
     st.nstaged = 0;
     return pos;
@@ -322,11 +329,11 @@ void log_reader_detach(struct log_reader **rp) {
 
 uint64_t log_reader_pos(const struct log_reader *r) { return atomic_load_explicit(&r->pos, memory_order_relaxed); }
 
-static int consume_from(uint64_t *pos, int max, log_record_fn fn, void *arg);
+static int consume_from(uint64_t *pos, uint64_t end, int max, log_record_fn fn, void *arg);
 
-int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg) {
+int log_read_upto(struct log_reader *r, uint64_t end, int max, log_record_fn fn, void *arg) {
     uint64_t pos = atomic_load_explicit(&r->pos, memory_order_relaxed);
-    int n = consume_from(&pos, max, fn, arg);
+    int n = consume_from(&pos, end, max, fn, arg);
     if (n > 0) {
         atomic_store_explicit(&r->pos, pos, memory_order_release);
         pthread_mutex_lock(&rmu);
@@ -336,21 +343,35 @@ int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg) {
     return n;
 }
 
+int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg) {
+    return log_read_upto(r, UINT64_MAX, max, fn, arg);
+}
+
+void log_reader_wake(void) {
+    atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
+    syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
 static bool committed_at(uint64_t p) { return atomic_load_explicit(pos_word(p), memory_order_acquire) == p; }
 
-bool log_reader_wait(struct log_reader *r, int timeout_ms) {
-    uint64_t p = atomic_load_explicit(&r->pos, memory_order_relaxed);
-    if (committed_at(p)) return true;
-    uint32_t seq = atomic_load_explicit(&wake_seq, memory_order_acquire);
+uint32_t log_wake_seq(void) { return atomic_load_explicit(&wake_seq, memory_order_acquire); }
+
+bool log_reader_wait_seq(struct log_reader *r, uint32_t seq, int timeout_ms) {
+    uint64_t p = r ? atomic_load_explicit(&r->pos, memory_order_relaxed) : 0;
+    if (r && committed_at(p)) return true;
     atomic_fetch_add_explicit(&nwaiting, 1, memory_order_seq_cst);
-    bool ready = committed_at(p);
+    bool ready = r && committed_at(p);
     if (!ready) {
         struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
         syscall(SYS_futex, &wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
-        ready = committed_at(p);
+        ready = r && committed_at(p);
     }
     atomic_fetch_sub_explicit(&nwaiting, 1, memory_order_relaxed);
     return ready;
+}
+
+bool log_reader_wait(struct log_reader *r, int timeout_ms) {
+    return log_reader_wait_seq(r, log_wake_seq(), timeout_ms);
 }
 
 /* ---- the single-reader interface ------------------------------------------- */
@@ -362,7 +383,7 @@ uint64_t log_attach(void) {
 
 void log_detach(void) { log_reader_detach(&implicit); }
 
-int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) { return consume_from(pos, max, fn, arg); }
+int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) { return consume_from(pos, UINT64_MAX, max, fn, arg); }
 
 void log_release(uint64_t pos) {
     if (implicit == NULL) return;
@@ -372,11 +393,12 @@ void log_release(uint64_t pos) {
     pthread_mutex_unlock(&rmu);
 }
 
-static int consume_from(uint64_t *pos, int max, log_record_fn fn, void *arg) {
+static int consume_from(uint64_t *pos, uint64_t end, int max, log_record_fn fn, void *arg) {
     int n = 0;
     struct buf payload = BUF_INIT;
     while (n < max) {
         uint64_t p = *pos;
+        if (p >= end) break;
         if (atomic_load_explicit(pos_word(p), memory_order_acquire) != p) break;
         char hdr[8];
         ring_read(p + 8, hdr, 8);

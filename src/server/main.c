@@ -30,6 +30,7 @@
 #include "net/loop.h"
 #include "net/tls.h"
 #include "net/worker.h"
+#include "persist/aof.h"
 #include "persist/persist.h"
 #include "repl/log.h"
 #include "server/mc_options.h"
@@ -384,6 +385,8 @@ int main(int argc, char **argv) {
     acl_setup();
     exec_setup();
     persist_setup(exec_total_dirty);
+    exec_replay_register();                       /* AOF loading runs commands through exec */
+    aof_set_libraries(script_functions_foreach);  /* FUNCTION LOADs of an AOF-format base */
     cmd_setup();
     memcache_setup();
 
@@ -443,6 +446,8 @@ int main(int argc, char **argv) {
     log_setup(EFFECTS_LOG_BYTES);
     /* The dataset on disk (dir/dbfilename), before anyone is served. */
     if (persist_load_startup() != 0) return 1;
+    /* The AOF writer reads the effects log from here on (before serving). */
+    if (aof_start() != 0) return 1;
     worker_setup(threads);
     struct exec_server_hooks sh = {request_shutdown};
     exec_set_server_hooks(&sh);
@@ -515,6 +520,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nlisteners; i++)
         if (listeners[i]) listener_detach(listeners[i]);
     worker_stop();
+    aof_stop(); /* every acknowledged write is in the log: write and fsync it */
     persist_teardown();
     if (server_settings.pidfile[0]) unlink(server_settings.pidfile);
     log_warn("Stash is now ready to exit, bye bye...");
