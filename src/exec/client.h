@@ -61,6 +61,8 @@
 #define CLIENT_RERUN_ALL (1u << 19)     /* run this command again holding every stripe */
 #define CLIENT_NO_BLOCK (1u << 20)      /* never blocks (the AOF's fake client): answers as in MULTI */
 #define CLIENT_HELD (1u << 21)          /* output held until its writes are on disk (appendfsync always) */
+#define CLIENT_AOF (1u << 22)           /* the AOF's fake client: commands obey what was logged
+                                         * (Redis's mustObeyClient) */
 
 struct multi_state;
 struct pubsub_client;

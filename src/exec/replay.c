@@ -28,7 +28,7 @@ static void *replay_begin(void) {
     c->worker = worker_self();
     c->resp = 2;
     c->authenticated = true;
-    c->flags = CLIENT_NO_BLOCK;
+    c->flags = CLIENT_NO_BLOCK | CLIENT_AOF;
     obuf_init(&c->obuf);
     c->out = &c->obuf;
     store_watch_init(&c->watch);

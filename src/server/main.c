@@ -4,7 +4,8 @@
  * Setup order (teardown is the reverse):
  *   base (hash key, allocator counters) -> option tables of every module ->
  *   config file + command line -> store -> effects log -> workers ->
- *   listeners -> worker threads -> main loop (signals, cron, shutdown).
+ *   listeners -> loading (AOF or RDB) -> AOF writer -> worker threads ->
+ *   main loop (signals, cron, shutdown).
  * Only this file knows every module; modules never include each other
  * upward, and none reads another's settings.
  */
@@ -444,10 +445,6 @@ int main(int argc, char **argv) {
         return 1;
     }
     log_setup(EFFECTS_LOG_BYTES);
-    /* The dataset on disk (dir/dbfilename), before anyone is served. */
-    if (persist_load_startup() != 0) return 1;
-    /* The AOF writer reads the effects log from here on (before serving). */
-    if (aof_start() != 0) return 1;
     worker_setup(threads);
     struct exec_server_hooks sh = {request_shutdown};
     exec_set_server_hooks(&sh);
@@ -488,6 +485,15 @@ int main(int argc, char **argv) {
         log_warn("Configured to not listen anywhere, exiting.");
         return 1;
     }
+    /* As Redis's logo does once its ports are open: tools that start a
+     * server wait for " PID: <pid>" before they connect. */
+    log_notice("Stash listening on port %d, PID: %d", server_settings.port, (int)getpid());
+    /* The dataset on disk (the AOF, or dir/dbfilename), before anyone is
+     * served. The ports are open already, as Redis's are while it loads:
+     * a client may connect, its requests wait for the workers. */
+    if (persist_load_startup() != 0) return 1;
+    /* The AOF writer reads the effects log from here on (before serving). */
+    if (aof_start() != 0) return 1;
     server_set_rebind_hook(rebind);
     server_set_tls_rebind_hook(rebind_tls);
     server_info_register();
