@@ -88,6 +88,7 @@ int aof_rewrite_sync(const char *base_path) {
     struct snapshot_opts o;
     rewrite_opts(&o, atomic_load(&aof_cfg.use_rdb_preamble), &head);
     o.key_save_delay_us = 0;
+    o.key_save_delay_live = NULL;
     struct snapshot_result res = {0};
     int rc = snapshot_run(sink, &o, &res);
     buf_free(&head);
@@ -375,7 +376,7 @@ void aof_rewrite_done_locked(void) {
 
 void aof_rewrite_kill_locked(void) {
     if (aw.rw == NULL) return;
-    log_notice("Killing running AOF rewrite");
+    log_notice("Killing running AOF rewrite child: the snapshot thread of the rewrite");
     atomic_store(&aw.rw_cancel, true);
     snapshot_cancel(aw.rw);
     snapshot_wait(&aw.rw);

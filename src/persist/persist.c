@@ -200,6 +200,7 @@ static void snapshot_opts_now(struct snapshot_opts *o) {
     o->compress = atomic_load(&opt_compress);
     o->checksum = atomic_load(&opt_checksum);
     o->key_save_delay_us = atomic_load(&opt_key_save_delay);
+    o->key_save_delay_live = &opt_key_save_delay;
     o->keys_done = &keys_done;
     o->keys_total = &keys_total;
 }
@@ -360,6 +361,7 @@ static int save_sync(const char *target) {
         struct snapshot_opts o;
         snapshot_opts_now(&o);
         o.key_save_delay_us = 0; /* the delay is for background saves in tests */
+        o.key_save_delay_live = NULL;
         struct snapshot_result res = {0};
         rc = snapshot_run(sink, &o, &res);
         if (rc == ERR_AGAIN && res.start_ms == 0) { /* another view is open: nothing written */

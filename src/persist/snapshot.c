@@ -193,8 +193,13 @@ static bool cancelled(struct snapshot *s) {
            (s->o.cancel && atomic_load_explicit(s->o.cancel, memory_order_relaxed));
 }
 
+static long long save_delay(const struct snapshot *s) {
+    return s->o.key_save_delay_live ? atomic_load_explicit(s->o.key_save_delay_live, memory_order_relaxed)
+                                    : s->o.key_save_delay_us;
+}
+
 static void delay(struct snapshot *s, long long us) {
-    while (us > 0 && !cancelled(s)) {
+    while (us > 0 && !cancelled(s) && save_delay(s) > 0) {
         long long step = us < 10000 ? us : 10000;
         struct timespec ts = {0, (long)step * 1000};
         nanosleep(&ts, NULL);
@@ -252,7 +257,8 @@ static void write_chunk(struct snapshot *s, struct chunk *c) {
     s->res.skipped += c->skipped;
     atomic_store_explicit(&s->keys_done, s->res.keys, memory_order_relaxed);
     if (s->o.keys_done) atomic_store_explicit(s->o.keys_done, s->res.keys, memory_order_relaxed);
-    if (s->o.key_save_delay_us > 0) delay(s, s->o.key_save_delay_us * (long long)c->keys);
+    long long d = save_delay(s);
+    if (d > 0) delay(s, d * (long long)c->keys);
 }
 
 /* Write (or, after a failure or cancel, drop) what writers handed over. */

@@ -82,6 +82,10 @@ struct snapshot_opts {
      * (aof-rewrite-incremental-fsync). */
     uint64_t autosync_bytes;
     long long key_save_delay_us; /* rdb-key-save-delay: pause per key (tests) */
+    /* When set, the delay is read from here as the snapshot goes (a test
+     * lifts it with CONFIG SET rdb-key-save-delay 0), instead of the value
+     * above. */
+    const _Atomic long long *key_save_delay_live;
     /* Extra AUX fields (replication ids), called after the cut with the
      * effects-log position of the cut. May be NULL. */
     void (*aux)(struct buf *b, uint64_t cut_offset, void *arg);
