@@ -236,7 +236,10 @@ static int replay_commands(struct load_file *f, void *ctx) {
         log_warn("Revert incomplete MULTI/EXEC transaction in AOF file %s", f->name);
         ret = truncated(f, before_multi);
     } else if (rr == READ_EOF) {
-        ret = truncated(f, valid);
+        /* Cut inside a transaction: before its MULTI (Redis cuts after the
+         * last whole command, leaving an open MULTI that would swallow
+         * whatever is appended next). */
+        ret = truncated(f, aof_replay.in_multi(ctx) ? before_multi : valid);
     } else if (rr == READ_IOERR) {
         log_warn("Unrecoverable error reading the append only file %s: %s", f->name, f->r.err);
         ret = AOF_LOAD_FAILED;
