@@ -610,7 +610,9 @@ static void stop_locked(void) {
 /* startAppendOnly: a rewrite makes the base; records go to a temp INCR
  * file from its cut on. -1 when it cannot even be tried. */
 static int start_locked(void) {
-    aof_set_state_locked(AOF_WAIT_REWRITE);
+    /* INFO sees the new state once the rewrite runs (or is scheduled):
+     * never "enabled, no rewrite, nothing scheduled" in between. */
+    aw.state = AOF_WAIT_REWRITE;
     aw.accept = false;
     aw.selected_db = -1;
     if (aw.reader == NULL) aw.reader = log_reader_attach();
@@ -633,6 +635,7 @@ static int start_locked(void) {
             return -1;
         }
     }
+    aof_set_state_locked(AOF_WAIT_REWRITE);
     aw.last_fsync_s = aof_now_s();
     if (!atomic_load(&aof_st.bio_fsync_ok)) {
         log_warn("AOF reopen, just ignore the AOF fsync error in bio job");

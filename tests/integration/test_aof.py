@@ -480,6 +480,7 @@ def run_load_then_kill(node, seconds, workers=4):
     return [k for a in acked for k in a]
 
 
+@pytest.mark.stress
 def test_crash_appendfsync_always_keeps_every_acknowledged_write(tmpdir_aof):
     n = Node(tmpdir_aof, "--appendonly", "yes", "--appendfsync", "always")
     acked = run_load_then_kill(n, 1.5)
@@ -524,6 +525,7 @@ def test_crash_everysec_loses_at_most_the_last_second(tmpdir_aof):
         assert n.stop() == 0
 
 
+@pytest.mark.stress
 def test_rewrites_under_load_keep_every_write(tmpdir_aof):
     n = Node(tmpdir_aof, "--appendonly", "yes", "--aof-use-rdb-preamble", "no")
     c = n.client()
@@ -565,6 +567,7 @@ def test_rewrites_under_load_keep_every_write(tmpdir_aof):
         assert n.stop() == 0
 
 
+@pytest.mark.stress
 def test_always_reply_waits_for_fsync_and_pipelines(tmpdir_aof):
     n = Node(tmpdir_aof, "--appendonly", "yes", "--appendfsync", "always")
     try:
