@@ -235,6 +235,7 @@ void client_worker_start(struct worker *w) {
     obuf_init(&ws->sink);
     wstates[worker_id(w)] = ws;
     loop_set_before_sleep(worker_loop(w), before_sleep, NULL);
+    log_defer_wakes(true); /* readers of the effects log: woken once per loop iteration */
 }
 
 static void client_free(struct client *c);
@@ -672,6 +673,9 @@ static bool flush_output(struct client *c) {
 }
 
 static void before_sleep(void *arg) {
+    /* The effects of this iteration's commands: one wake-up of the log's
+     * readers (the AOF writer) for all of them. */
+    log_flush_wakes();
     /* Flush clients that got output outside their own read event
      * (pub/sub deliveries, unblocked clients, monitors). */
     while (ws->npending > 0) {

@@ -66,6 +66,8 @@ static __thread struct {
     size_t nblocks, capblocks;
     uint64_t sealed_end; /* end of the last sealed block */
     bool muted;          /* replaying: stage nothing */
+    bool defer_wakes;    /* wake readers in log_flush_wakes, not in log_publish */
+    bool wake_pending;
 } st;
 
 static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
@@ -272,10 +274,28 @@ void log_publish(void) {
          * records (Dekker): either it sees our records or we see it waiting. */
         atomic_thread_fence(memory_order_seq_cst);
         if (UNLIKELY(atomic_load_explicit(&nwaiting, memory_order_relaxed) > 0)) {
-            atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
-            syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+            if (st.defer_wakes) {
+                st.wake_pending = true; /* the reader waits: wake it once the batch is done */
+            } else {
+                atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
+                syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+            }
         }
     }
+}
+
+void log_defer_wakes(bool on) {
+    st.defer_wakes = on;
+    if (!on) log_flush_wakes();
+}
+
+void log_flush_wakes(void) {
+    if (LIKELY(!st.wake_pending)) return;
+    st.wake_pending = false;
+    /* It was waiting when we published; it may have woken since (its
+     * timeout): a spare wake-up costs one futex call. */
+    atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
+    syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
 /* ---- readers ---------------------------------------------------------------- */

@@ -74,6 +74,12 @@ uint64_t log_sealed_end(void);
 /* Mute this thread's staging (replaying an AOF: its commands are already
  * on disk and must not be logged again). */
 void log_set_muted(bool muted);
+/* Batch the wake-ups of this thread's publishes (a worker thread): a
+ * reader waiting for records is woken by log_flush_wakes (once per event
+ * loop iteration) instead of by every publish: one futex call and one
+ * context switch per batch of commands. */
+void log_defer_wakes(bool on);
+void log_flush_wakes(void);
 
 /* Readers ------------------------------------------------------------------ */
 
