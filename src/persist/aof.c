@@ -864,6 +864,16 @@ int aof_debug_load(void) {
     return 0;
 }
 
+void aof_kill_rewrite(void) {
+    if (!aof_rewrite_running()) return;
+    pthread_mutex_lock(&aof_mu);
+    if (aw.rw) {
+        log_warn("There is a child rewriting the AOF. Killing it!");
+        aof_rewrite_kill_locked();
+    }
+    pthread_mutex_unlock(&aof_mu);
+}
+
 bool aof_write_refused(char *buf, size_t cap) {
     if (atomic_load_explicit(&aof_st.state, memory_order_relaxed) == AOF_OFF) return false;
     int e;

@@ -125,6 +125,9 @@ void aof_set_flush_sleep(long long us);
  * by persist_after once no lock is held; cheap when nothing changed). */
 void aof_after(void);
 
+/* Shutdown: stop a running rewrite (its files removed). [no locks held] */
+void aof_kill_rewrite(void);
+
 /* A rewrite (snapshot for the AOF) is running / is scheduled. [any] */
 bool aof_rewrite_running(void);
 

@@ -364,6 +364,13 @@ static int save_sync(const char *target) {
         o.key_save_delay_live = NULL;
         struct snapshot_result res = {0};
         rc = snapshot_run(sink, &o, &res);
+        /* An AOF rewrite has the snapshot (one at a time): wait for it,
+         * as a SAVE waits for the disk anyway. */
+        for (int tries = 0; rc == ERR_AGAIN && res.start_ms == 0 && aof_rewrite_running() && tries < 100000;
+             tries++) {
+            usleep(1000);
+            if (!snapshot_running()) rc = snapshot_run(sink, &o, &res);
+        }
         if (rc == ERR_AGAIN && res.start_ms == 0) { /* another view is open: nothing written */
             char tmp[64];
             sink_close(sink);
@@ -437,6 +444,7 @@ int persist_shutdown(bool save, bool nosave) {
     bool any = persist_has_save_points();
     if (atomic_load(&bg_active)) log_warn("There is a child saving an .rdb. Killing it!");
     cancel_bg(true);
+    aof_kill_rewrite(); /* "There is a child rewriting the AOF. Killing it!" */
     if (nosave || (!save && !any)) return 0;
     log_notice("Saving the final RDB snapshot before exiting.");
     if (persist_save() != 0) {

@@ -286,6 +286,28 @@ def test_bgrewriteaof_scheduled_during_bgsave(tmpdir_aof):
         assert n.stop() == 0
 
 
+def test_save_and_shutdown_during_a_rewrite(tmpdir_aof):
+    n = Node(tmpdir_aof, "--appendonly", "yes", "--rdb-key-save-delay", "100000")
+    c = n.client()
+    for i in range(5):
+        c.set("k%d" % i, i)
+    raw = Raw(n.port)
+    assert raw.cmd("BGREWRITEAOF") == b"Background append only file rewriting started"
+    assert raw.cmd("SAVE") == b"OK"  # waits for the rewrite's snapshot, then saves
+    assert os.path.exists(os.path.join(tmpdir_aof, "dump.rdb"))
+    assert wait_for(lambda: rewrite_done(c))
+    assert raw.cmd("BGREWRITEAOF") == b"Background append only file rewriting started"
+    c.shutdown(save=True)  # the rewrite is stopped, the final save made
+    assert n.wait_exit() == 0
+    assert "There is a child rewriting the AOF. Killing it!" in n.log()
+    assert not glob.glob(os.path.join(tmpdir_aof, "temp-*"))
+    n = Node(tmpdir_aof, "--appendonly", "yes")
+    try:
+        assert n.client().get("k4") == b"4"
+    finally:
+        assert n.stop() == 0
+
+
 # ---- Redis interoperability ------------------------------------------------------------------------
 
 
