@@ -37,6 +37,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "metrics/latency.h"
 #include "persist/aof_emit.h"
 #include "persist/aof_internal.h"
 #include "persist/persist.h"
@@ -55,6 +56,7 @@
 #define BATCH 1024
 #define WAIT_MS 100
 #define WRITE_ERROR_LOG_RATE 30 /* seconds between write error logs (Redis) */
+#define WRITE_PIECE (64 * 1024)  /* bytes per write + flush */
 
 struct aof_config aof_cfg = {.fsync = AOF_FSYNC_EVERYSEC, .dirname = "appendonlydir", .filename = "appendonly.aof"};
 struct aof_stats aof_st = {.rewrite_time_last = -1, .rewrite_time_start = -1, .last_rewrite_ok = true,
@@ -90,9 +92,15 @@ static void wake_all(void) {
         if (atomic_exchange(&want[i], 0) != 0 && waker_fn) waker_fn(i);
 }
 
+/* The gate follows the state (AOF thread) and the policy (CONFIG SET):
+ * a leaf mutex keeps two concurrent updates from storing stale values. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void update_gate(void) {
+    pthread_mutex_lock(&gate_mu);
     bool on = atomic_load(&aof_st.state) == AOF_ON && atomic_load(&aof_cfg.fsync) == AOF_FSYNC_ALWAYS;
     bool was = atomic_exchange(&aof_gate, on);
+    pthread_mutex_unlock(&gate_mu);
     if (was && !on) wake_all();
 }
 
@@ -448,8 +456,12 @@ static void write_failed_locked(int err) {
     long long now = aof_now_s();
     bool can_log = now - aw.last_error_log_s > WRITE_ERROR_LOG_RATE;
     if (can_log) aw.last_error_log_s = now;
+    /* What of the failed piece landed (a plain file; an encrypted one
+     * loses its torn chunk when reopened). */
     struct stat sb;
-    long long landed = (aw.fd >= 0 && fstat(aw.fd, &sb) == 0) ? (long long)sb.st_size - aw.last_incr_size : 0;
+    long long landed = (aw.fd >= 0 && !aof_file_encrypted(aw.fd) && fstat(aw.fd, &sb) == 0)
+                           ? (long long)sb.st_size - aw.last_incr_size
+                           : 0;
     if (landed <= 0) {
         if (can_log) log_warn("Error writing to the AOF file: %s", strerror(err));
     } else {
@@ -489,12 +501,29 @@ static bool write_buf_locked(bool sync_in_progress) {
         return false;
     }
     int64_t t0 = time_mono_us();
-    int rc = sink_write(aw.sink, aw.buf.data, aw.buf.len);
-    if (rc == 0) rc = sink_flush(aw.sink);
-    (void)t0;
-    (void)sync_in_progress;
+    /* In pieces, each flushed: a failure leaves exactly the pieces not
+     * written in the buffer (an encrypted file's chunk ends with a flush,
+     * so a torn piece is a torn chunk, cut when the file is reopened). */
+    int rc = 0;
+    size_t done = 0;
+    while (done < aw.buf.len) {
+        size_t n = MIN(aw.buf.len - done, (size_t)WRITE_PIECE);
+        rc = sink_write(aw.sink, aw.buf.data + done, n);
+        if (rc == 0) rc = sink_flush(aw.sink);
+        if (rc != 0) break;
+        done += n;
+        aw.current_size += (long long)n;
+        aw.last_incr_size += (long long)n;
+    }
+    int64_t ms = (time_mono_us() - t0) / 1000;
+    if (latency_wants(ms)) { /* Redis's events for the LATENCY command */
+        latency_add(sync_in_progress ? "aof-write-pending-fsync"
+                    : snapshot_running() ? "aof-write-active-child" : "aof-write-alone", ms);
+        latency_add("aof-write", ms);
+    }
     aw.flush_postponed_s = 0;
     if (rc != 0) {
+        buf_consume(&aw.buf, done);
         write_failed_locked(aw.sink->err);
         publish_sizes();
         return false;
@@ -503,8 +532,6 @@ static bool write_buf_locked(bool sync_in_progress) {
         log_warn("AOF write error looks solved, Redis can write again.");
         atomic_store(&aof_st.last_write_ok, true);
     }
-    aw.current_size += (long long)aw.buf.len;
-    aw.last_incr_size += (long long)aw.buf.len;
     aw.written = aw.buf_end;
     if (aw.buf.cap > 64 * 1024)
         buf_free(&aw.buf);
@@ -520,7 +547,11 @@ static void fsync_locked(bool sync_in_progress) {
     int policy = atomic_load(&aof_cfg.fsync);
     long long now = aof_now_s();
     if (policy == AOF_FSYNC_ALWAYS) {
-        if (fdatasync(aw.fd) == -1) {
+        int64_t t0 = time_mono_us();
+        int rc = fdatasync(aw.fd);
+        int64_t ms = (time_mono_us() - t0) / 1000;
+        if (latency_wants(ms)) latency_add("aof-fsync-always", ms);
+        if (rc == -1) {
             /* Redis exits here; nothing was acknowledged (replies wait), so
              * refuse writes and try again instead. */
             log_warn("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s.",
@@ -531,6 +562,10 @@ static void fsync_locked(bool sync_in_progress) {
         }
         aw.last_incr_fsync_offset = aw.last_incr_size;
         aw.last_fsync_s = now;
+        if (!atomic_load(&aof_st.last_write_ok) && aw.buf.len == 0) { /* everything written is on disk */
+            log_warn("AOF write error looks solved, Redis can write again.");
+            atomic_store(&aof_st.last_write_ok, true);
+        }
         aof_publish_durable(aw.written);
     } else if (policy == AOF_FSYNC_EVERYSEC && now > aw.last_fsync_s) {
         if (!sync_in_progress) {

@@ -117,8 +117,10 @@ static void args_free(struct cmd_args *a) {
 
 enum read_result { READ_OK, READ_EOF, READ_IOERR, READ_FORMAT };
 
+/* A read that failed: the end of the file (nothing left: a cut command),
+ * or an error with bytes left (I/O, a damaged encrypted chunk). */
 static enum read_result read_failure(const struct rdb_reader *r) {
-    return (r->failed && strncmp(r->err, "Read error", 10) == 0) ? READ_IOERR : READ_EOF;
+    return r->left > 0 ? READ_IOERR : READ_EOF;
 }
 
 /* One command into a (the '*' line is in line). */
@@ -185,7 +187,7 @@ static int truncated(struct load_file *f, uint64_t valid) {
     if (atomic_load(&aof_cfg.load_truncated)) {
         log_warn("!!! Warning: short read while loading the AOF file %s!!!", f->name);
         log_warn("!!! Truncating the AOF %s at offset %llu !!!", f->name, (unsigned long long)valid);
-        if (truncate(f->path, (off_t)valid) == -1) {
+        if (aof_file_truncate(f->path, valid) == -1) {
             log_warn("Error truncating the AOF file %s: %s", f->name, strerror(errno));
         } else {
             log_warn("AOF %s loaded anyway because aof-load-truncated is enabled", f->name);
@@ -276,11 +278,17 @@ static int load_one(const char *name, uint64_t progress_base) {
     }
     /* RDB or commands? Read the signature, then start over. */
     char sig[5];
-    rdb_reader_fd(&f.r, f.fd, f.size);
+    aof_reader_open(&f.r, f.fd, f.size);
     bool rdb = f.size >= 5 && rdb_read_raw(&f.r, sig, 5) && memcmp(sig, "REDIS", 5) == 0;
     rdb_reader_free(&f.r);
     lseek(f.fd, 0, SEEK_SET);
-    rdb_reader_fd(&f.r, f.fd, f.size);
+    aof_reader_open(&f.r, f.fd, f.size);
+    if (f.r.failed) { /* the file cannot be read at all (a damaged container) */
+        log_warn("Unrecoverable error reading the append only file %s: %s", name, f.r.err);
+        rdb_reader_free(&f.r);
+        close(f.fd);
+        return AOF_LOAD_FAILED;
+    }
     int ret = AOF_LOAD_OK;
     void *ctx = aof_replay.begin();
     if (rdb && !load_rdb_part(&f))

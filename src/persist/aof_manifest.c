@@ -160,7 +160,7 @@ int aof_manifest_load(const char *path, struct aof_manifest *m, char *err, size_
     struct stat sb;
     uint64_t size = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
     struct rdb_reader r;
-    rdb_reader_fd(&r, fd, size);
+    aof_reader_open(&r, fd, size);
     char buf[MANIFEST_MAX_LINE + 1];
     const char *msg = NULL;
     long long maxseq = 0;
@@ -292,6 +292,69 @@ int aof_manifest_write(const struct aof_manifest *m, const char *dir, const char
     rc = 0;
 out:
     buf_free(&text);
+    return rc;
+}
+
+/* ---- AOF files -------------------------------------------------------------------------------- */
+
+void aof_reader_open(struct rdb_reader *r, int fd, uint64_t size) {
+    /* TODO(encryption merge): open with SOURCE_UNTERMINATED_OK, as the
+     * AOF's last file is never closed by a writer that died. */
+    rdb_reader_fd(r, fd, size);
+}
+
+#define CRYPT_MAGIC_TAG "STASHENC" /* the encrypted container's first bytes */
+
+bool aof_file_encrypted(int fd) {
+    char magic[8];
+    return pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) && memcmp(magic, CRYPT_MAGIC_TAG, 8) == 0;
+}
+
+/* Copy the first len bytes of content of path into a new file, renamed
+ * over it (an encrypted container cannot be cut at a content offset). */
+static int rewrite_prefix(const char *path, int fd, uint64_t size, uint64_t len) {
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.truncating", path);
+    struct rdb_reader r;
+    aof_reader_open(&r, fd, size);
+    struct persist_sink *s;
+    int rc = -1;
+    if (sink_file_open(tmp, &s) != 0) goto out;
+    char buf[65536];
+    for (uint64_t left = len; left > 0;) {
+        size_t n = (size_t)MIN(left, (uint64_t)sizeof(buf));
+        if (!rdb_read_raw(&r, buf, n) || sink_write(s, buf, n) != 0) {
+            sink_close(s);
+            unlink(tmp);
+            errno = EIO;
+            goto out;
+        }
+        left -= n;
+    }
+    if (sink_sync(s) != 0 || sink_close(s) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        goto out;
+    }
+    rc = 0;
+out:
+    rdb_reader_free(&r);
+    return rc;
+}
+
+int aof_file_truncate(const char *path, uint64_t len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat sb;
+    int rc = -1;
+    if (fstat(fd, &sb) == 0) {
+        if (aof_file_encrypted(fd))
+            rc = rewrite_prefix(path, fd, (uint64_t)sb.st_size, len);
+        else
+            rc = truncate(path, (off_t)len);
+    }
+    int e = errno;
+    close(fd);
+    errno = e;
     return rc;
 }
 

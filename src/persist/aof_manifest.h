@@ -90,6 +90,22 @@ void aof_manifest_incr_to_history(struct aof_manifest *m, bool keep_last);
 /* Forget the history entries (their files were deleted). */
 void aof_manifest_clear_history(struct aof_manifest *m);
 
+/* ---- AOF files through the persist layer's reader and writer -------------------------------- */
+
+struct rdb_reader;
+/* Read an AOF file from fd's start: `size` bytes through the persist
+ * reader (an encrypted container is decrypted: when encryption at rest
+ * is in the build, an AOF file may lack its terminator, the writer having
+ * died: that is accepted here, the loader judges the tail). */
+void aof_reader_open(struct rdb_reader *r, int fd, uint64_t size);
+/* Cut the AOF file at `path` to its first `len` bytes of content. A plain
+ * file is truncated in place; an encrypted container is rewritten (its
+ * first `len` bytes through the reader into a temp file through the sink,
+ * renamed over it). 0, or -1 with errno. */
+int aof_file_truncate(const char *path, uint64_t len);
+/* Is the file an encrypted container (persist/crypt.h's "STASHENC")? */
+bool aof_file_encrypted(int fd);
+
 /* "dir/name" into out (cap bytes). */
 void aof_path(char *out, size_t cap, const char *dir, const char *name);
 /* Does a regular file / a directory exist there? */

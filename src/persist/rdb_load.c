@@ -155,7 +155,8 @@ bool rdb_read_raw(struct rdb_reader *r, void *out, size_t n) {
     unsigned char *o = out;
     size_t need = n;
     while (need > 0) {
-        if (r->pos == r->len && (r->fd < 0 || !refill(r))) return rdb_fail(r, "Unexpected EOF reading RDB file");
+        /* (fbuf: a file source; a memory one has nothing more.) */
+        if (r->pos == r->len && (r->fbuf == NULL || !refill(r))) return rdb_fail(r, "Unexpected EOF reading RDB file");
         size_t k = MIN(need, r->len - r->pos);
         memcpy(o, r->mem + r->pos, k);
         r->pos += k;
@@ -169,14 +170,14 @@ bool rdb_read_raw(struct rdb_reader *r, void *out, size_t n) {
 
 int rdb_peek(struct rdb_reader *r) {
     if (r->failed || r->left == 0) return -1;
-    if (r->pos == r->len && (r->fd < 0 || !refill(r))) return -1;
+    if (r->pos == r->len && (r->fbuf == NULL || !refill(r))) return -1;
     return r->mem[r->pos];
 }
 
 size_t rdb_read_line(struct rdb_reader *r, char *buf, size_t cap) {
     size_t n = 0;
     while (!r->failed && r->left > 0 && n + 1 < cap) {
-        if (r->pos == r->len && (r->fd < 0 || !refill(r))) break;
+        if (r->pos == r->len && (r->fbuf == NULL || !refill(r))) break;
         size_t avail = MIN(r->len - r->pos, cap - 1 - n);
         if ((uint64_t)avail > r->left) avail = (size_t)r->left;
         const unsigned char *p = r->mem + r->pos;

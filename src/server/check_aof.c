@@ -76,7 +76,7 @@ static bool src_open(struct src *s, const char *path, bool rw) {
         return false;
     }
     s->size = (uint64_t)sb.st_size;
-    rdb_reader_fd(&s->r, s->fd, s->size);
+    aof_reader_open(&s->r, s->fd, s->size);
     return true;
 }
 
@@ -168,7 +168,7 @@ static bool process_resp(struct src *s, const char *filename, int *multi) {
 }
 
 /* An annotation line: false when the file was cut at a timestamp. */
-static int process_annotation(struct src *s, const char *filename, bool last_file, bool *truncated_here) {
+static int process_annotation(struct src *s, const char *filename, const char *path, bool *truncated_here) {
     char buf[1024];
     epos = src_pos(s);
     if (rdb_read_line(&s->r, buf, sizeof(buf)) == 0) {
@@ -189,8 +189,8 @@ static int process_annotation(struct src *s, const char *filename, bool last_fil
         printf("AOF %s has nothing before timestamp %ld, aborting...\n", filename, to_timestamp);
         exit(1);
     }
-    (void)last_file; /* a cut in an earlier file drops the later ones (checkMultiPart) */
-    if (ftruncate(s->fd, (off_t)epos) == -1) {
+    /* (A cut in an earlier file drops the later ones: check_multi_part.) */
+    if (aof_file_truncate(path, epos) == -1) {
         printf("Failed to truncate AOF %s to timestamp %ld\n", filename, to_timestamp);
         exit(1);
     }
@@ -282,7 +282,7 @@ static int check_single(const char *name, const char *path, bool last_file, bool
         }
         if (c == '#') {
             bool cut;
-            if (!process_annotation(&s, path, last_file, &cut)) {
+            if (!process_annotation(&s, path, path, &cut)) {
                 src_close(&s);
                 return CHECK_TS_TRUNCATED;
             }
@@ -321,7 +321,7 @@ static int check_single(const char *name, const char *path, bool last_file, bool
             printf("Aborting...\n");
             exit(1);
         }
-        if (ftruncate(s.fd, (off_t)pos) == -1) {
+        if (aof_file_truncate(path, pos) == -1) {
             printf("Failed to truncate AOF %s\n", name);
             exit(1);
         }
