@@ -8,7 +8,9 @@ each started fresh with `appendonly yes` on a fresh directory, pinned to CPU 1
 (`taskset`; Stash with one worker thread, its AOF threads share that CPU as
 Redis's bio threads do), redis-benchmark pinned to CPU 0:
 
-  set_everysec   SET throughput and p99, appendfsync everysec
+  set_everysec   SET throughput, p99 and server CPU per request (utime+stime
+                 of every thread of the server / requests), appendfsync
+                 everysec
   set_always     SET throughput and p99, appendfsync always (every reply
                  after its fsync: Stash holds replies, Redis writes and
                  fsyncs before its event loop replies)
@@ -55,6 +57,7 @@ class Srv:
         if name == "stash":
             args += ["--threads", "1"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid  # taskset execs the server: same process
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -73,6 +76,13 @@ class Srv:
             os.kill(self.proc.pid, signal.SIGTERM)
             self.proc.wait(timeout=120)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cpu_s(pid):
+    """utime + stime of a process (all its threads), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def benchmark(port, n, tests):
@@ -97,7 +107,9 @@ def one(name, binary, requests, keys):
     for policy in ("everysec", "always"):
         s = Srv(name, binary, policy)
         try:
-            r["set_" + policy] = benchmark(s.port, requests, "set")["SET"]
+            c0 = cpu_s(s.pid)
+            rps, p99 = benchmark(s.port, requests, "set")["SET"]
+            r["set_" + policy] = (rps, p99, (cpu_s(s.pid) - c0) * 1e6 / requests)
         finally:
             s.stop()
     s = Srv(name, binary, "everysec")
@@ -164,6 +176,8 @@ def main():
         lines.append("| SET rps, appendfsync %s | %.0f | %.0f | %.2f |" % (policy, s, r, s / r))
         s, r = med("stash", k, idx=1), med("redis", k, idx=1)
         lines.append("| SET p99 ms, appendfsync %s | %.3f | %.3f | %.2f |" % (policy, s, r, s / r))
+        s, r = med("stash", k, idx=2), med("redis", k, idx=2)
+        lines.append("| SET server CPU us/request, appendfsync %s | %.2f | %.2f | %.2f |" % (policy, s, r, s / r))
     for when, label in (("quiet", "no rewrite"), ("rewrite", "BGREWRITEAOF running")):
         for op in ("GET", "SET"):
             s, r = med("stash", when, op, 1), med("redis", when, op, 1)
