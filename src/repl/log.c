@@ -122,30 +122,40 @@ static void finish_record(size_t at) {
     st.nstaged++;
 }
 
-static void put_bulk(const char *p, size_t n) {
-    char hdr[STR_LL_MAX + 4];
-    hdr[0] = '$';
-    int k = ll_to_str(hdr + 1, STR_LL_MAX, (long long)n);
-    hdr[k + 1] = '\r';
-    hdr[k + 2] = '\n';
-    buf_append(&st.bytes, hdr, (size_t)k + 3);
-    buf_append(&st.bytes, p, n);
-    buf_append(&st.bytes, "\r\n", 2);
+/* "<c><n>\r\n" at w; returns the end. */
+static inline char *put_count(char *w, char c, size_t n) {
+    *w++ = c;
+    if (n < 10) { /* the usual argument counts and short lengths */
+        *w++ = (char)('0' + n);
+    } else if (n < 100) {
+        *w++ = (char)('0' + n / 10);
+        *w++ = (char)('0' + n % 10);
+    } else {
+        w += ull_to_str(w, STR_LL_MAX, n);
+    }
+    *w++ = '\r';
+    *w++ = '\n';
+    return w;
 }
 
 void log_stage(int db, int argc, const char *const *argv, const size_t *lens) {
     if (!log_enabled() || UNLIKELY(st.muted)) return;
-    buf_reserve(&st.bytes, HDR);
+    /* One reservation, then the record written in place (on the path of
+     * every write while the log has a reader). */
+    size_t need = HDR + STR_LL_MAX + 3 + 8;
+    for (int i = 0; i < argc; i++) need += lens[i] + STR_LL_MAX + 5;
+    buf_reserve(&st.bytes, need);
     size_t at = st.bytes.len;
-    st.bytes.len += HDR;
     put_header(at, db);
-    char hdr[STR_LL_MAX + 4];
-    hdr[0] = '*';
-    int k = ll_to_str(hdr + 1, STR_LL_MAX, argc);
-    hdr[k + 1] = '\r';
-    hdr[k + 2] = '\n';
-    buf_append(&st.bytes, hdr, (size_t)k + 3);
-    for (int i = 0; i < argc; i++) put_bulk(argv[i], lens[i]);
+    char *w = put_count(st.bytes.data + at + HDR, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        w = put_count(w, '$', lens[i]);
+        memcpy(w, argv[i], lens[i]);
+        w += lens[i];
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    st.bytes.len = (size_t)(w - st.bytes.data);
     finish_record(at);
 }
 
@@ -426,10 +436,17 @@ static int consume_from(uint64_t *pos, uint64_t end, int max, log_record_fn fn, 
         int32_t db;
         memcpy(&len, hdr, 4);
         memcpy(&db, hdr + 4, 4);
-        buf_clear(&payload);
-        buf_reserve(&payload, len + 1);
-        ring_read(p + HDR, payload.data, len);
-        fn(db, payload.data, len, arg);
+        /* In place when the record does not wrap around the ring's end: the
+         * space stays ours until the reader's position moves past it. */
+        size_t at = (size_t)((p + HDR) & ring_mask);
+        if (at + len <= ring_size) {
+            fn(db, ring + at, len, arg);
+        } else {
+            buf_clear(&payload);
+            buf_reserve(&payload, len + 1);
+            ring_read(p + HDR, payload.data, len);
+            fn(db, payload.data, len, arg);
+        }
         *pos = p + pad8(HDR + len);
         n++;
     }
