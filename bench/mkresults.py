@@ -386,6 +386,10 @@ def document(data, rel, out_dir=None):
     if enc and os.path.exists(enc):
         with open(enc) as f:
             lines += ["## Encryption at rest (bench/encryption.py)", "", f.read().strip(), ""]
+    aof = os.path.join(out_dir, "aof.md") if out_dir else None
+    if aof and os.path.exists(aof):
+        with open(aof) as f:
+            lines += ["## Append-only file (bench/aof.py)", "", f.read().strip(), ""]
     notes = list(data.get("notes", []))
     notes.append("memcached 1.6 sends the replies to pipelined text-protocol `get`s in many small "
                  "writes (seen: about 7 writes per batch of 16; meta protocol: 1) and spends about 4x "

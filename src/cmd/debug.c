@@ -16,6 +16,8 @@
  *                              until the collection types register one)
  *   POPULATE <n> [prefix] [size]  create n string keys (not propagated)
  *   RELOAD [MERGE|NOFLUSH|NOSAVE]  save, empty, load the RDB file (persist/)
+ *   LOADAOF                    write out the AOF buffer, empty, load the AOF
+ *   AOF-FLUSH-SLEEP <us>       sleep before each AOF write (tests)
  *   CHANGE-REPL-ID             accepted; nothing to change yet (no replicas)
  *   STRINGMATCH-TEST           fuzz the glob matcher
  *   LOG <message>              write a line to the server log
@@ -50,6 +52,7 @@
 #include "base/rand.h"
 #include "base/str.h"
 #include "config/config.h"
+#include "persist/aof.h"
 #include "persist/persist.h"
 
 #include <arpa/inet.h>
@@ -527,6 +530,25 @@ static void dbg_reload(struct client *c) {
     reply_ok(c);
 }
 
+static void dbg_loadaof(struct client *c) {
+    if (c->flags & CLIENT_IN_EXEC) {
+        reply_error(c, "ERR DEBUG LOADAOF can't run inside a transaction");
+        return;
+    }
+    if (aof_debug_load() != 0) {
+        reply_error(c, "ERR Error loading the append only file, check server logs.");
+        return;
+    }
+    reply_ok(c);
+}
+
+static void dbg_aof_flush_sleep(struct client *c) {
+    long long us;
+    if (!cmd_ll(c, 2, &us)) return;
+    aof_set_flush_sleep(us);
+    reply_ok(c);
+}
+
 static void dbg_change_repl_id(struct client *c) {
     log_warn("Changing replication IDs after receiving DEBUG change-repl-id");
     reply_ok(c);
@@ -602,6 +624,10 @@ static void dbg_help(struct client *c) {
         "    Reply with a test value of the specified type. <type> can be: string,",
         "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
         "    true, false.",
+        "LOADAOF",
+        "    Flush the AOF buffers on disk and reload the AOF in memory.",
+        "AOF-FLUSH-SLEEP <microsec>",
+        "    Server will sleep before flushing the AOF, this is used for testing.",
         "RELOAD [option ...]",
         "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
         "    * MERGE: Merge the content of the RDB file with the current dataset.",
@@ -661,6 +687,8 @@ static const struct subcommand subcommands[] = {
     {"htstats-key", 3, 3, dbg_htstats_key},
     {"populate", 3, 5, dbg_populate},
     {"reload", 2, -1, dbg_reload},
+    {"loadaof", 2, 2, dbg_loadaof},
+    {"aof-flush-sleep", 3, 3, dbg_aof_flush_sleep},
     {"change-repl-id", 2, 2, dbg_change_repl_id},
     {"stringmatch-test", 2, 2, dbg_stringmatch_test},
     {"log", 3, 3, dbg_log},

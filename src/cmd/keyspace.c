@@ -316,7 +316,7 @@ static void expire_generic(struct client *c, long long basetime, bool seconds) {
         reply_int(c, 0);
         return;
     }
-    if (when <= store_now()) {
+    if (when <= store_now() && !store_loading()) {
         /* Already in the past: the key goes now, logged as a DEL. */
         store_delete(&ref);
         exec_dirty(c, 1);

@@ -8,6 +8,8 @@
  *   stripe while the cut locks them all. Inside EXEC (every stripe held)
  *   BGSAVE is scheduled, as Redis schedules it; SAVE is refused in MULTI.
  *
+ * BGREWRITEAOF starts (or schedules) the AOF rewrite (persist/aof.h).
+ *
  * DUMP / RESTORE run under their key's stripe: a payload is built from,
  *   or turned into, one entry.
  *
@@ -18,6 +20,7 @@
 #include "base/err.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "persist/aof.h"
 #include "persist/persist.h"
 
 #include <stdio.h>
@@ -44,8 +47,22 @@ void cmd_bgsave(struct client *c) {
         reply_simple(c, "Background saving scheduled");
     else if (rc == ERR_AGAIN)
         reply_error(c, "ERR Background save already in progress");
+    else if (rc == ERR_EXISTS)
+        reply_error(c, "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+                       "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
     else
         reply_error(c, "ERR");
+}
+
+void cmd_bgrewriteaof(struct client *c) {
+    const char *err = NULL;
+    int rc = aof_bgrewrite((c->flags & CLIENT_IN_EXEC) != 0, &err);
+    if (rc == 0)
+        reply_simple(c, "Background append only file rewriting started");
+    else if (rc == 1)
+        reply_simple(c, "Background append only file rewriting scheduled");
+    else
+        reply_error(c, err);
 }
 
 void cmd_dump(struct client *c) {
@@ -146,7 +163,7 @@ void cmd_restore(struct client *c) {
         reply_error(c, err);
         return;
     }
-    if (when > 0 && when <= store_now()) {
+    if (when > 0 && when <= store_now() && !store_loading()) {
         /* Already expired: nothing is created; an old key is deleted. */
         entry_free(e);
         if (exists) {

@@ -334,9 +334,12 @@ static int parse_add_trim(struct client *c, struct add_args *a, bool xadd) {
         reply_error(c, "ERR syntax error, XTRIM must be called with a trimming strategy");
         return -1;
     }
-    /* TODO(replication): a primary's or the AOF's stream obeys its trims
-     * whole (no LIMIT), as Redis's mustObeyClient(). */
-    if (limit_given) {
+    /* TODO(replication): a primary's stream obeys its trims whole too.
+     * The AOF's does (Redis's mustObeyClient): the logged trim was made
+     * exact. */
+    if (c->flags & CLIENT_AOF) {
+        a->trim.limit = 0;
+    } else if (limit_given) {
         if (!a->trim.approx) {
             reply_error(c, "ERR syntax error, LIMIT cannot be used without the special ~ option");
             return -1;

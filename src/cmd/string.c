@@ -324,7 +324,7 @@ void cmd_getex(struct client *c) {
     long long when = -1;
     if (exp_i && !expire_ms(c, exp_i, flags, &when)) return;
     reply_entry_str(c, e);
-    if ((flags & (SET_EXAT | SET_PXAT)) && when <= time_ms()) {
+    if ((flags & (SET_EXAT | SET_PXAT)) && when <= time_ms() && !store_loading()) {
         /* An absolute time already past: the key goes now. */
         cmd_delete(c, &ref);
         const char *argv[2] = {"DEL", k.ptr};

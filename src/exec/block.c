@@ -88,6 +88,7 @@ struct client_block {
     void *undo;
     struct obuf reply; /* the served reply (written by the server) */
     int64_t serve_us;  /* how long serving took (latency stats) */
+    uint64_t log_end;  /* end of the served pop's log block (appendfsync always) */
     uint64_t timer;
     int nkeys;   /* distinct keys = links */
     int nlinked; /* links still in a queue (owner's view after claim) */
@@ -408,6 +409,7 @@ static void deliver(struct client_block *w) {
         waiter_release(w);
         return;
     }
+    if (w->log_end) client_hold_until(c, w->log_end);
     if (!w->silent) copy_reply(c, &w->reply);
     finish(c, w);
 }
@@ -422,7 +424,7 @@ static void deliver_cb(void *arg) {
 /* ---- blocking [owner, stripe-locked] ------------------------------------------------- */
 
 bool block_allowed(const struct client *c) {
-    return !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC));
+    return !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_NO_BLOCK));
 }
 
 bool block_parse_timeout(struct client *c, int i, int64_t *deadline_ms) {
@@ -620,6 +622,7 @@ static void serve_one(struct client_block *w, const struct store_key *k, struct 
     /* Each served pop is its own block in the effects log, after the push
      * (Redis propagates it after the command that woke it). */
     if (log_enabled()) log_seal(true);
+    w->log_end = log_sealed_end();
     w->serve_us = time_mono_us() - t0;
 }
 

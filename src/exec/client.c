@@ -32,6 +32,8 @@
 #include "exec/tracking.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "persist/aof.h"
+#include "repl/log.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -58,6 +60,8 @@ struct wstate {
     size_t npending, cappending;
     struct client **paused;
     size_t npaused, cappaused;
+    struct client **held; /* output held for the AOF (appendfsync always) */
+    size_t nheld, capheld;
     char *shared;
     struct obuf sink;
     uint64_t pause_timer;
@@ -203,7 +207,12 @@ static struct config_option options[] = {
     CFG_END,
 };
 
-void client_setup(void) { config_register(options); }
+static void durable_wake(int slot);
+
+void client_setup(void) {
+    config_register(options);
+    aof_set_waker(durable_wake);
+}
 void client_teardown(void) {}
 
 /* ---- per-worker state ------------------------------------------------------------- */
@@ -226,6 +235,7 @@ void client_worker_start(struct worker *w) {
     obuf_init(&ws->sink);
     wstates[worker_id(w)] = ws;
     loop_set_before_sleep(worker_loop(w), before_sleep, NULL);
+    log_defer_wakes(true); /* readers of the effects log: woken once per loop iteration */
 }
 
 static void client_free(struct client *c);
@@ -240,6 +250,7 @@ void client_worker_stop(struct worker *w) {
     htab_clear(&ws->byid, NULL, NULL);
     xfree(ws->pending);
     xfree(ws->paused);
+    xfree(ws->held);
     xfree(ws->shared);
     xfree(nested_shared);
     nested_shared = NULL;
@@ -478,6 +489,7 @@ static void close_now(struct client *c) {
     if (htab_find(&ws->byid, hash_fnv(&id, sizeof(id)), id_eq, &id, &pos)) htab_remove_at(&ws->byid, &pos);
     if (c->flags & CLIENT_PENDING_WRITE) remove_from(ws->pending, &ws->npending, c);
     if (c->flags & CLIENT_PAUSED) remove_from(ws->paused, &ws->npaused, c);
+    if (c->flags & CLIENT_HELD) remove_from(ws->held, &ws->nheld, c);
     /* Blocked on keys (BLPOP...): give up the wait; a reply already on its
      * way is undone when it arrives (exec/block.c). */
     if (c->block) block_client_closed(c);
@@ -556,11 +568,80 @@ bool client_check_output_limits(struct client *c) {
     return true;
 }
 
+/* ---- appendfsync always: holding output until the AOF is on disk ------------------------------- */
+
+/* Is c's output free to go (its writes durable, or no gating)? */
+static bool durable_ok(struct client *c) {
+    if (LIKELY(c->durable_need == 0)) return true;
+    if (!aof_gating() || aof_durable() >= c->durable_need) {
+        c->durable_need = 0;
+        return true;
+    }
+    return false;
+}
+
+/* Park c until its writes are durable; the AOF thread wakes this worker. */
+static void hold(struct client *c) {
+    if (!(c->flags & CLIENT_HELD)) {
+        c->flags |= CLIENT_HELD;
+        if (ws->nheld == ws->capheld) {
+            ws->capheld = ws->capheld ? ws->capheld * 2 : 16;
+            ws->held = xrealloc(ws->held, ws->capheld * sizeof(*ws->held));
+        }
+        ws->held[ws->nheld++] = c;
+    }
+    if (aof_watch(worker_id(ws->w), c->durable_need)) client_want_write(c); /* durable meanwhile */
+}
+
+void client_hold_until(struct client *c, uint64_t pos) {
+    if (aof_gating() && pos > c->durable_need) c->durable_need = pos;
+}
+
+static bool flush_output(struct client *c);
+
+/* The AOF made more durable: release the held clients that may go. */
+static void release_held(void) {
+    uint64_t min = 0;
+    size_t i = 0;
+    while (i < ws->nheld) {
+        struct client *c = ws->held[i];
+        if (!durable_ok(c)) {
+            if (min == 0 || c->durable_need < min) min = c->durable_need;
+            i++;
+            continue;
+        }
+        c->flags &= ~CLIENT_HELD;
+        ws->held[i] = ws->held[--ws->nheld];
+        client_want_write(c);
+    }
+    if (min && aof_watch(worker_id(ws->w), min)) release_held();
+}
+
+struct wake_msg {
+    struct mbox_msg m;
+};
+
+static void wake_run(struct mbox_msg *m) {
+    xfree(m);
+    if (ws) release_held();
+}
+
+/* [any] The AOF thread: worker `slot` has clients that may go now. */
+static void durable_wake(int slot) {
+    if (slot >= worker_count()) return;
+    struct wake_msg *m = xmalloc(sizeof(*m));
+    worker_post(worker_at(slot), &m->m, wake_run);
+}
+
 /* Write what we can; returns false if the client was closed. */
 static bool flush_output(struct client *c) {
     if (c->flags & CLIENT_CLOSE_ASAP) {
         close_now(c);
         return false;
+    }
+    if (UNLIKELY(!durable_ok(c))) {
+        hold(c);
+        return true;
     }
     struct iovec iov[IOV_BATCH];
     while (obuf_pending(&c->obuf) > 0) {
@@ -592,6 +673,9 @@ static bool flush_output(struct client *c) {
 }
 
 static void before_sleep(void *arg) {
+    /* The effects of this iteration's commands: one wake-up of the log's
+     * readers (the AOF writer) for all of them. */
+    log_flush_wakes();
     /* Flush clients that got output outside their own read event
      * (pub/sub deliveries, unblocked clients, monitors). */
     while (ws->npending > 0) {
@@ -619,8 +703,21 @@ static void set_argv(struct client *c, const char *base) {
     c->argc = n;
 }
 
-/* Run the requests in base[0, len); returns the bytes consumed. */
+static size_t process_requests(struct client *c, char *base, size_t len);
+
+/* Run the requests in base[0, len); returns the bytes consumed. With
+ * appendfsync always, the effects this thread sealed meanwhile (the
+ * client's writes) must be durable before its output goes. */
 static size_t process_input(struct client *c, char *base, size_t len) {
+    if (LIKELY(!aof_gating())) return process_requests(c, base, len);
+    uint64_t before = log_sealed_end();
+    size_t used = process_requests(c, base, len);
+    uint64_t after = log_sealed_end();
+    if (after != before && after > c->durable_need) c->durable_need = after;
+    return used;
+}
+
+static size_t process_requests(struct client *c, char *base, size_t len) {
     if (c->proto) return c->proto->process(c, base, len);
     size_t pos = 0;
     struct resp_limits lim = {atomic_load_explicit(&proto_max_bulk, memory_order_relaxed),

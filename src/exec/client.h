@@ -59,6 +59,10 @@
 #define CLIENT_PAUSED (1u << 17)        /* blocked by CLIENT PAUSE */
 #define CLIENT_SCRIPT (1u << 18)        /* the client scripts run their commands on */
 #define CLIENT_RERUN_ALL (1u << 19)     /* run this command again holding every stripe */
+#define CLIENT_NO_BLOCK (1u << 20)      /* never blocks (the AOF's fake client): answers as in MULTI */
+#define CLIENT_HELD (1u << 21)          /* output held until its writes are on disk (appendfsync always) */
+#define CLIENT_AOF (1u << 22)           /* the AOF's fake client: commands obey what was logged
+                                         * (Redis's mustObeyClient) */
 
 struct multi_state;
 struct pubsub_client;
@@ -132,6 +136,9 @@ struct client {
     struct obuf *out;         /* &obuf, or a sink while replies are silenced */
     int64_t obuf_soft_since;  /* when (Unix s) the soft output limit was first exceeded */
     uint64_t bytes_out;
+    /* appendfsync always: end of this client's last logged effects; its
+     * output waits until the AOF has them on disk (persist/aof.h). 0: none. */
+    uint64_t durable_need;
 
     /* Transactions, pub/sub, blocking. */
     struct multi_state *multi;
@@ -195,6 +202,9 @@ bool client_check_output_limits(struct client *c);
 
 /* Queue c for writing at the end of the batch. */
 void client_want_write(struct client *c);
+/* appendfsync always: c's output waits until the effects log is durable
+ * up to pos (a blocked pop served for it by another thread). [owner] */
+void client_hold_until(struct client *c, uint64_t pos);
 
 /* ---- blocking and fan-out ------------------------------------------------------ */
 

@@ -614,6 +614,12 @@ static void dispatch(struct client *c) {
         reject(c, "NOAUTH Authentication required.");
         return;
     }
+    /* DEBUG LOADAOF / RELOAD on another connection: only commands flagged
+     * "loading" run meanwhile (Redis's LOADING error). */
+    if (UNLIKELY(persist_loading()) && !(cmd->flags & CMD_LOADING)) {
+        reject(c, "LOADING Redis is loading the dataset in memory");
+        return;
+    }
     bool in_multi = (c->flags & CLIENT_MULTI) != 0;
     if (in_multi && (cmd->flags & CMD_NO_MULTI)) {
         rejectf(c, "Command not allowed inside a transaction");
@@ -661,8 +667,10 @@ static void dispatch(struct client *c) {
     if (UNLIKELY(persist_writes_refused())) {
         bool is_write = (cflags & CMD_WRITE) ||
                         (strcmp(cmd->fullname, "exec") == 0 && in_multi && (multi_flags(c) & CMD_WRITE));
-        if (is_write || strcmp(cmd->fullname, "ping") == 0) {
-            reject(c, PERSIST_ERR_MISCONF);
+        char msg[256];
+        const char *why = persist_refusal(msg, sizeof(msg));
+        if (why && (is_write || strcmp(cmd->fullname, "ping") == 0)) {
+            reject(c, why);
             return;
         }
     }

@@ -68,6 +68,10 @@ enum exec_pause exec_pause_state(void);
 void exec_set_cron_paused(bool paused);
 bool exec_cron_paused(void);
 
+/* ---- AOF loading: the fake client (exec/replay.c) ---------------------------- */
+/* Register the replay hooks with persist/aof. [setup] */
+void exec_replay_register(void);
+
 /* ---- store hooks ----------------------------------------------------------- */
 void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_reason why);
 void exec_store_seal(void);

@@ -121,7 +121,8 @@ static void exec_locked(void *arg) {
         c->argv = (const char **)q->argv;
         c->argvlen = q->lens;
         c->argc = q->argc;
-        if (UNLIKELY(!acl_user_unrestricted(c->user)) && !acl_still_allows(c, q->cmd)) continue;
+        /* (No user: an internal client, the AOF's.) */
+        if (UNLIKELY(c->user && !acl_user_unrestricted(c->user)) && !acl_still_allows(c, q->cmd)) continue;
         exec_call_locked(c, q->cmd);
     }
     c->flags &= ~CLIENT_IN_EXEC;

@@ -227,6 +227,9 @@ void loop_run(struct loop *l) {
         run_deferred(l);
         run_timers(l);
     }
+    /* A timer of the last round may have deferred work (a client closed by
+     * its idle timeout is freed that way): run it, nothing else will. */
+    run_deferred(l);
 }
 
 void loop_poll_filtered(struct loop *l, bool (*accept)(struct loop_io *io, void *arg), void *arg) {

@@ -29,6 +29,7 @@
 #include "base/time.h"
 #include "config/config.h"
 #include "persist/crypt.h"
+#include "persist/aof.h"
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
 #include "store/store.h"
@@ -235,9 +236,12 @@ static void snapshot_opts_now(struct snapshot_opts *o) {
     o->compress = atomic_load(&opt_compress);
     o->checksum = atomic_load(&opt_checksum);
     o->key_save_delay_us = atomic_load(&opt_key_save_delay);
+    o->key_save_delay_live = &opt_key_save_delay;
     o->keys_done = &keys_done;
     o->keys_total = &keys_total;
 }
+
+void persist_snapshot_defaults(struct snapshot_opts *o) { snapshot_opts_now(o); }
 
 /* Rename the finished temp file over target and record the outcome. */
 static int finish_file(const struct snapshot_result *res, const char *target, bool background) {
@@ -344,11 +348,26 @@ int persist_bgsave(bool schedule, bool in_exec) {
     }
     pthread_mutex_lock(&job_mu);
     reap_locked();
-    int rc = (bg || sync_running) ? ERR_AGAIN : bg_start_locked();
+    int rc;
+    if (bg || sync_running) {
+        rc = ERR_AGAIN;
+    } else if (aof_rewrite_running()) {
+        /* One snapshot at a time: the AOF rewrite has it (Redis: a child
+         * of another kind is active). */
+        if (schedule) atomic_store(&bg_scheduled, true);
+        rc = schedule ? 1 : ERR_EXISTS;
+    } else {
+        rc = bg_start_locked();
+        if (rc == ERR_AGAIN && aof_rewrite_running()) { /* it started meanwhile */
+            if (schedule) atomic_store(&bg_scheduled, true);
+            rc = schedule ? 1 : ERR_EXISTS;
+        }
+    }
     pthread_mutex_unlock(&job_mu);
-    (void)schedule; /* no other background job (AOF rewrite) can be in the way yet */
     return rc;
 }
+
+bool persist_bgsave_running(void) { return atomic_load(&bg_active); }
 
 /* Wait until no background save runs (it was cancelled or finishes). */
 static void wait_bg(void) {
@@ -378,8 +397,16 @@ static int save_sync(const char *target) {
         struct snapshot_opts o;
         snapshot_opts_now(&o);
         o.key_save_delay_us = 0; /* the delay is for background saves in tests */
+        o.key_save_delay_live = NULL;
         struct snapshot_result res = {0};
         rc = snapshot_run(sink, &o, &res);
+        /* An AOF rewrite has the snapshot (one at a time): wait for it,
+         * as a SAVE waits for the disk anyway. */
+        for (int tries = 0; rc == ERR_AGAIN && res.start_ms == 0 && aof_rewrite_running() && tries < 100000;
+             tries++) {
+            usleep(1000);
+            if (!snapshot_running()) rc = snapshot_run(sink, &o, &res);
+        }
         if (rc == ERR_AGAIN && res.start_ms == 0) { /* another view is open: nothing written */
             char tmp[64];
             sink_close(sink);
@@ -403,15 +430,23 @@ int persist_save(void) {
 
 long long persist_lastsave(void) { return atomic_load(&lastsave_s); }
 
-bool persist_writes_refused(void) {
+static bool rdb_refused(void) {
     return !atomic_load_explicit(&last_bg_ok, memory_order_relaxed) &&
            atomic_load_explicit(&opt_stop_writes, memory_order_relaxed) && persist_has_save_points();
+}
+
+bool persist_writes_refused(void) { return rdb_refused() || aof_write_refused(NULL, 0); }
+
+const char *persist_refusal(char *buf, size_t cap) {
+    if (rdb_refused()) return PERSIST_ERR_MISCONF;
+    if (aof_write_refused(buf, cap)) return buf;
+    return NULL;
 }
 
 void persist_cron(void) {
     pthread_mutex_lock(&job_mu);
     reap_locked();
-    if (bg == NULL && !sync_running) {
+    if (bg == NULL && !sync_running && !aof_rewrite_running()) {
         if (atomic_load(&bg_scheduled)) {
             bg_start_locked();
         } else {
@@ -445,6 +480,7 @@ int persist_shutdown(bool save, bool nosave) {
     bool any = persist_has_save_points();
     if (atomic_load(&bg_active)) log_warn("There is a child saving an .rdb. Killing it!");
     cancel_bg(true);
+    aof_kill_rewrite(); /* "There is a child rewriting the AOF. Killing it!" */
     if (nosave || (!save && !any)) return 0;
     log_notice("Saving the final RDB snapshot before exiting.");
     if (persist_save() != 0) {
@@ -470,6 +506,7 @@ void persist_flushall(void) {
 }
 
 void persist_after(void) {
+    aof_after(); /* appendonly changed by CONFIG SET: act now, unlocked */
     if (LIKELY(!save_after)) return;
     save_after = false;
     if (atomic_exchange(&flush_killed, false)) log_notice("Background saving killed by FLUSHALL");
@@ -555,6 +592,34 @@ static void load_aux(void *arg, const char *k, const char *v) {
     }
 }
 
+int persist_load_rdb(struct rdb_reader *r, bool replace) {
+    struct load_ctx c = {time_ms(), true, replace, 0, 0, store_databases()};
+    struct rdb_load_hooks h = {load_key, load_select, load_aux};
+    struct rdb_load_stats st;
+    int rc = rdb_load_stream(r, &h, &c, atomic_load(&opt_checksum), &st);
+    atomic_store(&load_keys_loaded, (long long)c.loaded);
+    atomic_store(&load_keys_expired, (long long)c.expired);
+    if (rc == 0)
+        log_notice("Done loading RDB, keys loaded: %llu, keys expired: %llu.", (unsigned long long)c.loaded,
+                   (unsigned long long)c.expired);
+    return rc;
+}
+
+void persist_loading_begin(uint64_t total_bytes) {
+    atomic_store(&loading_start_s, time_ms() / 1000);
+    atomic_store(&loading_total, (long long)total_bytes);
+    atomic_store(&loading_loaded, 0);
+    atomic_store(&loading, true);
+}
+
+void persist_loading_progress(uint64_t loaded_bytes) { atomic_store(&loading_loaded, (long long)loaded_bytes); }
+
+void persist_loading_end(void) { atomic_store(&loading, false); }
+
+bool persist_loading(void) { return atomic_load_explicit(&loading, memory_order_relaxed); }
+
+void persist_reset_dirty(void) { atomic_store(&dirty_saved, dirty_now()); }
+
 /* Load path into the keyspace. 0, ENOENT-like ERR_NOTFOUND, or ERR_PROTO/ERR_IO (logged). */
 static int load_file(const char *path, bool replace) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -603,6 +668,14 @@ static int load_file(const char *path, bool replace) {
 int persist_load_startup(void) {
     started = true;
     atomic_store(&lastsave_s, time_ms() / 1000);
+    /* appendonly yes: the AOF is the dataset, the RDB file is not read
+     * (Redis's loadDataFromDisk). */
+    int arc = aof_load_startup();
+    if (arc < 0) return -1;
+    if (arc > 0) {
+        atomic_store(&dirty_saved, dirty_now());
+        return 0;
+    }
     char path[256];
     current_filename(path, sizeof(path));
     int64_t t0 = time_mono_us();
@@ -664,11 +737,9 @@ void persist_info(struct buf *o) {
     buf_printf(o, "rdb_saves:%lld\r\nrdb_last_cow_size:0\r\n", atomic_load(&rdb_saves));
     buf_printf(o, "rdb_last_load_keys_expired:%lld\r\nrdb_last_load_keys_loaded:%lld\r\n",
                atomic_load(&load_keys_expired), atomic_load(&load_keys_loaded));
-    buf_printf(o, "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n");
-    buf_printf(o, "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n");
-    buf_printf(o, "aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n");
-    buf_printf(o, "aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n");
-    buf_printf(o, "module_fork_last_cow_size:0\r\n");
+    aof_info(o);
+    buf_printf(o, "module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
+    aof_info_enabled(o);
     if (ld) {
         long long total_b = atomic_load(&loading_total), loaded_b = atomic_load(&loading_loaded);
         buf_printf(o, "loading_start_time:%lld\r\nloading_total_bytes:%lld\r\nloading_rdb_used_mem:0\r\n",
@@ -796,4 +867,5 @@ void persist_setup(long long (*dirty)(void)) {
     snapshot_set_env(&env);
     rdb_setup();
     config_register(options);
+    aof_setup();
 }

@@ -64,13 +64,34 @@ void persist_setup(long long (*dirty)(void));
 /* Cancel a running BGSAVE (its temp file removed) and wait for it. */
 void persist_teardown(void);
 
-/* Load dir/dbfilename if it exists (before serving). 0, or -1 after a
+/* Load the dataset before serving: the AOF when appendonly is yes
+ * (persist/aof.h), else dir/dbfilename if it exists. 0, or -1 after a
  * fatal error was logged (the server must exit). */
 int persist_load_startup(void);
 
+/* Load an RDB stream (a file, or an AOF's RDB base / preamble) into the
+ * keyspace. 0, or ERR_PROTO / ERR_IO with r->err (not logged). */
+struct rdb_reader;
+int persist_load_rdb(struct rdb_reader *r, bool replace);
+/* INFO's loading fields around a load that is not persist's own (the AOF):
+ * begin with the bytes to read, report progress, end. [any] */
+void persist_loading_begin(uint64_t total_bytes);
+void persist_loading_progress(uint64_t loaded_bytes);
+void persist_loading_end(void);
+/* Is a dataset being loaded (commands get -LOADING)? [any, lock-free] */
+bool persist_loading(void);
+/* The dataset matches what is on disk now (rdb_changes_since_last_save
+ * becomes 0, as after DEBUG LOADAOF). */
+void persist_reset_dirty(void);
+/* The error that refuses writes while a save or the AOF keeps failing
+ * (without the leading '-'), or NULL. buf holds formatted ones. [any] */
+const char *persist_refusal(char *buf, size_t cap);
+
 /* SAVE: 0, ERR_AGAIN (a background save runs), ERR_IO (failed, logged). */
 int persist_save(void);
-/* BGSAVE [SCHEDULE]. 0 started, 1 scheduled, ERR_AGAIN already running.
+/* BGSAVE [SCHEDULE]. 0 started, 1 scheduled, ERR_AGAIN already running,
+ * ERR_EXISTS an AOF rewrite runs (without SCHEDULE: Redis's "Another child
+ * process is active (AOF?)" error).
  * `in_exec`: inside a transaction the save is scheduled (Redis). */
 int persist_bgsave(bool schedule, bool in_exec);
 /* Unix time of the last successful save (or start-up). [any] */
@@ -78,8 +99,11 @@ long long persist_lastsave(void);
 /* Save points, finished and scheduled background saves. [main thread] */
 void persist_cron(void);
 
-/* MISCONF: are writes refused because a save failed? [any, lock-free] */
+/* MISCONF: are writes refused because a save or the AOF failed? [any,
+ * lock-free] */
 bool persist_writes_refused(void);
+/* Is a background save (BGSAVE, save point) running? [any] */
+bool persist_bgsave_running(void);
 /* Are save points configured? [any] */
 bool persist_has_save_points(void);
 
@@ -96,6 +120,11 @@ void persist_after(void);
 
 /* DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: 0, or -1 with a message. */
 int persist_debug_reload(bool save, bool flush, bool merge, const char **err);
+
+/* The snapshot options every snapshot shares (rdbcompression,
+ * rdbchecksum, rdb-key-save-delay, progress counters for INFO). [any] */
+struct snapshot_opts;
+void persist_snapshot_defaults(struct snapshot_opts *o);
 
 /* INFO persistence (Redis's fields). [any] */
 void persist_info(struct buf *o);

@@ -199,12 +199,24 @@ void rdb_reader_mem(struct rdb_reader *r, const void *p, size_t n);
  * that way (wrong or missing key, tampered, truncated) the reader starts
  * failed, with the reason in r->err and r->open_failed set. */
 void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size);
+/* The same with persist/source.h's flags (SOURCE_UNTERMINATED_OK). */
+void rdb_reader_fd_flags(struct rdb_reader *r, int fd, uint64_t size, unsigned flags);
 void rdb_reader_free(struct rdb_reader *r);
 
 /* Record a failure (the first one wins); always returns false. */
 bool rdb_fail(struct rdb_reader *r, const char *fmt, ...) PRINTF_FMT(2, 3);
 
 bool rdb_read(struct rdb_reader *r, void *out, size_t n);
+/* Bytes that are not part of an RDB stream (an AOF's commands): not added
+ * to the CRC. false (r->failed) when fewer than n are left. */
+bool rdb_read_raw(struct rdb_reader *r, void *out, size_t n);
+/* fgets(3) on the source, outside the CRC: up to cap - 1 bytes, through
+ * the first '\n'; NUL-terminated. Returns the bytes read: 0 at the end of
+ * the source or on a read error (then r->failed with the reason). */
+size_t rdb_read_line(struct rdb_reader *r, char *buf, size_t cap);
+/* The next byte without consuming it, or -1 at the end (or on a read
+ * error: r->failed). */
+int rdb_peek(struct rdb_reader *r);
 bool rdb_read_byte(struct rdb_reader *r, int *v);
 /* A length; *encoded tells a special string encoding (then *len is its kind). */
 bool rdb_read_len(struct rdb_reader *r, uint64_t *len, bool *encoded);

@@ -80,10 +80,12 @@ void rdb_reader_mem(struct rdb_reader *r, const void *p, size_t n) {
     r->left = n;
 }
 
-void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size) {
+void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size) { rdb_reader_fd_flags(r, fd, size, 0); }
+
+void rdb_reader_fd_flags(struct rdb_reader *r, int fd, uint64_t size, unsigned flags) {
     memset(r, 0, sizeof(*r));
     char err[sizeof(r->err)];
-    if (source_open_fd(fd, size, 0, &r->src, err, sizeof(err)) != 0) {
+    if (source_open_fd(fd, size, flags, &r->src, err, sizeof(err)) != 0) {
         rdb_fail(r, "%s", err);
         r->open_failed = true;
         return;
@@ -145,6 +147,54 @@ bool rdb_read(struct rdb_reader *r, void *out, size_t n) {
     r->left -= n;
     r->consumed += n;
     return true;
+}
+
+bool rdb_read_raw(struct rdb_reader *r, void *out, size_t n) {
+    if (r->failed) return false;
+    if (n > r->left) {
+        r->left = 0;
+        return rdb_fail(r, "Unexpected EOF reading RDB file");
+    }
+    unsigned char *o = out;
+    size_t need = n;
+    while (need > 0) {
+        /* (fbuf: a file source; a memory one has nothing more.) */
+        if (r->pos == r->len && (r->fbuf == NULL || !refill(r))) return rdb_fail(r, "Unexpected EOF reading RDB file");
+        size_t k = MIN(need, r->len - r->pos);
+        memcpy(o, r->mem + r->pos, k);
+        r->pos += k;
+        o += k;
+        need -= k;
+    }
+    r->left -= n;
+    r->consumed += n;
+    return true;
+}
+
+int rdb_peek(struct rdb_reader *r) {
+    if (r->failed || r->left == 0) return -1;
+    if (r->pos == r->len && (r->fbuf == NULL || !refill(r))) return -1;
+    return r->mem[r->pos];
+}
+
+size_t rdb_read_line(struct rdb_reader *r, char *buf, size_t cap) {
+    size_t n = 0;
+    while (!r->failed && r->left > 0 && n + 1 < cap) {
+        if (r->pos == r->len && (r->fbuf == NULL || !refill(r))) break;
+        size_t avail = MIN(r->len - r->pos, cap - 1 - n);
+        if ((uint64_t)avail > r->left) avail = (size_t)r->left;
+        const unsigned char *p = r->mem + r->pos;
+        const unsigned char *nl = memchr(p, '\n', avail);
+        size_t k = nl ? (size_t)(nl - p) + 1 : avail;
+        memcpy(buf + n, p, k);
+        n += k;
+        r->pos += k;
+        r->left -= k;
+        r->consumed += k;
+        if (nl) break;
+    }
+    buf[n] = '\0';
+    return n;
 }
 
 /* ---- primitives -------------------------------------------------------------------------------- */

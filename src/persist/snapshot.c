@@ -20,6 +20,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "persist/aof_emit.h"
 #include "persist/rdb.h"
 #include "repl/log.h"
 #include "store/entry.h"
@@ -73,6 +74,7 @@ struct snapshot {
     _Atomic uint64_t keys_done;
     uint64_t keys_total;
     int cur_db;
+    uint64_t unsynced; /* bytes written since the last autosync */
     uint8_t *db_seen; /* per database: SELECTDB+RESIZEDB written once */
     struct snapshot_result res;
     snapshot_done_fn done;
@@ -101,11 +103,19 @@ struct put_ctx {
     struct chunk *c;
     const struct rdb_save_opts *so;
     uint64_t keys, skipped;
+    bool aof; /* commands instead of RDB records */
 };
 
 static void put_key(struct entry *e, void *arg) {
     struct put_ctx *p = arg;
     struct chunk *c = p->c;
+    if (p->aof) {
+        if (aof_put_entry(&c->buf, e))
+            p->keys++;
+        else
+            p->skipped++;
+        return;
+    }
     if (entry_type(e) == TYPE_STRING && entry_enc(e) == ENC_BLOB) {
         struct blob *b = entry_obj(e);
         if (b->len >= BIG_STRING && rdb_put_entry_head(&c->buf, e, p->so)) {
@@ -128,7 +138,7 @@ static void put_key(struct entry *e, void *arg) {
 static void serialize_slot(struct store_view *v, uint16_t slot, void *arg) {
     struct snapshot *s = arg;
     struct chunk *c = xcalloc(1, sizeof(*c));
-    struct put_ctx p = {c, &s->so, 0, 0};
+    struct put_ctx p = {c, &s->so, 0, 0, s->o.aof_format};
     int ndbs = store_view_databases(v);
     for (int db = 0; db < ndbs; db++) {
         p.keys = 0;
@@ -164,7 +174,14 @@ static void chunk_free(struct chunk *c) {
 }
 
 static void write_buf(struct snapshot *s, const void *p, size_t n) {
-    if (n && rdb_write(&s->w, p, n) != 0 && s->res.rc == 0) {
+    if (n == 0) return;
+    /* An AOF-format base has no checksum to keep. */
+    int rc = s->o.aof_format ? sink_write(s->sink, p, n) : rdb_write(&s->w, p, n);
+    if (rc == 0 && s->o.autosync_bytes && (s->unsynced += n) >= s->o.autosync_bytes) {
+        s->unsynced = 0;
+        rc = sink_sync(s->sink);
+    }
+    if (rc != 0 && s->res.rc == 0) {
         s->res.rc = ERR_IO;
         s->res.err = s->sink->err;
     }
@@ -176,8 +193,13 @@ static bool cancelled(struct snapshot *s) {
            (s->o.cancel && atomic_load_explicit(s->o.cancel, memory_order_relaxed));
 }
 
+static long long save_delay(const struct snapshot *s) {
+    return s->o.key_save_delay_live ? atomic_load_explicit(s->o.key_save_delay_live, memory_order_relaxed)
+                                    : s->o.key_save_delay_us;
+}
+
 static void delay(struct snapshot *s, long long us) {
-    while (us > 0 && !cancelled(s)) {
+    while (us > 0 && !cancelled(s) && save_delay(s) > 0) {
         long long step = us < 10000 ? us : 10000;
         struct timespec ts = {0, (long)step * 1000};
         nanosleep(&ts, NULL);
@@ -206,7 +228,13 @@ static void write_chunk(struct snapshot *s, struct chunk *c) {
     int nextbig = 0;
     for (int i = 0; i < c->nseg && s->res.rc == 0; i++) {
         const struct seg *g = &c->seg[i];
-        if (g->db != s->cur_db || !s->db_seen[g->db]) {
+        if (s->o.aof_format && g->db != s->cur_db) {
+            struct buf h = BUF_INIT;
+            aof_put_select(&h, g->db);
+            write_buf(s, h.data, h.len);
+            buf_free(&h);
+            s->cur_db = g->db;
+        } else if (!s->o.aof_format && (g->db != s->cur_db || !s->db_seen[g->db])) {
             struct buf h = BUF_INIT;
             rdb_put_byte(&h, RDB_OPCODE_SELECTDB);
             rdb_put_len(&h, (uint64_t)g->db);
@@ -229,7 +257,8 @@ static void write_chunk(struct snapshot *s, struct chunk *c) {
     s->res.skipped += c->skipped;
     atomic_store_explicit(&s->keys_done, s->res.keys, memory_order_relaxed);
     if (s->o.keys_done) atomic_store_explicit(s->o.keys_done, s->res.keys, memory_order_relaxed);
-    if (s->o.key_save_delay_us > 0) delay(s, s->o.key_save_delay_us * (long long)c->keys);
+    long long d = save_delay(s);
+    if (d > 0) delay(s, d * (long long)c->keys);
 }
 
 /* Write (or, after a failure or cancel, drop) what writers handed over. */
@@ -256,8 +285,12 @@ static void at_cut(void *arg) {
     s->res.dirty_at_cut = env.dirty();
 }
 
-static void body(struct snapshot *s) {
+static void header(struct snapshot *s) {
     struct buf h = BUF_INIT;
+    if (s->o.aof_format) {
+        if (s->o.aof_head) write_buf(s, s->o.aof_head->data, s->o.aof_head->len);
+        return;
+    }
     rdb_put_magic(&h);
     rdb_put_aux(&h, "redis-ver", "7.0.15");
     rdb_put_aux_ll(&h, "redis-bits", (long long)(sizeof(void *) * 8));
@@ -268,6 +301,10 @@ static void body(struct snapshot *s) {
     rdb_put_preamble(&h);
     write_buf(s, h.data, h.len);
     buf_free(&h);
+}
+
+static void body(struct snapshot *s) {
+    header(s);
     for (unsigned slot = 0; slot < STORE_SLOTS; slot++) {
         if (cancelled(s) || s->res.rc != 0) break;
         store_view_visit(s->view, (uint16_t)slot);
@@ -278,7 +315,7 @@ static void body(struct snapshot *s) {
     store_view_close(&s->view);
     drain(s);
     if (cancelled(s) && s->res.rc == 0) s->res.rc = ERR_AGAIN;
-    if (s->res.rc == 0 && rdb_write_eof(&s->w) != 0) {
+    if (s->res.rc == 0 && !s->o.aof_format && rdb_write_eof(&s->w) != 0) {
         s->res.rc = ERR_IO;
         s->res.err = s->sink->err;
     }
@@ -375,6 +412,8 @@ void snapshot_wait(struct snapshot **sp) {
     xfree(s);
     *sp = NULL;
 }
+
+uint64_t snapshot_cut(const struct snapshot *s) { return s->res.cut_offset; }
 
 void snapshot_progress(struct snapshot *s, uint64_t *done, uint64_t *total) {
     *done = atomic_load_explicit(&s->keys_done, memory_order_relaxed);

@@ -74,7 +74,20 @@ struct snapshot_opts {
     bool compress;               /* rdbcompression */
     bool checksum;               /* rdbchecksum */
     bool aof_base;               /* the aof-base AUX field */
+    /* An AOF-format base instead of RDB (aof-use-rdb-preamble no): keys as
+     * commands (persist/aof_emit.h), SELECT per database, aof_head (may be
+     * NULL: a timestamp annotation, FUNCTION LOADs) first, no RDB framing. */
+    bool aof_format;
+    const struct buf *aof_head;
+    /* fsync every this many bytes written (0: only at the end), so that the
+     * final fsync does not meet a mountain of dirty pages
+     * (aof-rewrite-incremental-fsync). */
+    uint64_t autosync_bytes;
     long long key_save_delay_us; /* rdb-key-save-delay: pause per key (tests) */
+    /* When set, the delay is read from here as the snapshot goes (a test
+     * lifts it with CONFIG SET rdb-key-save-delay 0), instead of the value
+     * above. */
+    const _Atomic long long *key_save_delay_live;
     /* Extra AUX fields (replication ids), called after the cut with the
      * effects-log position of the cut. May be NULL. */
     void (*aux)(struct buf *b, uint64_t cut_offset, void *arg);
@@ -111,6 +124,8 @@ int snapshot_run(struct persist_sink *sink, const struct snapshot_opts *o, struc
 void snapshot_cancel(struct snapshot *s);
 /* Wait for the thread to end and free the snapshot. */
 void snapshot_wait(struct snapshot **s);
+/* The effects-log position of the cut (taken by snapshot_start). */
+uint64_t snapshot_cut(const struct snapshot *s);
 /* Keys written so far and the estimated total (INFO's current_save_keys_*). */
 void snapshot_progress(struct snapshot *s, uint64_t *done, uint64_t *total);
 

@@ -64,6 +64,10 @@ static __thread struct {
     int nstaged;
     struct block *blocks;
     size_t nblocks, capblocks;
+    uint64_t sealed_end; /* end of the last sealed block */
+    bool muted;          /* replaying: stage nothing */
+    bool defer_wakes;    /* wake readers in log_flush_wakes, not in log_publish */
+    bool wake_pending;
 } st;
 
 static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
@@ -118,30 +122,40 @@ static void finish_record(size_t at) {
     st.nstaged++;
 }
 
-static void put_bulk(const char *p, size_t n) {
-    char hdr[STR_LL_MAX + 4];
-    hdr[0] = '$';
-    int k = ll_to_str(hdr + 1, STR_LL_MAX, (long long)n);
-    hdr[k + 1] = '\r';
-    hdr[k + 2] = '\n';
-    buf_append(&st.bytes, hdr, (size_t)k + 3);
-    buf_append(&st.bytes, p, n);
-    buf_append(&st.bytes, "\r\n", 2);
+/* "<c><n>\r\n" at w; returns the end. */
+static inline char *put_count(char *w, char c, size_t n) {
+    *w++ = c;
+    if (n < 10) { /* the usual argument counts and short lengths */
+        *w++ = (char)('0' + n);
+    } else if (n < 100) {
+        *w++ = (char)('0' + n / 10);
+        *w++ = (char)('0' + n % 10);
+    } else {
+        w += ull_to_str(w, STR_LL_MAX, n);
+    }
+    *w++ = '\r';
+    *w++ = '\n';
+    return w;
 }
 
 void log_stage(int db, int argc, const char *const *argv, const size_t *lens) {
-    if (!log_enabled()) return;
-    buf_reserve(&st.bytes, HDR);
+    if (!log_enabled() || UNLIKELY(st.muted)) return;
+    /* One reservation, then the record written in place (on the path of
+     * every write while the log has a reader). */
+    size_t need = HDR + STR_LL_MAX + 3 + 8;
+    for (int i = 0; i < argc; i++) need += lens[i] + STR_LL_MAX + 5;
+    buf_reserve(&st.bytes, need);
     size_t at = st.bytes.len;
-    st.bytes.len += HDR;
     put_header(at, db);
-    char hdr[STR_LL_MAX + 4];
-    hdr[0] = '*';
-    int k = ll_to_str(hdr + 1, STR_LL_MAX, argc);
-    hdr[k + 1] = '\r';
-    hdr[k + 2] = '\n';
-    buf_append(&st.bytes, hdr, (size_t)k + 3);
-    for (int i = 0; i < argc; i++) put_bulk(argv[i], lens[i]);
+    char *w = put_count(st.bytes.data + at + HDR, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        w = put_count(w, '$', lens[i]);
+        memcpy(w, argv[i], lens[i]);
+        w += lens[i];
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    st.bytes.len = (size_t)(w - st.bytes.data);
     finish_record(at);
 }
 
@@ -163,6 +177,10 @@ void log_stage_cstr(int db, ...) {
 }
 
 int log_staged(void) { return st.nstaged; }
+
+uint64_t log_sealed_end(void) { return st.sealed_end; }
+
+void log_set_muted(bool muted) { st.muted = muted; }
 
 void log_discard(void) {
     st.bytes.len = st.sealed_upto;
@@ -214,6 +232,7 @@ uint64_t log_seal(bool wrap) {
         st.blocks = xrealloc(st.blocks, st.capblocks * sizeof(*st.blocks));
     }
     st.blocks[st.nblocks++] = (struct block){pos, st.sealed_upto, len};
+    st.sealed_end = pos + len;
     st.sealed_upto = st.bytes.len;
     st.nstaged = 0;
     return pos;
@@ -271,10 +290,28 @@ void log_publish(void) {
          * records (Dekker): either it sees our records or we see it waiting. */
         atomic_thread_fence(memory_order_seq_cst);
         if (UNLIKELY(atomic_load_explicit(&nwaiting, memory_order_relaxed) > 0)) {
-            atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
-            syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+            if (st.defer_wakes) {
+                st.wake_pending = true; /* the reader waits: wake it once the batch is done */
+            } else {
+                atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
+                syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+            }
         }
     }
+}
+
+void log_defer_wakes(bool on) {
+    st.defer_wakes = on;
+    if (!on) log_flush_wakes();
+}
+
+void log_flush_wakes(void) {
+    if (LIKELY(!st.wake_pending)) return;
+    st.wake_pending = false;
+    /* It was waiting when we published; it may have woken since (its
+     * timeout): a spare wake-up costs one futex call. */
+    atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
+    syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
 /* ---- readers ---------------------------------------------------------------- */
@@ -328,11 +365,11 @@ void log_reader_detach(struct log_reader **rp) {
 
 uint64_t log_reader_pos(const struct log_reader *r) { return atomic_load_explicit(&r->pos, memory_order_relaxed); }
 
-static int consume_from(uint64_t *pos, int max, log_record_fn fn, void *arg);
+static int consume_from(uint64_t *pos, uint64_t end, int max, log_record_fn fn, void *arg);
 
-int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg) {
+int log_read_upto(struct log_reader *r, uint64_t end, int max, log_record_fn fn, void *arg) {
     uint64_t pos = atomic_load_explicit(&r->pos, memory_order_relaxed);
-    int n = consume_from(&pos, max, fn, arg);
+    int n = consume_from(&pos, end, max, fn, arg);
     if (n > 0) {
         atomic_store_explicit(&r->pos, pos, memory_order_release);
         pthread_mutex_lock(&rmu);
@@ -342,21 +379,35 @@ int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg) {
     return n;
 }
 
+int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg) {
+    return log_read_upto(r, UINT64_MAX, max, fn, arg);
+}
+
+void log_reader_wake(void) {
+    atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
+    syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
 static bool committed_at(uint64_t p) { return atomic_load_explicit(pos_word(p), memory_order_acquire) == p; }
 
-bool log_reader_wait(struct log_reader *r, int timeout_ms) {
-    uint64_t p = atomic_load_explicit(&r->pos, memory_order_relaxed);
-    if (committed_at(p)) return true;
-    uint32_t seq = atomic_load_explicit(&wake_seq, memory_order_acquire);
+uint32_t log_wake_seq(void) { return atomic_load_explicit(&wake_seq, memory_order_acquire); }
+
+bool log_reader_wait_seq(struct log_reader *r, uint32_t seq, int timeout_ms) {
+    uint64_t p = r ? atomic_load_explicit(&r->pos, memory_order_relaxed) : 0;
+    if (r && committed_at(p)) return true;
     atomic_fetch_add_explicit(&nwaiting, 1, memory_order_seq_cst);
-    bool ready = committed_at(p);
+    bool ready = r && committed_at(p);
     if (!ready) {
         struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
         syscall(SYS_futex, &wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
-        ready = committed_at(p);
+        ready = r && committed_at(p);
     }
     atomic_fetch_sub_explicit(&nwaiting, 1, memory_order_relaxed);
     return ready;
+}
+
+bool log_reader_wait(struct log_reader *r, int timeout_ms) {
+    return log_reader_wait_seq(r, log_wake_seq(), timeout_ms);
 }
 
 /* ---- the single-reader interface ------------------------------------------- */
@@ -368,7 +419,7 @@ uint64_t log_attach(void) {
 
 void log_detach(void) { log_reader_detach(&implicit); }
 
-int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) { return consume_from(pos, max, fn, arg); }
+int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) { return consume_from(pos, UINT64_MAX, max, fn, arg); }
 
 void log_release(uint64_t pos) {
     if (implicit == NULL) return;
@@ -378,11 +429,12 @@ void log_release(uint64_t pos) {
     pthread_mutex_unlock(&rmu);
 }
 
-static int consume_from(uint64_t *pos, int max, log_record_fn fn, void *arg) {
+static int consume_from(uint64_t *pos, uint64_t end, int max, log_record_fn fn, void *arg) {
     int n = 0;
     struct buf payload = BUF_INIT;
     while (n < max) {
         uint64_t p = *pos;
+        if (p >= end) break;
         if (atomic_load_explicit(pos_word(p), memory_order_acquire) != p) break;
         char hdr[8];
         ring_read(p + 8, hdr, 8);
@@ -390,10 +442,17 @@ static int consume_from(uint64_t *pos, int max, log_record_fn fn, void *arg) {
         int32_t db;
         memcpy(&len, hdr, 4);
         memcpy(&db, hdr + 4, 4);
-        buf_clear(&payload);
-        buf_reserve(&payload, len + 1);
-        ring_read(p + HDR, payload.data, len);
-        fn(db, payload.data, len, arg);
+        /* In place when the record does not wrap around the ring's end: the
+         * space stays ours until the reader's position moves past it. */
+        size_t at = (size_t)((p + HDR) & ring_mask);
+        if (at + len <= ring_size) {
+            fn(db, ring + at, len, arg);
+        } else {
+            buf_clear(&payload);
+            buf_reserve(&payload, len + 1);
+            ring_read(p + HDR, payload.data, len);
+            fn(db, payload.data, len, arg);
+        }
         *pos = p + pad8(HDR + len);
         n++;
     }

@@ -67,6 +67,19 @@ uint64_t log_seal(bool wrap);
 void log_publish(void);
 /* Free the calling thread's staging buffers (thread exit). */
 void log_thread_cleanup(void);
+/* End position of the last block this thread sealed (0: none yet): a
+ * writer whose effects must be durable before it replies waits for the
+ * log's consumers to pass it (appendfsync always, persist/aof.h). */
+uint64_t log_sealed_end(void);
+/* Mute this thread's staging (replaying an AOF: its commands are already
+ * on disk and must not be logged again). */
+void log_set_muted(bool muted);
+/* Batch the wake-ups of this thread's publishes (a worker thread): a
+ * reader waiting for records is woken by log_flush_wakes (once per event
+ * loop iteration) instead of by every publish: one futex call and one
+ * context switch per batch of commands. */
+void log_defer_wakes(bool on);
+void log_flush_wakes(void);
 
 /* Readers ------------------------------------------------------------------ */
 
@@ -93,6 +106,20 @@ int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg);
  * timeout_ms pass; returns whether one is there. No syscall when one is
  * there already; producers wake a waiting reader after publishing. */
 bool log_reader_wait(struct log_reader *r, int timeout_ms);
+/* log_read, stopping before the first record at or after `end` (a reader
+ * that must switch its output at an exact position, e.g. the AOF at a
+ * rewrite's cut). */
+int log_read_upto(struct log_reader *r, uint64_t end, int max, log_record_fn fn, void *arg);
+/* Wake every reader sleeping in log_reader_wait (it then looks at its own
+ * state: requests from other threads). [any] */
+void log_reader_wake(void);
+/* The wake-up sequence, for a reader that also waits for requests of its
+ * own: read it, look at the requests, then wait with it; a wake-up that
+ * came in between is not missed. */
+uint32_t log_wake_seq(void);
+/* log_reader_wait given the sequence read before; r may be NULL (wait for
+ * a wake-up or the timeout only). */
+bool log_reader_wait_seq(struct log_reader *r, uint32_t seq, int timeout_ms);
 
 /* Position of the next reservation. */
 uint64_t log_tail(void);

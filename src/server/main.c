@@ -4,7 +4,8 @@
  * Setup order (teardown is the reverse):
  *   base (hash key, allocator counters) -> option tables of every module ->
  *   config file + command line -> store -> effects log -> workers ->
- *   listeners -> worker threads -> main loop (signals, cron, shutdown).
+ *   listeners -> loading (AOF or RDB) -> AOF writer -> worker threads ->
+ *   main loop (signals, cron, shutdown).
  * Only this file knows every module; modules never include each other
  * upward, and none reads another's settings.
  */
@@ -30,6 +31,7 @@
 #include "net/loop.h"
 #include "net/tls.h"
 #include "net/worker.h"
+#include "persist/aof.h"
 #include "persist/persist.h"
 #include "repl/log.h"
 #include "server/mc_options.h"
@@ -389,6 +391,8 @@ int main(int argc, char **argv) {
     acl_setup();
     exec_setup();
     persist_setup(exec_total_dirty);
+    exec_replay_register();                       /* AOF loading runs commands through exec */
+    aof_set_libraries(script_functions_foreach);  /* FUNCTION LOADs of an AOF-format base */
     cmd_setup();
     memcache_setup();
 
@@ -446,8 +450,6 @@ int main(int argc, char **argv) {
         return 1;
     }
     log_setup(EFFECTS_LOG_BYTES);
-    /* The dataset on disk (dir/dbfilename), before anyone is served. */
-    if (persist_load_startup() != 0) return 1;
     worker_setup(threads);
     struct exec_server_hooks sh = {request_shutdown};
     exec_set_server_hooks(&sh);
@@ -488,6 +490,15 @@ int main(int argc, char **argv) {
         log_warn("Configured to not listen anywhere, exiting.");
         return 1;
     }
+    /* As Redis's logo does once its ports are open: tools that start a
+     * server wait for " PID: <pid>" before they connect. */
+    log_notice("Stash listening on port %d, PID: %d", server_settings.port, (int)getpid());
+    /* The dataset on disk (the AOF, or dir/dbfilename), before anyone is
+     * served. The ports are open already, as Redis's are while it loads:
+     * a client may connect, its requests wait for the workers. */
+    if (persist_load_startup() != 0) return 1;
+    /* The AOF writer reads the effects log from here on (before serving). */
+    if (aof_start() != 0) return 1;
     server_set_rebind_hook(rebind);
     server_set_tls_rebind_hook(rebind_tls);
     server_info_register();
@@ -520,6 +531,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nlisteners; i++)
         if (listeners[i]) listener_detach(listeners[i]);
     worker_stop();
+    aof_stop(); /* every acknowledged write is in the log: write and fsync it */
     persist_teardown();
     if (server_settings.pidfile[0]) unlink(server_settings.pidfile);
     log_warn("Stash is now ready to exit, bye bye...");

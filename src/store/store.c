@@ -49,6 +49,7 @@ static __thread struct {
     size_t nempty, capempty;
     uint16_t extra[STORE_STRIPES]; /* stripes added by store_try_hold, released with the section */
     int nextra;
+    bool loading; /* replaying an AOF: nothing expires */
 } tl;
 
 /* The "added" hook (store_set_added_hook). */
@@ -508,9 +509,12 @@ static void free_entry_locked(struct entry *e) {
 /* ---- lookup -------------------------------------------------------------------------- */
 
 bool store_entry_expired(const struct entry *e) {
-    if (!entry_has_expire(e)) return false;
+    if (!entry_has_expire(e) || UNLIKELY(tl.loading)) return false;
     return entry_expire(e) < store_now(); /* Redis: expired once now > when */
 }
+
+void store_set_loading(bool on) { tl.loading = on; }
+bool store_loading(void) { return tl.loading; }
 
 static _Atomic bool lazy_expire = true;
 void store_set_lazy_expire(bool on) { atomic_store(&lazy_expire, on); }
@@ -536,7 +540,7 @@ struct entry *store_lookup(int db, const struct store_key *k, unsigned flags, st
     struct store_ref local;
     struct store_ref *r = ref ? ref : &local;
     struct entry *e = store_peek(db, k, r);
-    if (e && entry_has_expire(e) && entry_expire(e) < store_now()) {
+    if (e && entry_has_expire(e) && entry_expire(e) < store_now() && LIKELY(!tl.loading)) {
         /* During CLIENT PAUSE a read hides an expired key but does not
          * delete it (deleting is a write), as Redis does; a write that
          * still runs (the end of an EXEC) replaces it, so it goes. */

@@ -131,6 +131,12 @@ void store_set_lazy_expire(bool on);
 /* CLIENT PAUSE: no expiry while paused (active, and lazy: an expired key
  * is hidden but kept until the pause ends). */
 void store_set_expire_paused(bool on);
+/* Loading (an AOF replayed on this thread): as Redis while loading, no key
+ * counts as expired and an expiry time in the past does not delete the
+ * key (the commands ran when it was alive; it expires once loading is
+ * over). Thread-local. */
+void store_set_loading(bool on);
+bool store_loading(void);
 
 /* ---- locking ----------------------------------------------------------- */
 

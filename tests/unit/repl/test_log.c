@@ -217,4 +217,39 @@ TEST(block_sealed_before_a_new_reader_is_dropped) {
     log_teardown();
 }
 
+/* The AOF's needs: the end of what a thread sealed, muting (replays), and
+ * reading up to an exact position (the switch at a rewrite's cut). */
+TEST(sealed_end_mute_and_read_upto) {
+    log_setup(1 << 16);
+    struct log_reader *r = log_reader_attach();
+    log_stage_cstr(0, "SET", "a", "1", NULL);
+    uint64_t p1 = log_seal(false);
+    uint64_t end1 = log_sealed_end();
+    TEST_EXPECT(end1 > p1);
+    log_publish();
+    log_set_muted(true);
+    log_stage_cstr(0, "SET", "muted", "1", NULL);
+    TEST_EXPECT_INT(log_staged(), 0);
+    log_set_muted(false);
+    log_stage_cstr(0, "SET", "b", "2", NULL);
+    uint64_t p2 = log_seal(false);
+    TEST_EXPECT(p2 == end1);
+    log_publish();
+    struct seen s = {0};
+    /* Up to the second record only: the first is delivered, then stop. */
+    TEST_EXPECT_INT(log_read_upto(r, p2, 100, remember, &s), 1);
+    TEST_EXPECT_STR(s.last, "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n");
+    TEST_EXPECT(log_reader_pos(r) == p2);
+    TEST_EXPECT_INT(log_read_upto(r, p2, 100, remember, &s), 0);
+    TEST_EXPECT_INT(log_read(r, 100, remember, &s), 1);
+    TEST_EXPECT(log_reader_pos(r) == log_sealed_end());
+    /* A record committed: the wait returns it is there. */
+    log_stage_cstr(0, "DEL", "a", NULL);
+    log_seal(false);
+    log_publish();
+    TEST_EXPECT(log_reader_wait_seq(r, log_wake_seq(), 1000));
+    log_reader_detach(&r);
+    log_teardown();
+}
+
 int main(void) { return test_run_all(); }
