@@ -5,6 +5,7 @@
  * their password arguments are redacted from SLOWLOG and MONITOR.
  */
 #include "cmd/cmd.h"
+#include "repl/repl.h"
 #include "base/alloc.h"
 #include "base/str.h"
 #include "exec/access.h"
@@ -153,7 +154,7 @@ void cmd_hello(struct client *c) {
     reply_bulk_cstr(c, "mode");
     reply_bulk_cstr(c, "standalone");
     reply_bulk_cstr(c, "role");
-    reply_bulk_cstr(c, "master");
+    reply_bulk_cstr(c, repl_role_name());
     reply_bulk_cstr(c, "modules");
     reply_array(c, 0);
 }

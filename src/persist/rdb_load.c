@@ -89,6 +89,12 @@ void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size) {
     r->unread = size;
 }
 
+void rdb_reader_pull(struct rdb_reader *r, long (*pull)(void *arg, void *buf, size_t n), void *arg, uint64_t size) {
+    rdb_reader_fd(r, -1, size);
+    r->pull = pull;
+    r->pull_arg = arg;
+}
+
 void rdb_reader_free(struct rdb_reader *r) {
     xfree(r->fbuf);
     r->fbuf = NULL;
@@ -108,6 +114,14 @@ bool rdb_fail(struct rdb_reader *r, const char *fmt, ...) {
 static bool refill(struct rdb_reader *r) {
     size_t want = (size_t)MIN((uint64_t)FILE_BUF, r->unread);
     if (want == 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
+    if (r->pull) { /* a stream: take what comes */
+        long n = r->pull(r->pull_arg, r->fbuf, want);
+        if (n <= 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
+        r->len = (size_t)n;
+        r->pos = 0;
+        r->unread -= (uint64_t)n;
+        return true;
+    }
     size_t got = 0;
     while (got < want) {
         ssize_t n = read(r->fd, r->fbuf + got, want - got);
@@ -132,7 +146,7 @@ bool rdb_read(struct rdb_reader *r, void *out, size_t n) {
     size_t need = n;
     while (need > 0) {
         if (r->pos == r->len) {
-            if (r->fd < 0 || !refill(r)) return rdb_fail(r, "Unexpected EOF reading RDB file");
+            if ((r->fd < 0 && r->pull == NULL) || !refill(r)) return rdb_fail(r, "Unexpected EOF reading RDB file");
         }
         size_t k = MIN(need, r->len - r->pos);
         memcpy(o, r->mem + r->pos, k);

@@ -25,6 +25,25 @@
  * Staging is skipped entirely while no reader is attached. Several readers
  * may read the log, each at its own position (log_reader_*).
  *
+ * Kinds: every record has a kind, kept in the high byte of its db word.
+ *   LOG_EFFECT  an effect to replicate and persist (the default);
+ *   LOG_LOCAL   an effect to persist only: what a replica applies from its
+ *               primary (its replicas get the primary's bytes instead) and
+ *               writes made on a writable replica (Redis replicates
+ *               neither);
+ *   LOG_RAW     replication stream bytes as they came from the primary,
+ *               verbatim (a replica proxies them to its own replicas, so
+ *               that offsets are the same down a chain); never persisted.
+ * A thread stages records of its own kind (log_set_thread_kind) or of the
+ * process default (log_set_default_kind: LOCAL while a replica). log_read
+ * delivers EFFECT and LOCAL records (the AOF's view); log_read_ex delivers
+ * every record with its kind and position (replication's view).
+ *
+ * Big records: a record whose payload is at least LOG_BIG bytes is kept
+ * out of the ring (a heap copy; the ring holds its address), so that a
+ * value bigger than the ring never makes a producer wait forever. The copy
+ * is freed once every reader has passed the record.
+ *
  * Thread context: log_stage/log_seal [stripe-locked]; log_publish [no
  * locks]; consumer functions from the single consumer thread.
  */
@@ -43,8 +62,20 @@ void log_teardown(void);
 extern _Atomic bool log_active;
 static inline bool log_enabled(void) { return atomic_load_explicit(&log_active, memory_order_relaxed); }
 
+enum log_kind { LOG_EFFECT = 0, LOG_LOCAL = 1, LOG_RAW = 2 };
+
+/* The kind this thread stages from now on; -1: the process default.
+ * [any thread, for itself] */
+void log_set_thread_kind(int kind);
+/* The kind threads stage by default (LOG_EFFECT at start). [any] */
+void log_set_default_kind(int kind);
+
 /* Stage one effect: a command of argc arguments for database db. */
 void log_stage(int db, int argc, const char *const *argv, const size_t *lens);
+/* Stage replication stream bytes (whole commands, already RESP) received
+ * from a primary, verbatim, as one LOG_RAW record. db: the stream's
+ * database after these bytes (informative). */
+void log_stage_raw(int db, const char *p, size_t n);
 /* Stage a command given as a NULL-terminated list of C strings. */
 void log_stage_cstr(int db, ...);
 /* Number of records staged and not yet sealed (this thread). */
@@ -65,6 +96,8 @@ void log_mark_rewind(const struct log_mark *m);
 uint64_t log_seal(bool wrap);
 /* Copy sealed blocks into the ring and commit them. */
 void log_publish(void);
+/* Blocks this thread has sealed so far (a command that wrote changes it). */
+uint64_t log_thread_seals(void);
 /* Free the calling thread's staging buffers (thread exit). */
 void log_thread_cleanup(void);
 
@@ -93,6 +126,22 @@ int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg);
  * timeout_ms pass; returns whether one is there. No syscall when one is
  * there already; producers wake a waiting reader after publishing. */
 bool log_reader_wait(struct log_reader *r, int timeout_ms);
+
+/* Every record with its kind and position (replication's reader). */
+struct log_record {
+    uint64_t pos;  /* position of the record */
+    uint64_t next; /* position of the record after it */
+    int db;
+    int kind; /* enum log_kind */
+    const char *payload;
+    size_t len;
+};
+typedef void (*log_record_ex_fn)(const struct log_record *rec, void *arg);
+int log_read_ex(struct log_reader *r, int max, log_record_ex_fn fn, void *arg);
+
+/* Wake readers waiting in log_reader_wait (something else than a record
+ * needs their attention). [any] */
+void log_wake_readers(void);
 
 /* Position of the next reservation. */
 uint64_t log_tail(void);

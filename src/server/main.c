@@ -31,7 +31,9 @@
 #include "net/tls.h"
 #include "net/worker.h"
 #include "persist/persist.h"
+#include "persist/snapshot.h"
 #include "repl/log.h"
+#include "repl/repl.h"
 #include "server/mc_options.h"
 #include "store/store.h"
 
@@ -240,6 +242,19 @@ static void store_after_mc(void) {
     memcache_store_after();
 }
 
+/* ---- what replication asks of the server ------------------------------------------------ */
+
+static void replica_limits(long long *hard, long long *soft, long long *soft_s) {
+    struct client_obuf_limit l;
+    client_get_obuf_limit(CLIENT_CLASS_REPLICA, &l);
+    *hard = l.hard;
+    *soft = l.soft;
+    *soft_s = l.soft_seconds;
+}
+
+static int listen_port(void) { return __atomic_load_n(&server_settings.port, __ATOMIC_RELAXED); }
+static int listen_tls_port(void) { return __atomic_load_n(&server_settings.tls_port, __ATOMIC_RELAXED); }
+
 /* ---- crons ------------------------------------------------------------------------- */
 
 struct worker_cron {
@@ -384,6 +399,7 @@ int main(int argc, char **argv) {
     acl_setup();
     exec_setup();
     persist_setup(exec_total_dirty);
+    repl_options_register();
     cmd_setup();
     memcache_setup();
 
@@ -441,8 +457,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     log_setup(EFFECTS_LOG_BYTES);
+    /* Replication: its glue to the connections, the cut's log position
+     * and the repl-* AUX fields of snapshots (loaded ones too). */
+    struct repl_glue glue;
+    cmd_repl_glue(&glue);
+    struct repl_server rsrv = {replica_limits, listen_port, listen_tls_port, server_tls_replication, server_tls,
+                               server_settings.databases};
+    repl_setup(&glue, &rsrv);
+    persist_set_repl_hooks(repl_rdb_aux, repl_rdb_aux_loaded);
+    struct snapshot_env senv = {exec_total_dirty, repl_cut_log_pos};
+    snapshot_set_env(&senv);
     /* The dataset on disk (dir/dbfilename), before anyone is served. */
     if (persist_load_startup() != 0) return 1;
+    repl_startup_loaded();
     worker_setup(threads);
     struct exec_server_hooks sh = {request_shutdown};
     exec_set_server_hooks(&sh);
@@ -501,6 +528,7 @@ int main(int argc, char **argv) {
 
     memcache_start();
     if (worker_start(on_worker_start, on_worker_stop) != 0) return 1;
+    repl_start();
     log_notice("Server initialized");
     if (server_settings.tls_port)
         log_notice("Ready to accept connections tcp (port %d, tls port %d, %d threads)", server_settings.port,
@@ -514,6 +542,7 @@ int main(int argc, char **argv) {
     script_shutdown_notify(); /* a script running on a worker stops at its next check */
     for (int i = 0; i < nlisteners; i++)
         if (listeners[i]) listener_detach(listeners[i]);
+    repl_teardown(); /* before the workers: it posts to their connections */
     worker_stop();
     persist_teardown();
     if (server_settings.pidfile[0]) unlink(server_settings.pidfile);
