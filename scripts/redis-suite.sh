@@ -110,7 +110,7 @@ spawn_tree() {
 #!/bin/sh
 if [ \$# -ge 1 ] && [ -f "\$1" ]; then
   conf="\$1.stash"
-  grep -v -E '^(always-show-logo|pidfile|repl-diskless-sync-delay|save|rdbcompression|dbfilename|slave-serve-stale-data|appendonly|appendfsync|no-appendfsync-on-rewrite|activerehashing|enable-protected-configs|enable-module-command|propagation-error-behavior) ' "\$1" > "\$conf"
+  grep -v -E '^(always-show-logo|pidfile|save|rdbcompression|dbfilename|appendonly|appendfsync|no-appendfsync-on-rewrite|activerehashing|enable-protected-configs|enable-module-command|propagation-error-behavior) ' "\$1" > "\$conf"
   shift
   echo "stash-server stand-in PID: \$\$"
   exec "$BIN" "\$conf" "\$@"
@@ -120,17 +120,19 @@ WRAP
   chmod +x "$t/src/redis-server"
 }
 
-run_spawned() { # unit
+run_spawned() { # unit (integration/NAME units are replication's: needs:repl stays)
   spawn_tree || { echo "$1: [err]: cannot prepare the suite copy" | tee -a "$OUT"; return; }
-  (cd "$DIR/spawn" && TERM=dumb timeout 600 ./runtest --single "unit/$1" \
+  local path="unit/$1" tags="-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory"
+  case "$1" in integration/*) path=$1; tags="-needs:pfdebug -needs:save -needs:config-maxmemory" ;; esac
+  (cd "$DIR/spawn" && TERM=dumb timeout 600 ./runtest --single "$path" \
       --baseport $((20000 + RANDOM % 30000)) \
-      --tags "-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory" \
+      --tags "$tags" \
       --ignore-encoding --durable --clients 1 --timeout 120 2>&1) | sed "s|^|$1: |" | tee -a "$OUT" |
       grep -E "\[(ok|err|exception)\]|Killing|exception" || true
 }
 
 for u in "${UNITS[@]}"; do
-  if [[ " ${SPAWNED[*]} " == *" $u "* ]]; then
+  if [[ " ${SPAWNED[*]} " == *" $u "* || $u == integration/* ]]; then
     run_spawned "$u"
     continue
   fi

@@ -251,6 +251,7 @@ static size_t master_process(struct client *c, char *base, size_t len) {
                       ((c->flags & CLIENT_MULTI) && !name_is(c, "exec") && !name_is(c, "discard"));
         c->out = discard;
         log_set_thread_kind(LOG_LOCAL);
+        store_set_keep_expired(true);
         if (!queued) exec_raw_begin(rc->pending.data, rc->pending.len, &c->db);
         exec_dispatch(c);
         if (!queued) {
@@ -259,6 +260,7 @@ static size_t master_process(struct client *c, char *base, size_t len) {
             buf_clear(&rc->pending);
             repl_master_applied(rc->reploff, c->db);
         }
+        store_set_keep_expired(false);
         log_set_thread_kind(-1);
         obuf_clear(discard);
         c->out = &c->obuf;

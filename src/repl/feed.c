@@ -77,6 +77,7 @@ static struct {
     struct feed_req *reqs;
     _Atomic uint64_t due;   /* smallest target of reqs (0: look now; UINT64_MAX: none) */
     struct waiter *waiters;
+    _Atomic uint64_t wait_due; /* smallest target of unresolved waiters (UINT64_MAX: none) */
     bool getack_wanted;
     /* Feeder-owned. */
     struct log_reader *reader;
@@ -99,7 +100,7 @@ static struct {
     int cut_db;
     bool cut_ok;
 } F = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .wake_cv = PTHREAD_COND_INITIALIZER,
-       .seldb = -1, .due = UINT64_MAX};
+       .seldb = -1, .due = UINT64_MAX, .wait_due = UINT64_MAX};
 
 static const char PING[] = "*1\r\n$4\r\nPING\r\n";
 static const char GETACK[] = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
@@ -313,9 +314,26 @@ static void put_select(int db) {
     rbl_append(hdr, (size_t)h);
 }
 
+/* WAIT: a waiter's target is the stream offset right after the record
+ * that ends at its position (before later records and our GETACKs). */
+static void resolve_waiters(uint64_t at) {
+    pthread_mutex_lock(&F.mu);
+    uint64_t due = UINT64_MAX;
+    for (struct waiter *w = F.waiters; w; w = w->next) {
+        if (w->target_off >= 0) continue;
+        if (F.reader == NULL || w->target_pos <= at || w->target_pos <= F.attach_pos)
+            w->target_off = repl_offset_now();
+        else
+            due = MIN(due, w->target_pos);
+    }
+    atomic_store(&F.wait_due, due);
+    pthread_mutex_unlock(&F.mu);
+}
+
 static void on_record(const struct log_record *rec, void *arg) {
     bool *fed = arg;
     if (atomic_load(&F.due) <= rec->pos) run_due(rec->pos);
+    if (atomic_load_explicit(&F.wait_due, memory_order_relaxed) <= rec->pos) resolve_waiters(rec->pos);
     if (atomic_load(&F.cut_busy) || atomic_load_explicit(&F.cut_seq, memory_order_acquire) != F.cut_seen_seq)
         resolve_cut(rec->pos);
     if (rec->kind == LOG_EFFECT && !F.replica_mode && rbl_active()) {
@@ -339,6 +357,7 @@ static void on_record(const struct log_record *rec, void *arg) {
 static void inject(const char *p, size_t n) {
     if (!rbl_active() || F.replica_mode || F.in_multi) return;
     rbl_append(p, n);
+    feed_wake_replicas();
 }
 
 void feed_wake_replicas(void) {
@@ -371,6 +390,7 @@ int repl_wait(uint64_t woff, int numreplicas, int64_t deadline_ms, bool now_only
     pthread_mutex_lock(&F.mu);
     w->next = F.waiters;
     F.waiters = w;
+    if (w->target_off < 0 && woff < atomic_load(&F.wait_due)) atomic_store(&F.wait_due, woff);
     F.getack_wanted = true;
     pthread_cond_signal(&F.wake_cv);
     pthread_mutex_unlock(&F.mu);
@@ -392,7 +412,6 @@ static void check_waiters(void) {
     while (list) {
         struct waiter *w = list;
         list = w->next;
-        if (w->target_off < 0 && (F.reader == NULL || F.pos >= w->target_pos)) w->target_off = repl_offset_now();
         int acked = w->target_off >= 0 ? repl_replicas_acked(w->target_off) : 0;
         if (acked >= w->need || (w->deadline_ms && now >= w->deadline_ms)) {
             w->need = acked;
@@ -420,17 +439,6 @@ static void check_waiters(void) {
 }
 
 /* ---- cron -------------------------------------------------------------------------------------- */
-
-/* Replicas with lag <= min-replicas-max-lag (min-replicas-to-write). */
-static void refresh_good(int64_t now_s) {
-    long long max_lag = atomic_load(&R.o.min_max_lag);
-    int good = 0;
-    pthread_mutex_lock(&R.mu);
-    for (struct repl_replica *r = R.replicas; r; r = r->next)
-        if (atomic_load(&r->state) == REPL_RS_ONLINE && now_s - atomic_load(&r->ack_time_s) <= max_lag) good++;
-    pthread_mutex_unlock(&R.mu);
-    atomic_store(&R.good_replicas, good);
-}
 
 /* Once a second: PING, newlines to replicas waiting for a sync, timeouts,
  * the backlog's time to live. */
@@ -474,7 +482,7 @@ static void cron(int64_t now_ms) {
         cron_second(now_ms / 1000);
     }
     sync_cron();
-    refresh_good(now_ms / 1000);
+    repl_refresh_good();
     if (rbl_active()) rbl_trim();
 }
 
@@ -489,6 +497,7 @@ static void *feed_main(void *arg) {
             F.pos = log_reader_pos(F.reader);
             run_due(F.pos);
             resolve_cut(F.pos);
+            if (atomic_load(&F.wait_due) <= F.pos) resolve_waiters(F.pos);
             pthread_mutex_lock(&F.mu);
             bool getack = F.getack_wanted;
             F.getack_wanted = false;
@@ -500,11 +509,15 @@ static void *feed_main(void *arg) {
             } else if (getack) {
                 F.getack_wanted = true;
             }
-            if (fed) feed_wake_replicas();
+            if (fed) {
+                feed_wake_replicas();
+                rbl_trim(); /* the backlog keeps its size as it grows (Redis trims on append) */
+            }
             if (waiting) check_waiters();
             if (n == 0) log_reader_wait(F.reader, waiting ? 10 : CRON_MS);
         } else {
             resolve_cut(0);
+            resolve_waiters(0);
             check_waiters();
             pthread_mutex_lock(&F.mu);
             if (F.reqs == NULL && !atomic_load(&F.stop)) {

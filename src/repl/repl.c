@@ -72,8 +72,18 @@ OPT_NUM(apply_max, diskless_max)
 OPT_NUM(apply_ping, ping_period)
 OPT_NUM(apply_timeout, timeout)
 OPT_BOOL(apply_nodelay, disable_nodelay)
-OPT_NUM(apply_min_write, min_to_write)
-OPT_NUM(apply_min_lag, min_max_lag)
+static int apply_min_write(long long v, char *err) {
+    atomic_store(&R.o.min_to_write, v);
+    repl_refresh_good();
+    repl_refresh_gates();
+    return 0;
+}
+static int apply_min_lag(long long v, char *err) {
+    atomic_store(&R.o.min_max_lag, v);
+    repl_refresh_good();
+    repl_refresh_gates();
+    return 0;
+}
 OPT_BOOL(apply_ro, replica_ro)
 OPT_BOOL(apply_stale, serve_stale)
 OPT_BOOL(apply_lazy, lazy_flush)
@@ -125,7 +135,7 @@ static int apply_masterauth(const char *s, char *err) {
 /* replicaof <host> <port> | no one: at start-up only (CONFIG SET refuses
  * it, as Redis: REPLICAOF is the command). */
 static int replicaof_set(int argc, char **argv, bool check_only, char *err) {
-    if (argc == 1 && argv[0][0] == '\0') return 0; /* the default: none */
+    if (argc == 0 || (argc == 1 && argv[0][0] == '\0')) return 0; /* the default: none */
     if (argc != 2) {
         snprintf(err, CFG_ERR_MAX, "wrong number of arguments");
         return -1;
@@ -203,6 +213,19 @@ static struct config_option options[] = {
 void repl_options_register(void) { config_register(options); }
 
 /* ---- gates --------------------------------------------------------------------------------- */
+
+/* Replicas with lag <= min-replicas-max-lag (min-replicas-to-write):
+ * after every ACK, a change of the options, and by the cron. */
+void repl_refresh_good(void) {
+    long long max_lag = atomic_load(&R.o.min_max_lag);
+    int64_t now_s = time_ms() / 1000;
+    int good = 0;
+    pthread_mutex_lock(&R.mu);
+    for (struct repl_replica *r = R.replicas; r; r = r->next)
+        if (atomic_load(&r->state) == REPL_RS_ONLINE && now_s - atomic_load(&r->ack_time_s) <= max_lag) good++;
+    pthread_mutex_unlock(&R.mu);
+    atomic_store(&R.good_replicas, good);
+}
 
 void repl_refresh_gates(void) {
     bool on = atomic_load(&R.replica) || atomic_load(&R.loading) ||
@@ -454,6 +477,7 @@ void repl_replica_ack(struct repl_replica *r, long long offset) {
     if (!r->registered) return;
     if (offset > atomic_load(&r->ack_off)) atomic_store(&r->ack_off, offset);
     atomic_store(&r->ack_time_s, time_ms() / 1000);
+    if (atomic_load_explicit(&R.o.min_to_write, memory_order_relaxed) > 0) repl_refresh_good();
 }
 
 int repl_replicas_acked(long long offset) {

@@ -127,6 +127,7 @@ extern struct repl_state R;
 void repl_new_replid(char out[REPL_ID_LEN + 1]);
 long long repl_offset_now(void); /* master_repl_offset */
 void repl_refresh_gates(void);
+void repl_refresh_good(void);
 void repl_post(struct repl_replica *r, enum repl_msg_kind kind, struct repl_chunk *ch, bool payload_start);
 struct repl_chunk *repl_chunk_new(const void *p, size_t n);
 const char *repl_replica_name(const struct repl_replica *r, char *buf, size_t cap);

@@ -47,6 +47,7 @@ static __thread struct {
     size_t nempty, capempty;
     uint16_t extra[STORE_STRIPES]; /* stripes added by store_try_hold, released with the section */
     int nextra;
+    bool keep_expired; /* a replica applying its primary's stream: expired keys are live */
 } tl;
 
 /* The "added" hook (store_set_added_hook). */
@@ -511,12 +512,14 @@ struct entry *store_peek(int db, const struct store_key *k, struct store_ref *re
     return (struct entry *)*pos.link;
 }
 
+void store_set_keep_expired(bool on) { tl.keep_expired = on; }
+
 struct entry *store_lookup(int db, const struct store_key *k, unsigned flags, struct store_ref *ref) {
     if (flags & STORE_LOOKUP_WRITE) view_guard(k->slot);
     struct store_ref local;
     struct store_ref *r = ref ? ref : &local;
     struct entry *e = store_peek(db, k, r);
-    if (e && entry_has_expire(e) && entry_expire(e) < store_now()) {
+    if (e && entry_has_expire(e) && entry_expire(e) < store_now() && !tl.keep_expired) {
         /* During CLIENT PAUSE a read hides an expired key but does not
          * delete it (deleting is a write), as Redis does; a write that
          * still runs (the end of an EXEC) replaces it, so it goes. */
