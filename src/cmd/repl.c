@@ -25,6 +25,7 @@
  */
 #include "cmd/cmd.h"
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -58,6 +59,43 @@ static _Atomic int master_worker = -1;
 static _Atomic int next_worker;
 static __thread struct obuf *discard; /* replies to the primary's commands */
 
+/* ---- posting to a connection's worker ----------------------------------------------------------- */
+
+/* Always through the mailbox, even from the connection's own worker: the
+ * engine may post while it holds its mutex, and the handler may take it
+ * (a CLOSE runs the connection's close hook). */
+struct post {
+    struct mbox_msg m;
+    uint64_t id;
+    void (*fn)(struct client *c, void *arg);
+    void (*drop)(void *arg);
+    void *arg;
+};
+
+static void post_run(struct mbox_msg *m) {
+    struct post *p = (struct post *)m;
+    struct client *c = client_by_id(p->id);
+    if (c && !(c->flags & CLIENT_CLOSED))
+        p->fn(c, p->arg);
+    else if (p->drop)
+        p->drop(p->arg);
+    xfree(p);
+}
+
+static void post_async(int worker, uint64_t id, void (*fn)(struct client *c, void *arg), void *arg,
+                       void (*drop)(void *arg)) {
+    if (worker < 0 || worker >= worker_count()) {
+        if (drop) drop(arg);
+        return;
+    }
+    struct post *p = xmalloc(sizeof(*p));
+    p->id = id;
+    p->fn = fn;
+    p->drop = drop;
+    p->arg = arg;
+    worker_post(worker_at(worker), &p->m, post_run);
+}
+
 /* ---- a replica of ours ------------------------------------------------------------------------ */
 
 static void replica_closing(struct client *c) {
@@ -71,6 +109,7 @@ static void replica_closing(struct client *c) {
     buf_free(&rc->pending);
     xfree(rc);
     c->repl = NULL;
+    rbl_trim(); /* what only it held may go now */
 }
 
 static struct repl_conn *replica_state(struct client *c) {
@@ -204,6 +243,8 @@ static bool name_is(const struct client *c, const char *s) {
     return c->argc > 0 && c->argvlen[0] == n && strncasecmp(c->argv[0], s, n) == 0;
 }
 
+static void master_error(struct client *c, const struct obuf *replies);
+
 /* Run the stream's commands in base[0, len): client_proto.process. */
 static size_t master_process(struct client *c, char *base, size_t len) {
     struct repl_conn *rc = c->repl;
@@ -254,6 +295,7 @@ static size_t master_process(struct client *c, char *base, size_t len) {
         store_set_keep_expired(true);
         if (!queued) exec_raw_begin(rc->pending.data, rc->pending.len, &c->db);
         exec_dispatch(c);
+        if (obuf_pending(discard) > 0) master_error(c, discard);
         if (!queued) {
             exec_raw_end();
             rc->reploff += (long long)rc->pending.len;
@@ -270,6 +312,22 @@ static size_t master_process(struct client *c, char *base, size_t len) {
     }
     repl_master_read(rc->reploff + (long long)rc->pending.len + (long long)(len - pos));
     return pos;
+}
+
+/* A command of the primary's stream failed here: the data may diverge.
+ * Redis's words (afterErrorReply), and propagation-error-behavior. */
+static void master_error(struct client *c, const struct obuf *replies) {
+    struct iovec iov[1];
+    if (obuf_iov(replies, iov, 1) < 1 || iov[0].iov_len == 0 || ((char *)iov[0].iov_base)[0] != '-') return;
+    const char *msg = (const char *)iov[0].iov_base + 1;
+    size_t n = 0;
+    while (n + 1 < iov[0].iov_len && msg[n] != '\r') n++;
+    log_warn("== CRITICAL == This replica is sending an error to its master: '%.*s' after processing the command "
+             "'%s'",
+             (int)n, msg, c->cmd ? c->cmd->fullname : "<unknown>");
+    if (repl_propagation_error_behavior() != 0)
+        PANIC("This replica panicked sending an error to its master after processing the command '%s'",
+              c->cmd ? c->cmd->fullname : "<unknown>");
 }
 
 static size_t master_need(const struct client *c) { return c->parser.need; }
@@ -338,22 +396,30 @@ static void glue_master_post(int op, long long offset) {
     uint64_t id = atomic_load(&master_id);
     int w = atomic_load(&master_worker);
     if (id == 0 || w < 0) return;
-    client_post_by_id(w, id, master_op, (void *)(intptr_t)op, NULL);
+    post_async(w, id, master_op, (void *)(intptr_t)op, NULL);
 }
 
 /* ---- the glue ------------------------------------------------------------------------------------- */
 
 static void post_msg(struct repl_msg *m) {
     struct repl_replica *r = m->r;
-    client_post_by_id(repl_replica_worker(r), repl_replica_client(r), on_msg, m, drop_msg);
+    post_async(repl_replica_worker(r), repl_replica_client(r), on_msg, m, drop_msg);
 }
 
 static void glue_wake(struct repl_replica *r) {
     repl_replica_ref(r);
-    client_post_by_id(repl_replica_worker(r), repl_replica_client(r), on_wake, r, drop_ref);
+    post_async(repl_replica_worker(r), repl_replica_client(r), on_wake, r, drop_ref);
+}
+
+static void pause_writes(bool on) {
+    if (on)
+        exec_pause(PAUSE_WRITE, INT64_MAX);
+    else
+        exec_unpause();
 }
 
 void cmd_repl_glue(struct repl_glue *g) {
+    g->pause_writes = pause_writes;
     g->post = post_msg;
     g->wake = glue_wake;
     g->master_start = glue_master_start;
@@ -489,6 +555,10 @@ static void unblock_everywhere(void) {
 }
 
 static void replicaof_generic(struct client *c) {
+    if (repl_failing_over()) {
+        reply_error(c, "ERR REPLICAOF not allowed while failing over.");
+        return;
+    }
     struct buf info = BUF_INIT;
     client_info_line(c, &info);
     if (info.len) info.data[info.len - 1] = '\0'; /* the line's "\n" */
@@ -537,6 +607,47 @@ void cmd_role(struct client *c) {
     repl_role(&w);
 }
 
+/* FAILOVER [TO <host> <port> [FORCE]] [ABORT] [TIMEOUT <ms>] */
+void cmd_failover(struct client *c) {
+    const char *err = NULL;
+    if (c->argc == 2 && cmd_arg_is(c, 1, "abort")) {
+        if (repl_failover_abort(&err) != 0)
+            reply_error(c, err);
+        else
+            reply_ok(c);
+        return;
+    }
+    long long timeout = 0, port = 0;
+    bool force = false;
+    char host[256];
+    bool have_host = false;
+    for (int j = 1; j < c->argc; j++) {
+        if (cmd_arg_is(c, j, "timeout") && j + 1 < c->argc && timeout == 0) {
+            if (!cmd_ll_range(c, j + 1, LONG_MIN, LONG_MAX, &timeout, NULL)) return;
+            if (timeout <= 0) {
+                reply_error(c, "ERR FAILOVER timeout must be greater than 0");
+                return;
+            }
+            j++;
+        } else if (cmd_arg_is(c, j, "to") && j + 2 < c->argc && !have_host) {
+            if (!cmd_ll_range(c, j + 2, LONG_MIN, LONG_MAX, &port, NULL)) return;
+            snprintf(host, sizeof(host), "%.*s", (int)MIN(c->argvlen[j + 1], sizeof(host) - 1), c->argv[j + 1]);
+            have_host = true;
+            j += 2;
+        } else if (cmd_arg_is(c, j, "force") && !force) {
+            force = true;
+        } else {
+            reply_error(c, RERR_SYNTAX);
+            return;
+        }
+    }
+    if (repl_failover(have_host ? host : NULL, (int)port, timeout, force, &err) != 0) {
+        reply_error(c, err);
+        return;
+    }
+    reply_ok(c);
+}
+
 /* ---- WAIT ------------------------------------------------------------------------------------------ */
 
 struct wait_ctx {
@@ -555,7 +666,7 @@ static void wait_reply(struct client *c, void *arg) {
 static void wait_done(void *arg, int acked) {
     struct wait_ctx *w = arg;
     w->acked = acked;
-    client_post_by_id(w->worker, w->id, wait_reply, w, xfree);
+    post_async(w->worker, w->id, wait_reply, w, xfree);
 }
 
 void cmd_wait(struct client *c) {

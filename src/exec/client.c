@@ -664,6 +664,16 @@ static void set_argv(struct client *c, const char *base) {
     c->argc = n;
 }
 
+static void replica_replied(struct client *c) {
+    struct buf info = BUF_INIT;
+    client_info_line(c, &info);
+    if (info.len) info.len--; /* its "\n" */
+    log_warn("Replica generated a reply to command '%s', disconnecting it: %.*s",
+             c->lastcmd ? c->lastcmd->fullname : "<unknown>", (int)info.len, info.data);
+    buf_free(&info);
+    client_close_async(c);
+}
+
 /* Run the requests in base[0, len); returns the bytes consumed. */
 static size_t process_input(struct client *c, char *base, size_t len) {
     if (c->proto) return c->proto->process(c, base, len);
@@ -699,6 +709,9 @@ static size_t process_input(struct client *c, char *base, size_t len) {
         exec_dispatch(c);
         if (UNLIKELY(lim.unauthenticated)) lim.unauthenticated = !c->authenticated && acl_auth_required();
         if (c->out == &ws->sink) {
+            /* A replica of ours must never get a reply in its stream: one
+             * that asked for something that replies is dropped (Redis). */
+            if (UNLIKELY(c->flags & CLIENT_REPLICA) && obuf_pending(&ws->sink) > 0) replica_replied(c);
             obuf_clear(&ws->sink);
             c->out = &c->obuf;
         }

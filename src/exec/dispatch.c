@@ -658,6 +658,14 @@ static void dispatch(struct client *c) {
         return;
     }
     if (UNLIKELY(!acl_user_unrestricted(c->user)) && !master && !acl_allows(c, cmd)) return;
+    /* A replica of ours sends REPLCONF ACKs, nothing about keys (Redis 7.0). */
+    if (UNLIKELY(c->flags & CLIENT_REPLICA) && (cmd->flags & (CMD_WRITE | CMD_READONLY | CMD_MAY_REPLICATE))) {
+        log_warn("== CRITICAL == This master is sending an error to its replica: 'Replica can't interact with the "
+                 "keyspace' after processing the command '%s'",
+                 cmd->fullname);
+        rejectf(c, "Replica can't interact with the keyspace");
+        return;
+    }
     /* A script runs past busy-reply-threshold: BUSY, except allow-busy
      * commands (before eviction: it would wait for the script's stripes). */
     if (UNLIKELY(script_any_busy_fast())) {

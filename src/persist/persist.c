@@ -651,7 +651,7 @@ void persist_info(struct buf *o) {
     buf_printf(o, "current_save_keys_processed:%llu\r\ncurrent_save_keys_total:%llu\r\n", (unsigned long long)done,
                (unsigned long long)total);
     buf_printf(o, "rdb_changes_since_last_save:%lld\r\n", dirty_now() - atomic_load(&dirty_saved));
-    buf_printf(o, "rdb_bgsave_in_progress:%d\r\n", start ? 1 : 0);
+    buf_printf(o, "rdb_bgsave_in_progress:%d\r\n", start || snapshot_running() ? 1 : 0); /* a full sync's too */
     buf_printf(o, "rdb_last_save_time:%lld\r\n", atomic_load(&lastsave_s));
     buf_printf(o, "rdb_last_bgsave_status:%s\r\n", atomic_load(&last_bg_ok) ? "ok" : "err");
     buf_printf(o, "rdb_last_bgsave_time_sec:%lld\r\n", atomic_load(&last_bg_time_s));

@@ -9,6 +9,7 @@
  *           dropped on a replica (it forwards its primary's bytes);
  *   RAW     on a replica: its primary's bytes, verbatim: the offsets of a
  *           chain of replicas are the same all along it (Redis's proxying);
+ *   REPL    as EFFECT (PUBLISH: replicated, never persisted);
  *   LOCAL   never (persisted only).
  *   Between transactions it adds PING (repl-ping-replica-period) and
  *   REPLCONF GETACK * (after WAIT), as Redis puts them in its stream.
@@ -90,6 +91,7 @@ static struct {
     int64_t last_cron_ms, last_sec_ms;
     long long cron_loops;
     /* The cut. */
+    _Atomic bool sync_cut;  /* the next cut is a full sync's (SELECT after it) */
     _Atomic bool cut_busy;  /* a cut is reading the log's tail */
     _Atomic uint64_t cut_pos;
     _Atomic uint64_t cut_seq;
@@ -152,10 +154,13 @@ static void resolve_cut(uint64_t at) {
     stream_offset_db(&F.cut_offset, &F.cut_db);
     pthread_cond_broadcast(&F.cv);
     pthread_mutex_unlock(&F.mu);
-    /* The stream resumes after a cut with SELECT: a replica loading this
-     * snapshot starts at that point without knowing the database. */
-    if (F.cut_ok && !F.replica_mode) F.seldb = -1;
+    /* After a full sync's cut the stream resumes with SELECT, as Redis's
+     * (a replica loading the snapshot is told the database in its
+     * repl-stream-db AUX field too); other snapshots change nothing. */
+    if (atomic_exchange(&F.sync_cut, false) && F.cut_ok && !F.replica_mode) F.seldb = -1;
 }
+
+void feed_next_cut_is_sync(bool yes) { atomic_store(&F.sync_cut, yes); }
 
 bool feed_cut_offset(uint64_t cut_pos, long long *offset, int *db) {
     bool ok = false;
@@ -279,12 +284,28 @@ static void run_due(uint64_t at) {
     pthread_mutex_unlock(&F.mu);
 }
 
+static void on_record(const struct log_record *rec, void *arg);
+
 void feed_call(enum feed_op op, long long arg, struct feed_result *res) {
     struct feed_req q = {0};
     q.op = op;
     q.arg = arg;
     if (res) q.res = *res;
     if (!F.started) { /* before the feeder runs (start-up): at once */
+        run_req(&q);
+        if (res) *res = q.res;
+        return;
+    }
+    if (pthread_equal(pthread_self(), F.thread)) {
+        /* From the feeder itself (FAILOVER, from the cron): feed up to
+         * the tail now, then run it. */
+        uint64_t target = log_tail();
+        bool fed = false;
+        while (F.reader && F.pos < target) {
+            if (log_read_ex(F.reader, BATCH, on_record, &fed) == 0 && !log_reader_wait(F.reader, 10)) continue;
+            F.pos = log_reader_pos(F.reader);
+        }
+        if (fed) feed_wake_replicas();
         run_req(&q);
         if (res) *res = q.res;
         return;
@@ -336,7 +357,7 @@ static void on_record(const struct log_record *rec, void *arg) {
     if (atomic_load_explicit(&F.wait_due, memory_order_relaxed) <= rec->pos) resolve_waiters(rec->pos);
     if (atomic_load(&F.cut_busy) || atomic_load_explicit(&F.cut_seq, memory_order_acquire) != F.cut_seen_seq)
         resolve_cut(rec->pos);
-    if (rec->kind == LOG_EFFECT && !F.replica_mode && rbl_active()) {
+    if ((rec->kind == LOG_EFFECT || rec->kind == LOG_REPL) && !F.replica_mode && rbl_active()) {
         if (rec->db != F.seldb && !(rec->len == sizeof(EXEC_REC) - 1 && memcmp(rec->payload, EXEC_REC, rec->len) == 0)) {
             put_select(rec->db);
             F.seldb = rec->db;
@@ -398,6 +419,14 @@ int repl_wait(uint64_t woff, int numreplicas, int64_t deadline_ms, bool now_only
     return -1;
 }
 
+void feed_request_getack(void) {
+    pthread_mutex_lock(&F.mu);
+    F.getack_wanted = true;
+    pthread_cond_signal(&F.wake_cv);
+    pthread_mutex_unlock(&F.mu);
+    log_wake_readers();
+}
+
 /* Resolve the waiters' offsets, answer those that are done. [feeder] */
 static void check_waiters(void) {
     pthread_mutex_lock(&F.mu);
@@ -447,7 +476,9 @@ static void cron_second(int64_t now_s) {
     long long timeout = atomic_load(&R.o.timeout);
     bool ping = false, free_backlog = false;
     pthread_mutex_lock(&R.mu);
-    if (period > 0 && F.cron_loops % period == 0 && R.nreplicas > 0) ping = true;
+    /* No PING while a FAILOVER waits for a replica's offset to match ours. */
+    if (period > 0 && F.cron_loops % period == 0 && R.nreplicas > 0 && atomic_load(&R.failover) == FO_NONE)
+        ping = true;
     for (struct repl_replica *r = R.replicas; r; r = r->next) {
         int st = atomic_load(&r->state);
         if (st == REPL_RS_WAIT_BGSAVE_START || (st == REPL_RS_WAIT_BGSAVE_END && sync_wants_newlines(r)))
@@ -482,6 +513,7 @@ static void cron(int64_t now_ms) {
         cron_second(now_ms / 1000);
     }
     sync_cron();
+    failover_cron(now_ms);
     repl_refresh_good();
     if (rbl_active()) rbl_trim();
 }
@@ -506,8 +538,10 @@ static void *feed_main(void *arg) {
             if (getack && !F.in_multi) {
                 inject(GETACK, sizeof(GETACK) - 1);
                 fed = true;
-            } else if (getack) {
+            } else if (getack) { /* after the transaction */
+                pthread_mutex_lock(&F.mu);
                 F.getack_wanted = true;
+                pthread_mutex_unlock(&F.mu);
             }
             if (fed) {
                 feed_wake_replicas();

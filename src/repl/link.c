@@ -379,9 +379,11 @@ static enum psync_result psync(struct lconn *lc, char *replid, long long *offset
         strcpy(off, "-1");
     }
     set_state(lc, LINK_SEND_PSYNC);
-    const char *argv[] = {"PSYNC", id, off};
-    if (send_cmd(lc, 3, argv, NULL) != 0) {
+    /* FAILOVER: the target promotes itself when our replid matches its. */
+    const char *argv[] = {"PSYNC", id, off, "FAILOVER"};
+    if (send_cmd(lc, failover_in_progress() ? 4 : 3, argv, NULL) != 0) {
         log_warn("Unable to send PSYNC to master: %s", lc->err ? lc->err : "write error");
+        failover_failed("Write error to failover target");
         return PSYNC_ERROR;
     }
     set_state(lc, LINK_RECEIVE_PSYNC_REPLY);
@@ -715,6 +717,7 @@ static void attempt(uint64_t gen, const char *host, int port) {
     char replid[REPL_ID_LEN + 1];
     long long offset = -1;
     enum psync_result pr = psync(&lc, replid, &offset);
+    failover_psync_done(pr == PSYNC_CONTINUE || pr == PSYNC_FULLRESYNC);
     if (pr == PSYNC_CONTINUE) {
         if (cancelled(&lc)) goto fail;
         log_notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");

@@ -139,7 +139,6 @@ static void put_header_kind(size_t at, int db, uint32_t kind) {
     memcpy(st.bytes.data + at + 12, &d, 4);
 }
 
-static void put_header(size_t at, int db) { put_header_kind(at, db, kind_now()); }
 
 static void finish_record(size_t at) {
     uint32_t len = (uint32_t)(st.bytes.len - at - HDR);
@@ -160,12 +159,23 @@ static void put_bulk(const char *p, size_t n) {
     buf_append(&st.bytes, "\r\n", 2);
 }
 
+static void stage_kind(int db, uint32_t kind, int argc, const char *const *argv, const size_t *lens);
+
 void log_stage(int db, int argc, const char *const *argv, const size_t *lens) {
     if (!log_enabled()) return;
+    stage_kind(db, kind_now(), argc, argv, lens);
+}
+
+void log_stage_kind(int db, int kind, int argc, const char *const *argv, const size_t *lens) {
+    if (!log_enabled()) return;
+    stage_kind(db, (uint32_t)kind, argc, argv, lens);
+}
+
+static void stage_kind(int db, uint32_t kind, int argc, const char *const *argv, const size_t *lens) {
     buf_reserve(&st.bytes, HDR);
     size_t at = st.bytes.len;
     st.bytes.len += HDR;
-    put_header(at, db);
+    put_header_kind(at, db, kind);
     char hdr[STR_LL_MAX + 4];
     hdr[0] = '*';
     int k = ll_to_str(hdr + 1, STR_LL_MAX, argc);
@@ -526,7 +536,7 @@ static int consume_ex(uint64_t *pos, int max, log_record_ex_fn fn, void *arg) {
     return n;
 }
 
-/* The effects-only view (log_read, log_consume): EFFECT and LOCAL records. */
+/* The persisted view (log_read, log_consume): EFFECT and LOCAL records. */
 struct plain_ctx {
     log_record_fn fn;
     void *arg;
@@ -534,7 +544,7 @@ struct plain_ctx {
 
 static void plain_record(const struct log_record *rec, void *arg) {
     struct plain_ctx *c = arg;
-    if (rec->kind != LOG_RAW) c->fn(rec->db, rec->payload, rec->len, c->arg);
+    if (rec->kind == LOG_EFFECT || rec->kind == LOG_LOCAL) c->fn(rec->db, rec->payload, rec->len, c->arg);
 }
 
 static int consume_from(uint64_t *pos, int max, log_record_fn fn, void *arg) {

@@ -33,7 +33,9 @@
  *               neither);
  *   LOG_RAW     replication stream bytes as they came from the primary,
  *               verbatim (a replica proxies them to its own replicas, so
- *               that offsets are the same down a chain); never persisted.
+ *               that offsets are the same down a chain); never persisted;
+ *   LOG_REPL    a command for the replicas only, not persisted (PUBLISH:
+ *               Redis propagates it to replicas, not to the AOF).
  * A thread stages records of its own kind (log_set_thread_kind) or of the
  * process default (log_set_default_kind: LOCAL while a replica). log_read
  * delivers EFFECT and LOCAL records (the AOF's view); log_read_ex delivers
@@ -62,7 +64,7 @@ void log_teardown(void);
 extern _Atomic bool log_active;
 static inline bool log_enabled(void) { return atomic_load_explicit(&log_active, memory_order_relaxed); }
 
-enum log_kind { LOG_EFFECT = 0, LOG_LOCAL = 1, LOG_RAW = 2 };
+enum log_kind { LOG_EFFECT = 0, LOG_LOCAL = 1, LOG_RAW = 2, LOG_REPL = 3 };
 
 /* The kind this thread stages from now on; -1: the process default.
  * [any thread, for itself] */
@@ -72,6 +74,8 @@ void log_set_default_kind(int kind);
 
 /* Stage one effect: a command of argc arguments for database db. */
 void log_stage(int db, int argc, const char *const *argv, const size_t *lens);
+/* Stage one command of an explicit kind (LOG_REPL). */
+void log_stage_kind(int db, int kind, int argc, const char *const *argv, const size_t *lens);
 /* Stage replication stream bytes (whole commands, already RESP) received
  * from a primary, verbatim, as one LOG_RAW record. db: the stream's
  * database after these bytes (informative). */

@@ -90,6 +90,7 @@ OPT_BOOL(apply_lazy, lazy_flush)
 OPT_BOOL(apply_ignore_mm, ignore_maxmemory)
 OPT_BOOL(apply_announced, announced)
 OPT_NUM(apply_priority, priority)
+OPT_NUM(apply_shutdown_timeout, shutdown_timeout)
 OPT_NUM(apply_announce_port, announce_port)
 
 static int apply_load(long long v, char *err) {
@@ -171,6 +172,14 @@ static void replicaof_get(struct buf *out) {
 }
 
 static const struct config_enum load_names[] = {{"disabled", 0}, {"on-empty-db", 1}, {"swapdb", 2}, {NULL, 0}};
+static const struct config_enum perr_names[] = {{"ignore", 0}, {"panic", 1}, {"panic-on-replicas", 2}, {NULL, 0}};
+
+static int apply_perr(long long v, char *err) {
+    atomic_store(&R.o.propagation_error, (int)v);
+    return 0;
+}
+
+int repl_propagation_error_behavior(void) { return atomic_load(&R.o.propagation_error); }
 
 static struct config_option options[] = {
     {"repl-backlog-size", NULL, CFG_MEMORY, 0, "1mb", 1, LLONG_MAX, NULL, apply_backlog_size, NULL, NULL, NULL, 0,
@@ -205,6 +214,10 @@ static struct config_option options[] = {
      0, NULL},
     {"masteruser", NULL, CFG_STRING, 0, "", 0, 0, NULL, NULL, apply_masteruser, NULL, NULL, 0, NULL},
     {"masterauth", NULL, CFG_STRING, 0, "", 0, 0, NULL, NULL, apply_masterauth, NULL, NULL, 0, NULL},
+    {"shutdown-timeout", NULL, CFG_INT, 0, "10", 0, INT_MAX, NULL, apply_shutdown_timeout, NULL, NULL, NULL, 0,
+     NULL},
+    {"propagation-error-behavior", NULL, CFG_ENUM, 0, "ignore", 0, 0, perr_names, apply_perr, NULL, NULL, NULL, 0,
+     NULL},
     {"replicaof", "slaveof", CFG_SPECIAL, CFG_F_IMMUTABLE | CFG_F_MULTI_ARG, "", 0, 0, NULL, NULL, NULL,
      replicaof_set, replicaof_get, 0, NULL},
     CFG_END,
@@ -286,6 +299,15 @@ enum repl_rstate repl_replica_state(const struct repl_replica *r) { return atomi
 int repl_replica_worker(const struct repl_replica *r) { return r->worker; }
 uint64_t repl_replica_client(const struct repl_replica *r) { return r->client_id; }
 
+void repl_change_replid(void) {
+    pthread_mutex_lock(&R.mu);
+    repl_new_replid(R.replid);
+    memset(R.replid2, '0', REPL_ID_LEN);
+    R.replid2[REPL_ID_LEN] = '\0';
+    R.second_offset = -1;
+    pthread_mutex_unlock(&R.mu);
+}
+
 void repl_current_replid(char out[REPL_ID_LEN + 1]) {
     pthread_mutex_lock(&R.mu);
     memcpy(out, R.replid, REPL_ID_LEN + 1);
@@ -326,6 +348,7 @@ void repl_replica_gone(struct repl_replica *r) {
         r->registered = false;
         R.nreplicas--;
         sync_replica_gone(r);
+        rbl_cursor_release(&r->start); /* the stream kept for it */
         if (R.nreplicas == 0) R.no_replicas_since_s = time_ms() / 1000;
     }
     pthread_mutex_unlock(&R.mu);
@@ -438,6 +461,11 @@ int repl_replica_sync(struct repl_replica *r, bool psync, const char *replid, lo
                       struct rbl_cursor *start) {
     char name[128];
     pthread_mutex_lock(&R.mu);
+    if (atomic_load(&R.failover) != FO_NONE) {
+        pthread_mutex_unlock(&R.mu);
+        buf_puts(out, "NOMASTERLINK Can't SYNC while failing over");
+        return -1;
+    }
     if (atomic_load(&R.replica) && atomic_load(&R.link_state) != LINK_CONNECTED) {
         pthread_mutex_unlock(&R.mu);
         buf_puts(out, "NOMASTERLINK Can't SYNC while not connected with my master");
@@ -569,6 +597,137 @@ bool repl_master_addr(char *host, size_t cap, int *port) {
     return rep;
 }
 
+/* ---- FAILOVER ------------------------------------------------------------------------------------ */
+
+bool repl_failing_over(void) { return atomic_load(&R.failover) != FO_NONE; }
+bool failover_in_progress(void) { return atomic_load(&R.failover) == FO_IN_PROGRESS; }
+
+/* The replica at host:port (its announced or peer address). [mu held] */
+static struct repl_replica *find_replica_locked(const char *host, int port) {
+    for (struct repl_replica *r = R.replicas; r; r = r->next)
+        if (r->port == port && strcasecmp(r->ip[0] ? r->ip : r->peer_ip, host) == 0) return r;
+    return NULL;
+}
+
+/* Back to normal: writes resume. */
+static void clear_failover(void) {
+    pthread_mutex_lock(&R.mu);
+    R.fo_end_ms = 0;
+    R.fo_force = false;
+    R.fo_host[0] = '\0';
+    R.fo_port = 0;
+    atomic_store(&R.failover, FO_NONE);
+    pthread_mutex_unlock(&R.mu);
+    R.glue.pause_writes(false);
+}
+
+static void abort_failover(const char *why) {
+    int st = atomic_load(&R.failover);
+    if (st == FO_NONE) return;
+    pthread_mutex_lock(&R.mu);
+    if (R.fo_host[0])
+        log_notice("FAILOVER to %s:%d aborted: %s", R.fo_host, R.fo_port, why);
+    else
+        log_notice("FAILOVER to any replica aborted: %s", why);
+    pthread_mutex_unlock(&R.mu);
+    if (st == FO_IN_PROGRESS) repl_unset_master();
+    clear_failover();
+}
+
+int repl_failover(const char *host, int port, long long timeout_ms, bool force, const char **err) {
+    pthread_mutex_lock(&R.mu);
+    if (atomic_load(&R.failover) != FO_NONE) *err = "ERR FAILOVER already in progress.";
+    else if (atomic_load(&R.replica)) *err = "ERR FAILOVER is not valid when server is a replica.";
+    else if (R.nreplicas == 0) *err = "ERR FAILOVER requires connected replicas.";
+    else if (force && (timeout_ms == 0 || host == NULL))
+        *err = "ERR FAILOVER with force option requires both a timeout and target HOST and IP.";
+    else *err = NULL;
+    if (*err == NULL && host) {
+        struct repl_replica *r = find_replica_locked(host, port);
+        if (r == NULL) *err = "ERR FAILOVER target HOST and PORT is not a replica.";
+        else if (atomic_load(&r->state) != REPL_RS_ONLINE) *err = "ERR FAILOVER target replica is not online.";
+    }
+    if (*err) {
+        pthread_mutex_unlock(&R.mu);
+        return -1;
+    }
+    if (host) {
+        snprintf(R.fo_host, sizeof(R.fo_host), "%s", host);
+        R.fo_port = port;
+        log_notice("FAILOVER requested to %s:%d.", host, port);
+    } else {
+        R.fo_host[0] = '\0';
+        log_notice("FAILOVER requested to any replica.");
+    }
+    R.fo_end_ms = timeout_ms ? time_ms() + timeout_ms : 0;
+    R.fo_force = force;
+    atomic_store(&R.failover, FO_WAIT_FOR_SYNC);
+    pthread_mutex_unlock(&R.mu);
+    R.glue.pause_writes(true);
+    return 0;
+}
+
+int repl_failover_abort(const char **err) {
+    if (atomic_load(&R.failover) == FO_NONE) {
+        *err = "ERR No failover in progress.";
+        return -1;
+    }
+    abort_failover("Failover manually aborted");
+    return 0;
+}
+
+void failover_cron(int64_t now_ms) {
+    if (atomic_load(&R.failover) != FO_WAIT_FOR_SYNC) return;
+    char host[256];
+    int port = 0;
+    bool go = false;
+    pthread_mutex_lock(&R.mu);
+    if (R.fo_end_ms && R.fo_end_ms <= now_ms) {
+        bool force = R.fo_force;
+        snprintf(host, sizeof(host), "%s", R.fo_host);
+        port = R.fo_port;
+        pthread_mutex_unlock(&R.mu);
+        if (!force) {
+            abort_failover("Replica never caught up before timeout");
+            return;
+        }
+        log_notice("FAILOVER to %s:%d time out exceeded, failing over.", host, port);
+        atomic_store(&R.failover, FO_IN_PROGRESS);
+        repl_set_master(host, port);
+        return;
+    }
+    long long off = repl_offset_now();
+    struct repl_replica *r = R.fo_host[0] ? find_replica_locked(R.fo_host, R.fo_port) : NULL;
+    if (R.fo_host[0] == '\0') { /* any replica that has everything */
+        for (struct repl_replica *x = R.replicas; x && !r; x = x->next)
+            if (atomic_load(&x->ack_off) == off) r = x;
+        if (r) {
+            snprintf(R.fo_host, sizeof(R.fo_host), "%s", r->ip[0] ? r->ip : r->peer_ip);
+            R.fo_port = r->port;
+        }
+    }
+    if (r && atomic_load(&r->ack_off) == off) {
+        go = true;
+        snprintf(host, sizeof(host), "%s", R.fo_host);
+        port = R.fo_port;
+    }
+    pthread_mutex_unlock(&R.mu);
+    if (!go) return;
+    atomic_store(&R.failover, FO_IN_PROGRESS);
+    log_notice("Failover target %s:%d is synced, failing over.", host, port);
+    repl_set_master(host, port);
+}
+
+void failover_failed(const char *why) { abort_failover(why); }
+
+void failover_psync_done(bool accepted) {
+    if (atomic_load(&R.failover) != FO_IN_PROGRESS) return;
+    if (accepted)
+        clear_failover();
+    else
+        abort_failover("Failover target rejected psync request");
+}
+
 /* ---- RDB AUX fields -------------------------------------------------------------------------- */
 
 void repl_rdb_aux(struct buf *b, uint64_t cut_pos, void *arg) {
@@ -668,8 +827,9 @@ void repl_info(struct buf *o) {
     }
     uint64_t first, hist;
     rbl_range(&first, &hist);
-    buf_printf(o, "master_failover_state:no-failover\r\nmaster_replid:%s\r\nmaster_replid2:%s\r\n", R.replid,
-               R.replid2);
+    static const char *const fo_names[] = {"no-failover", "waiting-for-sync", "failover-in-progress"};
+    buf_printf(o, "master_failover_state:%s\r\nmaster_replid:%s\r\nmaster_replid2:%s\r\n",
+               fo_names[atomic_load(&R.failover)], R.replid, R.replid2);
     buf_printf(o, "master_repl_offset:%lld\r\nsecond_repl_offset:%lld\r\n", repl_offset_now(), R.second_offset);
     buf_printf(o, "repl_backlog_active:%d\r\nrepl_backlog_size:%lld\r\n", rbl_active() ? 1 : 0, rbl_size());
     buf_printf(o, "repl_backlog_first_byte_offset:%llu\r\nrepl_backlog_histlen:%llu\r\n", (unsigned long long)first,
@@ -771,6 +931,45 @@ void repl_start(void) {
     feed_start();
     if (!atomic_load(&R.replica) && R.rdb_has_id) feed_call(FEED_CREATE_BACKLOG, 1, NULL);
     if (atomic_load(&R.replica)) link_kick();
+}
+
+/* Before shutting down (writes are paused): let the replicas catch up with
+ * our offset, for at most shutdown-timeout seconds (Redis 7.0). */
+void repl_shutdown_wait(void) {
+    long long timeout = atomic_load(&R.o.shutdown_timeout);
+    if (timeout <= 0 || atomic_load(&R.replica) || R.nreplicas == 0) return;
+    log_notice("Waiting for replicas before shutting down.");
+    int64_t deadline = time_ms() + timeout * 1000;
+    long long off = repl_offset_now();
+    feed_request_getack();
+    for (;;) {
+        int behind = 0, total = 0;
+        pthread_mutex_lock(&R.mu);
+        for (struct repl_replica *r = R.replicas; r; r = r->next) {
+            total++;
+            if (atomic_load(&r->state) != REPL_RS_ONLINE || atomic_load(&r->ack_off) < off) behind++;
+        }
+        bool late = time_ms() >= deadline;
+        if (late && behind) {
+            int64_t now_s = time_ms() / 1000;
+            for (struct repl_replica *r = R.replicas; r; r = r->next) {
+                int st = atomic_load(&r->state);
+                if (st == REPL_RS_ONLINE && atomic_load(&r->ack_off) >= off) continue;
+                char name[128];
+                log_warn("Lagging replica %s reported offset %lld behind master, lag=%ld, state=%s.",
+                         repl_replica_name(r, name, sizeof(name)), off - atomic_load(&r->ack_off),
+                         (long)(now_s - atomic_load(&r->ack_time_s)), rstate_name(st));
+            }
+        }
+        pthread_mutex_unlock(&R.mu);
+        if (behind == 0 || total == 0) {
+            log_notice("%d of %d replicas are in sync when shutting down.", total - behind, total);
+            return;
+        }
+        if (late) return;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void repl_teardown(void) {

@@ -103,6 +103,8 @@ struct repl_glue {
     /* Post to the primary client: op 0 send REPLCONF ACK <offset>, op 1
      * close the connection. [any] */
     void (*master_post)(int op, long long offset);
+    /* Pause (on) or resume (off) the clients' writes (FAILOVER). [any] */
+    void (*pause_writes)(bool on);
 };
 
 /* What the composition root tells replication about the server. */
@@ -123,6 +125,9 @@ void repl_setup(const struct repl_glue *glue, const struct repl_server *srv);
  * configured (replicaof). */
 void repl_start(void);
 void repl_teardown(void);
+/* Shutting down with writes paused: wait (shutdown-timeout) for the
+ * replicas to acknowledge everything. [main thread] */
+void repl_shutdown_wait(void);
 
 /* Snapshots: the effects-log position of a cut (snapshot_env.log_pos; it
  * also tells the feeder where the cut is), and the replication AUX fields
@@ -143,12 +148,20 @@ bool repl_is_replica(void);
 int repl_set_master(const char *host, int port);
 /* REPLICAOF NO ONE (promotion: history kept, replicas partially resync). */
 void repl_unset_master(void);
+/* FAILOVER [TO host port [FORCE]] [TIMEOUT ms]: 0, or -1 with Redis's
+ * error in *err. timeout_ms 0: none; host NULL: any replica. */
+int repl_failover(const char *host, int port, long long timeout_ms, bool force, const char **err);
+/* FAILOVER ABORT: 0, or -1 with the error. */
+int repl_failover_abort(const char **err);
+bool repl_failing_over(void);
 /* Rules a request meets on a replica / a primary (READONLY, MASTERDOWN,
  * NOREPLICAS, LOADING): a cheap test first. */
 extern _Atomic bool repl_gates_on;
 /* The error reply (without "-"... as Redis's full message) or NULL. flags:
  * the command's (CMD_WRITE...); inv: flags some queued command lacks (EXEC). */
 const char *repl_gate(bool is_write, bool deny_stale, bool deny_loading);
+/* propagation-error-behavior: 0 ignore, 1 panic, 2 panic-on-replicas. */
+int repl_propagation_error_behavior(void);
 /* A replica leaves eviction to its primary (replica-ignore-maxmemory). */
 bool repl_ignores_maxmemory(void);
 
@@ -180,6 +193,8 @@ void repl_msg_free(struct repl_msg *m);
 enum repl_rstate repl_replica_state(const struct repl_replica *r);
 int repl_replica_worker(const struct repl_replica *r);
 uint64_t repl_replica_client(const struct repl_replica *r);
+/* DEBUG CHANGE-REPL-ID: a new replication id, no second one. */
+void repl_change_replid(void);
 /* Our replication id (master_replid). */
 void repl_current_replid(char out[REPL_ID_LEN + 1]);
 bool repl_replica_is_pre_psync(const struct repl_replica *r);

@@ -65,12 +65,13 @@ struct repl_opts {
     _Atomic long long diskless_delay;
     _Atomic long long diskless_max;
     _Atomic int diskless_load; /* 0 disabled, 1 on-empty-db, 2 swapdb */
+    _Atomic int propagation_error; /* 0 ignore, 1 panic, 2 panic-on-replicas */
     _Atomic long long ping_period;
     _Atomic long long timeout;
     _Atomic bool disable_nodelay;
     _Atomic long long min_to_write, min_max_lag;
     _Atomic bool replica_ro, serve_stale, lazy_flush, ignore_maxmemory, announced;
-    _Atomic long long priority, announce_port;
+    _Atomic long long priority, announce_port, shutdown_timeout;
     char announce_ip[256];  /* [mu] */
     char masterauth[512];   /* [mu] */
     size_t masterauth_len;
@@ -114,6 +115,12 @@ struct repl_state {
     _Atomic bool master_client;       /* the primary client exists */
     int master_db;
     _Atomic bool loading;
+    /* FAILOVER (primary side). */
+    _Atomic int failover;      /* FO_* */
+    char fo_host[256];
+    int fo_port;
+    int64_t fo_end_ms;
+    bool fo_force;
     /* Start-up: repl ids read from the RDB. */
     bool rdb_has_id;
     char rdb_replid[REPL_ID_LEN + 1];
@@ -123,7 +130,13 @@ struct repl_state {
 
 extern struct repl_state R;
 
+enum { FO_NONE = 0, FO_WAIT_FOR_SYNC, FO_IN_PROGRESS };
+
 /* repl.c */
+void failover_cron(int64_t now_ms);        /* [feeder] */
+void failover_psync_done(bool accepted);   /* [link] the target answered our PSYNC ... FAILOVER */
+void failover_failed(const char *why);
+bool failover_in_progress(void);
 void repl_new_replid(char out[REPL_ID_LEN + 1]);
 long long repl_offset_now(void); /* master_repl_offset */
 void repl_refresh_gates(void);
@@ -154,6 +167,10 @@ void feed_call(enum feed_op op, long long offset, struct feed_result *res);
  * it (waits; false when the feeder cannot tell: no backlog). */
 bool feed_cut_offset(uint64_t cut_pos, long long *offset, int *db);
 void feed_wake_replicas(void);
+/* Ask the replicas for an ACK now (REPLCONF GETACK *). */
+void feed_request_getack(void);
+/* The next cut is a full sync's: the stream resumes with SELECT after it. */
+void feed_next_cut_is_sync(bool yes);
 
 /* sync.c: full syncs. */
 void sync_cron(void);          /* start pending syncs, reap finished ones [feeder] */
@@ -161,7 +178,6 @@ void sync_replica_waiting(struct repl_replica *r); /* [mu held] attach to a runn
 void sync_replica_gone(struct repl_replica *r);    /* [mu held] */
 void sync_teardown(void);
 void sync_chunk_progress(void); /* a replica's window moved: wake a waiting sender */
-bool sync_running(void);
 bool sync_wants_newlines(const struct repl_replica *r); /* [mu held] a disk sync's snapshot still runs */
 
 /* link.c: the replica side. */

@@ -78,8 +78,6 @@ static pthread_mutex_t xfer_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t xfer_cv = PTHREAD_COND_INITIALIZER;
 static _Atomic int xfer_waiting;
 
-bool sync_running(void) { return R.job != NULL; }
-
 bool sync_wants_newlines(const struct repl_replica *r) {
     return r->job && !r->job->diskless && !r->job->payload_started;
 }
@@ -298,6 +296,10 @@ static void job_aux(struct buf *b, uint64_t cut_pos, void *arg) {
     j->start = c;
     j->resolved = true;
     for (int i = 0; i < j->ntargets; i++) send_fullresync_locked(j, j->targets[i]);
+    /* Each replica holds its own start; the job keeps one only while
+     * others may still attach (a disk snapshot), so that a replica that
+     * goes away frees the stream it kept. */
+    if (j->diskless) rbl_cursor_release(&j->start);
     char id[REPL_ID_LEN + 1];
     memcpy(id, R.replid, sizeof(id));
     pthread_mutex_unlock(&R.mu);
@@ -351,6 +353,7 @@ static bool send_file(struct repl_job *j) {
     pthread_mutex_lock(&R.mu);
     j->payload_started = true;
     for (int i = 0; i < j->ntargets; i++) atomic_store(&j->targets[i]->state, REPL_RS_SEND_BULK);
+    rbl_cursor_release(&j->start); /* nobody attaches any more */
     pthread_mutex_unlock(&R.mu);
     char hdr[32];
     int k = snprintf(hdr, sizeof(hdr), "$%lld\r\n", (long long)st.st_size);
@@ -426,8 +429,10 @@ static bool start_job(bool diskless) {
     persist_snapshot_opts(&o);
     o.aux = job_aux;
     o.aux_arg = j;
+    feed_next_cut_is_sync(true);
     int rc = sink ? snapshot_start(sink, &o, job_done, j, &j->snap) : ERR_IO;
     if (rc != 0) {
+        feed_next_cut_is_sync(false);
         if (sink) sink_close(sink);
         if (!diskless) unlink(j->path);
         /* Another snapshot took the view: the replicas wait for the next. */
@@ -451,9 +456,10 @@ static void check_limits_locked(struct repl_job *j) {
     if (!j->resolved || R.srv.replica_limits == NULL) return;
     long long hard, soft, soft_s;
     R.srv.replica_limits(&hard, &soft, &soft_s);
-    long long pending = (long long)(rbl_offset() + 1 - j->start.next);
     for (int i = 0; i < j->ntargets; i++) {
         struct repl_replica *r = j->targets[i];
+        if (r->start.b == NULL) continue;
+        long long pending = (long long)(rbl_offset() + 1 - r->start.next);
         if (hard > 0 && pending >= hard && !atomic_load(&r->gone)) {
             char name[128];
             log_warn("Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",

@@ -542,6 +542,8 @@ int main(int argc, char **argv) {
     script_shutdown_notify(); /* a script running on a worker stops at its next check */
     for (int i = 0; i < nlisteners; i++)
         if (listeners[i]) listener_detach(listeners[i]);
+    /* The replicas catch up first (writes are paused), unless SHUTDOWN NOW. */
+    if (!(atomic_load(&shutdown_flags) & 4)) repl_shutdown_wait();
     repl_teardown(); /* before the workers: it posts to their connections */
     worker_stop();
     persist_teardown();

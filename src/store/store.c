@@ -495,6 +495,7 @@ bool store_entry_expired(const struct entry *e) {
 
 static _Atomic bool lazy_expire = true;
 void store_set_lazy_expire(bool on) { atomic_store(&lazy_expire, on); }
+bool store_lazy_expire_on(void) { return atomic_load_explicit(&lazy_expire, memory_order_relaxed); }
 
 struct entry *store_peek(int db, const struct store_key *k, struct store_ref *ref) {
     DEBUG_ASSERT(store_holds(k->slot));
@@ -523,7 +524,10 @@ struct entry *store_lookup(int db, const struct store_key *k, unsigned flags, st
         /* During CLIENT PAUSE a read hides an expired key but does not
          * delete it (deleting is a write), as Redis does; a write that
          * still runs (the end of an EXEC) replaces it, so it goes. */
-        if (!(flags & STORE_LOOKUP_NOEXPIRE) && atomic_load_explicit(&lazy_expire, memory_order_relaxed) &&
+        /* A replica keeps expired keys for its primary's DEL, but a write
+         * of its own (a writable replica) replaces them: deleted then. */
+        if (!(flags & STORE_LOOKUP_NOEXPIRE) &&
+            (atomic_load_explicit(&lazy_expire, memory_order_relaxed) || (flags & STORE_LOOKUP_WRITE)) &&
             (!store_expire_is_paused() || (flags & STORE_LOOKUP_WRITE)))
             store_delete_expired(r);
         e = NULL;

@@ -126,4 +126,8 @@ void store_dbslots_free(struct dbslots *d, bool async);
 int lazyfree_setup(void);
 void lazyfree_teardown(void);
 
+/* Does this server delete expired keys (false on a replica: its primary's
+ * DELs do)? Active expiry stops too. [any] */
+bool store_lazy_expire_on(void);
+
 #endif

@@ -365,6 +365,7 @@ def test_stale_data_and_min_replicas(servers):
 
 # ---- five replicas under a mixed load -------------------------------------------------------------------------
 
+@pytest.mark.stress
 def test_five_replicas_converge_under_load(servers):
     p = servers()
     pc = p.c()
@@ -452,6 +453,7 @@ def test_backlog_overrun_falls_back_to_full_sync(servers):
     same_digest(pc, rc)
 
 
+@pytest.mark.stress
 def test_promotion_keeps_history_and_chains_follow(servers):
     """Kill the primary, promote a replica: the other replica and the
     promoted replica's own replica follow it with partial resyncs."""
@@ -573,3 +575,45 @@ def test_stash_replicates_from_redis(servers, redis_peers):
     caught_up(pc, rc)
     same_digest(pc, rc)
     assert stats(pc)[0] == full and stats(pc)[1] == ok + 1
+
+
+# ---- FAILOVER, PUBLISH -----------------------------------------------------------------------------------
+
+def test_failover_swaps_roles_with_a_partial_resync(servers):
+    p, r = servers(), servers()
+    pc = p.c()
+    rc = replicate(r, p)
+    pc.set("k", "v")
+    with pytest.raises(redis.ResponseError, match="^FAILOVER target HOST and PORT is not a replica.$"):
+        pc.execute_command("FAILOVER", "TO", "127.0.0.1", "1")
+    with pytest.raises(redis.ResponseError, match="^FAILOVER with force option requires both a timeout"):
+        pc.execute_command("FAILOVER", "FORCE")
+    with pytest.raises(redis.ResponseError, match="^No failover in progress.$"):
+        pc.execute_command("FAILOVER", "ABORT")
+    assert pc.execute_command("FAILOVER", "TO", "127.0.0.1", str(r.port), "TIMEOUT", "10000") == "OK"
+    wait_for(lambda: info(rc)["role"] == "master" and link_up(pc), 20, "the roles to swap")
+    assert info(pc)["master_failover_state"] == "no-failover"
+    assert stats(rc)[:2] == (0, 1)  # the old primary continued from its own offset
+    rc.set("after", "1")
+    caught_up(rc, pc)
+    assert pc.get("after") == "1" and pc.get("k") == "v"
+    with pytest.raises(redis.ResponseError, match="^FAILOVER is not valid when server is a replica.$"):
+        pc.execute_command("FAILOVER")
+
+
+def test_publish_reaches_the_replicas_subscribers(servers):
+    p, r = servers(), servers()
+    pc = p.c()
+    rc = replicate(r, p)
+    sub = r.client().pubsub()
+    sub.subscribe("news")
+    assert sub.get_message(timeout=5)["type"] == "subscribe"
+    pc.publish("news", "hello")
+    p2 = pc.pipeline(transaction=True)
+    p2.publish("news", "in-multi")
+    p2.execute()
+    got = []
+    wait_for(lambda: (lambda m: m and got.append(m["data"]))(sub.get_message(timeout=0.1)) or len(got) == 2, 10,
+             "both messages")
+    assert got == [b"hello", b"in-multi"]
+    sub.close()
