@@ -57,7 +57,8 @@ struct repl_conn {
 static _Atomic uint64_t master_id;
 static _Atomic int master_worker = -1;
 static _Atomic int next_worker;
-static __thread struct obuf *discard; /* replies to the primary's commands */
+static __thread struct obuf discard_ob; /* replies to the primary's commands */
+static __thread struct obuf *discard;
 
 /* ---- posting to a connection's worker ----------------------------------------------------------- */
 
@@ -249,7 +250,7 @@ static void master_error(struct client *c, const struct obuf *replies);
 static size_t master_process(struct client *c, char *base, size_t len) {
     struct repl_conn *rc = c->repl;
     if (discard == NULL) {
-        discard = xmalloc(sizeof(*discard));
+        discard = &discard_ob;
         obuf_init(discard);
     }
     size_t pos = 0;

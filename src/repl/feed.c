@@ -70,7 +70,7 @@ struct waiter {
 
 static struct {
     pthread_t thread;
-    bool started;
+    _Atomic bool started; /* set (release) after `thread`: read by any thread */
     _Atomic bool stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* request answered, cut resolved */
@@ -103,6 +103,8 @@ static struct {
     bool cut_ok;
 } F = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .wake_cv = PTHREAD_COND_INITIALIZER,
        .seldb = -1, .due = UINT64_MAX, .wait_due = UINT64_MAX};
+
+static __thread bool on_feeder; /* the calling thread is the feeder */
 
 static const char PING[] = "*1\r\n$4\r\nPING\r\n";
 static const char GETACK[] = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
@@ -296,7 +298,7 @@ void feed_call(enum feed_op op, long long arg, struct feed_result *res) {
         if (res) *res = q.res;
         return;
     }
-    if (pthread_equal(pthread_self(), F.thread)) {
+    if (on_feeder) {
         /* From the feeder itself (FAILOVER, from the cron): feed up to
          * the tail now, then run it. */
         uint64_t target = log_tail();
@@ -521,6 +523,7 @@ static void cron(int64_t now_ms) {
 /* ---- the thread ---------------------------------------------------------------------------------- */
 
 static void *feed_main(void *arg) {
+    on_feeder = true;
     while (!atomic_load(&F.stop)) {
         run_due(F.reader ? F.pos : 0);
         bool fed = false;

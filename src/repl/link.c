@@ -808,7 +808,9 @@ void link_stop(void) {
     bool started = L.started;
     pthread_mutex_unlock(&R.mu);
     if (started) pthread_join(L.thread, NULL);
+    pthread_mutex_lock(&R.mu);
     L.started = false;
+    pthread_mutex_unlock(&R.mu);
 }
 
 /* ---- the primary client's side [feeder, once a second] ------------------------------------------ */

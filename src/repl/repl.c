@@ -937,7 +937,10 @@ void repl_start(void) {
  * our offset, for at most shutdown-timeout seconds (Redis 7.0). */
 void repl_shutdown_wait(void) {
     long long timeout = atomic_load(&R.o.shutdown_timeout);
-    if (timeout <= 0 || atomic_load(&R.replica) || R.nreplicas == 0) return;
+    pthread_mutex_lock(&R.mu);
+    int n = R.nreplicas;
+    pthread_mutex_unlock(&R.mu);
+    if (timeout <= 0 || atomic_load(&R.replica) || n == 0) return;
     log_notice("Waiting for replicas before shutting down.");
     int64_t deadline = time_ms() + timeout * 1000;
     long long off = repl_offset_now();
@@ -974,7 +977,7 @@ void repl_shutdown_wait(void) {
 
 void repl_teardown(void) {
     link_stop();
+    feed_stop(); /* no more syncs start (sync_cron runs on the feeder) */
     sync_teardown();
-    feed_stop();
     rbl_teardown();
 }
