@@ -92,11 +92,11 @@ void exec_store_seal(void) {
      * before the locks go: the pops are logged after the pushes. */
     if (block_has_ready()) block_serve_ready();
     if (log_enabled()) {
-        bool effects = log_staged() > 0;
         log_seal(true);
-        /* The primary's bytes go with the first section that changed
-         * something (a cut sees both or neither). */
-        if (UNLIKELY(raw.n > 0) && effects) {
+        /* The primary's bytes go with the command's (first) locked
+         * section: a snapshot's cut has both its changes and them, or
+         * neither. */
+        if (UNLIKELY(raw.n > 0)) {
             log_stage_raw(*raw.db, raw.p, raw.n);
             log_seal(false);
             raw.n = 0;
@@ -462,7 +462,14 @@ void exec_call(struct client *c, const struct command *cmd) {
         }
     }
     /* WAIT waits for the log position after the client's last write. */
-    if (UNLIKELY(log_thread_seals() != seals)) c->woff = log_tail();
+    if (UNLIKELY(log_thread_seals() != seals)) {
+        c->woff = log_tail();
+        /* A writable replica expires the keys its own clients wrote. */
+        if (UNLIKELY(atomic_load_explicit(&repl_gates_on, memory_order_relaxed)) && !(c->flags & CLIENT_MASTER) &&
+            repl_is_replica())
+            for (int i = 0; i < c->nkeys; i++)
+                repl_local_write(c->db, c->argv[c->keys[i].pos], c->argvlen[c->keys[i].pos]);
+    }
     after_call(c, cmd, start);
 }
 

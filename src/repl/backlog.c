@@ -26,6 +26,7 @@ static _Atomic bool active;
 static _Atomic uint64_t offset;        /* number of the last byte written */
 static _Atomic long long size_limit = 1024 * 1024;
 static _Atomic size_t chain_bytes;
+static _Atomic uint64_t head_start; /* head->start, for a lock-free "anything to trim?" */
 
 void rbl_setup(void) {}
 
@@ -71,6 +72,7 @@ void rbl_create(uint64_t off) {
     pthread_mutex_lock(&mu);
     drop_chain_locked();
     head = tail = block_new(off + 1, BLOCK_BYTES);
+    atomic_store(&head_start, off + 1);
     atomic_store_explicit(&offset, off, memory_order_release);
     atomic_store_explicit(&active, true, memory_order_release);
     pthread_mutex_unlock(&mu);
@@ -123,6 +125,10 @@ void rbl_range(uint64_t *first, uint64_t *histlen) {
 }
 
 void rbl_trim(void) {
+    /* Nothing to do while the history is within the size and a block. */
+    uint64_t kept = atomic_load_explicit(&offset, memory_order_acquire) + 1 -
+                    atomic_load_explicit(&head_start, memory_order_relaxed);
+    if (kept <= (uint64_t)atomic_load(&size_limit) + BLOCK_BYTES) return;
     pthread_mutex_lock(&mu);
     uint64_t limit = (uint64_t)atomic_load(&size_limit);
     while (head && head != tail) {
@@ -137,6 +143,7 @@ void rbl_trim(void) {
         head = atomic_load_explicit(&b->next, memory_order_acquire);
         atomic_store_explicit(&b->next, NULL, memory_order_relaxed);
         atomic_fetch_sub_explicit(&chain_bytes, b->cap, memory_order_relaxed);
+        atomic_store_explicit(&head_start, head->start, memory_order_relaxed);
         rbl_block_unref(b);
     }
     pthread_mutex_unlock(&mu);

@@ -48,6 +48,11 @@
 
 #define CRON_MS 100
 #define BATCH 512
+/* While records keep coming the feeder polls every POLL_US (a writer's
+ * publish then costs no wake-up syscall); after BUSY_MS without any it
+ * sleeps on the log until woken. */
+#define POLL_US 200
+#define BUSY_MS 100
 
 struct feed_req {
     struct feed_req *next;
@@ -89,6 +94,7 @@ static struct {
     bool replica_mode;
     bool in_multi;
     int64_t last_cron_ms, last_sec_ms;
+    int64_t busy_until_ms;
     long long cron_loops;
     /* The cut. */
     _Atomic bool sync_cut;  /* the next cut is a full sync's (SELECT after it) */
@@ -193,7 +199,7 @@ bool feed_cut_offset(uint64_t cut_pos, long long *offset, int *db) {
 
 static void attach(void) {
     if (F.reader) return;
-    F.reader = log_reader_attach();
+    F.reader = log_reader_attach_kinds(LOG_KINDS_REPL);
     F.attach_pos = F.pos = log_reader_pos(F.reader);
 }
 
@@ -516,6 +522,7 @@ static void cron(int64_t now_ms) {
     }
     sync_cron();
     failover_cron(now_ms);
+    local_expire_cron();
     repl_refresh_good();
     if (rbl_active()) rbl_trim();
 }
@@ -551,7 +558,16 @@ static void *feed_main(void *arg) {
                 rbl_trim(); /* the backlog keeps its size as it grows (Redis trims on append) */
             }
             if (waiting) check_waiters();
-            if (n == 0) log_reader_wait(F.reader, waiting ? 10 : CRON_MS);
+            if (n > 0) {
+                F.busy_until_ms = time_ms() + BUSY_MS;
+            } else if (time_ms() < F.busy_until_ms) {
+                /* Records keep coming: poll instead of sleeping on the log,
+                 * so that writers do not pay a futex wake per publish. */
+                struct timespec ts = {0, POLL_US * 1000L};
+                nanosleep(&ts, NULL);
+            } else {
+                log_reader_wait(F.reader, waiting ? 10 : CRON_MS);
+            }
         } else {
             resolve_cut(0);
             resolve_waiters(0);

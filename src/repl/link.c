@@ -534,6 +534,7 @@ static void drop_old_data(void) {
     for (struct repl_replica *r = R.replicas; r; r = r->next) repl_post(r, REPL_MSG_CLOSE, NULL, false);
     pthread_mutex_unlock(&R.mu);
     feed_call(FEED_FREE_BACKLOG, 0, NULL);
+    local_clear();
     log_notice("MASTER <-> REPLICA sync: Flushing old data");
     store_flush(-1, atomic_load(&R.o.lazy_flush));
 }

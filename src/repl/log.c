@@ -50,7 +50,10 @@ static _Atomic uint64_t released CACHE_ALIGNED;
 struct log_reader {
     _Atomic uint64_t pos;
     bool used;
+    unsigned kinds; /* LOG_KINDS_* it reads */
 };
+/* The kinds some attached reader reads: nothing else is staged. */
+static _Atomic unsigned wanted;
 static struct log_reader readers[LOG_MAX_READERS];
 static pthread_mutex_t rmu = PTHREAD_MUTEX_INITIALIZER;
 static int nreaders;
@@ -161,13 +164,18 @@ static void put_bulk(const char *p, size_t n) {
 
 static void stage_kind(int db, uint32_t kind, int argc, const char *const *argv, const size_t *lens);
 
+static inline bool wanted_kind(uint32_t kind) {
+    return (atomic_load_explicit(&wanted, memory_order_relaxed) >> kind) & 1u;
+}
+
 void log_stage(int db, int argc, const char *const *argv, const size_t *lens) {
     if (!log_enabled()) return;
-    stage_kind(db, kind_now(), argc, argv, lens);
+    uint32_t kind = kind_now();
+    if (wanted_kind(kind)) stage_kind(db, kind, argc, argv, lens);
 }
 
 void log_stage_kind(int db, int kind, int argc, const char *const *argv, const size_t *lens) {
-    if (!log_enabled()) return;
+    if (!log_enabled() || !wanted_kind((uint32_t)kind)) return;
     stage_kind(db, (uint32_t)kind, argc, argv, lens);
 }
 
@@ -187,7 +195,7 @@ static void stage_kind(int db, uint32_t kind, int argc, const char *const *argv,
 }
 
 void log_stage_raw(int db, const char *p, size_t n) {
-    if (!log_enabled() || n == 0) return;
+    if (!log_enabled() || n == 0 || !wanted_kind(LOG_RAW)) return;
     buf_reserve(&st.bytes, HDR);
     size_t at = st.bytes.len;
     st.bytes.len += HDR;
@@ -394,13 +402,24 @@ static void release_min_locked(void) {
     atomic_store_explicit(&released, min, memory_order_release);
 }
 
-struct log_reader *log_reader_attach(void) {
+static void recompute_wanted_locked(void) {
+    unsigned w = 0;
+    for (int i = 0; i < LOG_MAX_READERS; i++)
+        if (readers[i].used) w |= readers[i].kinds;
+    atomic_store(&wanted, w);
+}
+
+struct log_reader *log_reader_attach(void) { return log_reader_attach_kinds(LOG_KINDS_PERSIST); }
+
+struct log_reader *log_reader_attach_kinds(unsigned kinds) {
     pthread_mutex_lock(&rmu);
     struct log_reader *r = NULL;
     for (int i = 0; i < LOG_MAX_READERS && r == NULL; i++)
         if (!readers[i].used) r = &readers[i];
     ASSERT(r != NULL);
     r->used = true;
+    r->kinds = kinds;
+    recompute_wanted_locked();
     uint64_t pos = atomic_load(&tail);
     atomic_store(&r->pos, pos);
     if (nreaders++ == 0) atomic_store(&released, pos);
@@ -414,6 +433,7 @@ void log_reader_detach(struct log_reader **rp) {
     if (r == NULL) return;
     pthread_mutex_lock(&rmu);
     r->used = false;
+    recompute_wanted_locked();
     if (--nreaders == 0) {
         atomic_store(&log_active, false);
         /* Nobody reads what is left: free it, and let producers that

@@ -116,8 +116,13 @@ struct log_reader;
 typedef void (*log_record_fn)(int db, const char *payload, size_t len, void *arg);
 
 /* Attach a reader; staging begins now (if it was off). Its first record is
- * the first one sealed after this call. [any] */
+ * the first one sealed after this call. It reads the persisted kinds
+ * (EFFECT, LOCAL); log_reader_attach_kinds names others: records of a kind
+ * no attached reader reads are not staged at all. [any] */
 struct log_reader *log_reader_attach(void);
+#define LOG_KINDS_PERSIST ((1u << LOG_EFFECT) | (1u << LOG_LOCAL))
+#define LOG_KINDS_REPL ((1u << LOG_EFFECT) | (1u << LOG_RAW) | (1u << LOG_REPL))
+struct log_reader *log_reader_attach_kinds(unsigned kinds);
 /* Detach (and free) a reader; staging stops with the last one. */
 void log_reader_detach(struct log_reader **r);
 /* Position of the reader's next record. */

@@ -575,6 +575,7 @@ void repl_unset_master(void) {
     /* A new history continues this one: replicas of the old primary
      * resync partially (replid2 / second_repl_offset). */
     feed_call(FEED_TO_MASTER, 0, NULL);
+    local_clear(); /* a primary expires every key itself */
     log_set_default_kind(LOG_EFFECT);
     store_set_lazy_expire(true);
     log_set_role('M');

@@ -160,6 +160,11 @@ extern _Atomic bool repl_gates_on;
 /* The error reply (without "-"... as Redis's full message) or NULL. flags:
  * the command's (CMD_WRITE...); inv: flags some queued command lacks (EXEC). */
 const char *repl_gate(bool is_write, bool deny_stale, bool deny_loading);
+/* A client of a writable replica wrote this key: the replica expires it
+ * itself (its primary does not know it). [any] */
+void repl_local_write(int db, const char *key, size_t klen);
+/* INFO's slave_expires_tracked_keys. */
+size_t repl_local_keys(void);
 /* propagation-error-behavior: 0 ignore, 1 panic, 2 panic-on-replicas. */
 int repl_propagation_error_behavior(void);
 /* A replica leaves eviction to its primary (replica-ignore-maxmemory). */

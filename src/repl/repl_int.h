@@ -180,6 +180,10 @@ void sync_teardown(void);
 void sync_chunk_progress(void); /* a replica's window moved: wake a waiting sender */
 bool sync_wants_newlines(const struct repl_replica *r); /* [mu held] a disk sync's snapshot still runs */
 
+/* local.c: keys a writable replica wrote itself. */
+void local_expire_cron(void); /* [feeder] */
+void local_clear(void);
+
 /* link.c: the replica side. */
 void link_setup(void);
 void link_kick(void);       /* the primary changed: (re)connect */

@@ -228,7 +228,8 @@ static void section_stats(struct buf *o) {
     buf_printf(o, "pubsub_patterns:%ld\r\n", pubsub_numpat());
     buf_printf(o, "pubsubshard_channels:0\r\n");
     buf_printf(o, "latest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n");
-    buf_printf(o, "slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n");
+    buf_printf(o, "slave_expires_tracked_keys:%zu\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n",
+               repl_local_keys());
     buf_printf(o, "active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\n");
     buf_printf(o, "total_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\n");
     buf_printf(o, "tracking_total_keys:%llu\r\ntracking_total_items:%llu\r\ntracking_total_prefixes:%llu\r\n",

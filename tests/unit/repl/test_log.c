@@ -215,8 +215,8 @@ static void remember_ex(const struct log_record *rec, void *arg) {
 
 TEST(kinds_and_raw_records) {
     log_setup(1 << 16);
-    struct log_reader *repl = log_reader_attach(); /* sees everything */
-    struct log_reader *aof = log_reader_attach();  /* the plain view: no RAW */
+    struct log_reader *repl = log_reader_attach_kinds(LOG_KINDS_REPL | LOG_KINDS_PERSIST); /* sees everything */
+    struct log_reader *aof = log_reader_attach(); /* the persisted view: no RAW */
     log_stage_cstr(1, "SET", "a", "1", NULL); /* the default kind: EFFECT */
     log_seal(false);
     log_set_thread_kind(LOG_LOCAL);
@@ -243,8 +243,20 @@ TEST(kinds_and_raw_records) {
     TEST_EXPECT_INT(log_read(aof, 100, remember, &s), 4); /* four ring records read... */
     TEST_EXPECT_INT(s.n, 3);                              /* ...the RAW one not delivered */
     TEST_EXPECT_INT(s.db, 65535);
+    /* Kinds nobody reads are not even staged. */
     log_reader_detach(&repl);
+    log_stage_raw(0, "*1\r\n$4\r\nPING\r\n", 14);
+    TEST_EXPECT_INT(log_staged(), 0);
     log_reader_detach(&aof);
+    struct log_reader *feeder = log_reader_attach_kinds(LOG_KINDS_REPL);
+    log_set_thread_kind(LOG_LOCAL);
+    log_stage_cstr(0, "SET", "x", "1", NULL);
+    TEST_EXPECT_INT(log_staged(), 0);
+    log_set_thread_kind(-1);
+    log_stage_cstr(0, "SET", "x", "1", NULL);
+    TEST_EXPECT_INT(log_staged(), 1);
+    log_discard();
+    log_reader_detach(&feeder);
     log_teardown();
 }
 
