@@ -539,15 +539,11 @@ static void drop_old_data(void) {
     store_flush(-1, atomic_load(&R.o.lazy_flush));
 }
 
-/* Load the snapshot the primary sends. 0 or -1 (logged). */
-static int receive_full(struct lconn *lc, struct payload *p) {
-    char line[256];
-    set_state(lc, LINK_TRANSFER);
-    atomic_store(&R.transfer_size, -1);
-    atomic_store(&R.transfer_read, 0);
-    atomic_store(&R.transfer_lastio_s, time_ms() / 1000);
+/* The payload's header: "$<size>" or "$EOF:<mark>", after any keepalive
+ * newlines. 0, or -1 (logged). */
+static int read_bulk_header(struct lconn *lc, char *line, size_t cap) {
     for (;;) {
-        int n = l_line(lc, line, sizeof(line), time_ms() + SYNCIO_TIMEOUT_MS);
+        int n = l_line(lc, line, cap, time_ms() + SYNCIO_TIMEOUT_MS);
         if (n == -2) {
             log_warn("Timeout receiving bulk data from MASTER... If the problem persists try to set the "
                      "'repl-timeout' parameter in redis.conf to a larger value.");
@@ -568,8 +564,18 @@ static int receive_full(struct lconn *lc, struct payload *p) {
                      line);
             return -1;
         }
-        break;
+        return 0;
     }
+}
+
+/* Load the snapshot the primary sends. 0 or -1 (logged). */
+static int receive_full(struct lconn *lc, struct payload *p) {
+    char line[256];
+    set_state(lc, LINK_TRANSFER);
+    atomic_store(&R.transfer_size, -1);
+    atomic_store(&R.transfer_read, 0);
+    atomic_store(&R.transfer_lastio_s, time_ms() / 1000);
+    if (read_bulk_header(lc, line, sizeof(line)) != 0) return -1;
     int mode = atomic_load(&R.o.diskless_load);
     bool diskless = mode == 2 || (mode == 1 && dataset_empty());
     if (strncmp(line + 1, "EOF:", 4) == 0 && strlen(line + 5) >= REPL_ID_LEN) {
