@@ -30,6 +30,7 @@ UNITS=("$@")
 # the suite starts them itself, through a redis-server stand-in that runs
 # Stash.
 SPAWNED=(auth acl acl-v2 info aofrw integration/aof integration/aof-multi-part)
+WITH_REPL=(${WITH_REPL_UNITS:-expire introspection multi scripting slowlog type/list type/string type/zset})
 SUITE=$ROOT/tests/redis-suite/redis-7.0.15
 KNOWN=$ROOT/tests/redis-suite-known-failures.txt
 
@@ -113,7 +114,7 @@ spawn_tree() {
 #!/bin/sh
 if [ \$# -ge 1 ] && [ -f "\$1" ]; then
   conf="\$1.stash"
-  grep -v -E '^(always-show-logo|pidfile|repl-diskless-sync-delay|save|rdbcompression|dbfilename|slave-serve-stale-data|activerehashing|enable-protected-configs|enable-module-command|propagation-error-behavior) ' "\$1" > "\$conf"
+  grep -v -E '^(always-show-logo|pidfile|save|rdbcompression|dbfilename|activerehashing|enable-protected-configs|enable-module-command|propagation-error-behavior) ' "\$1" > "\$conf"
   shift
   # The suite connects as soon as it sees " PID: <pid>": stash-server logs
   # it once its ports are open (Redis prints it in its logo then). Should
@@ -133,17 +134,22 @@ if [ \$# -ge 1 ] && [ -f "\$1" ]; then
     done
     grep -q " PID: \$\$" "\$out" 2>/dev/null || echo "stash-server stand-in PID: \$\$"
   ) &
-  exec "$BIN" "\$conf" "\$@"
+  exec "$BIN" "\$conf" "\$@" \${STASH_SPAWN_ARGS:-}
 fi
 exec "$BIN" "\$@"
 WRAP
   chmod +x "$t/src/redis-server"
 }
 
-run_spawned() { # unit (integration/NAME: a unit of the suite's integration directory)
+run_spawned() { # unit (integration/NAME: a unit of the suite's integration directory; needs:repl stays)
   spawn_tree || { echo "$1: [err]: cannot prepare the suite copy" | tee -a "$OUT"; return; }
-  local path="unit/$1"
-  [[ "$1" == integration/* ]] && path=$1
+  local path="unit/$1" tags="-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory"
+  case "$1" in integration/*) path=$1; tags="-needs:pfdebug -needs:save -needs:config-maxmemory" ;; esac
+  # The integration units rely on a single-threaded server in places
+  # (DEBUG SLEEP freezing it all, CLIENT KILL inside MULTI reaching every
+  # connection): their servers run one worker.
+  local extra=""
+  case "$1" in integration/*) extra="--threads 1" ;; esac
   # Tests that kill Redis's fork child (get_child_pid): Stash's snapshots
   # have no child process, so they would wait for their timeout.
   local skip=()
@@ -156,15 +162,15 @@ run_spawned() { # unit (integration/NAME: a unit of the suite's integration dire
     skip=(--skiptest "AOF multiple rewrite failures will open multiple INCR AOFs"
           --skiptest "AOF will trigger limit when AOFRW fails many times"
           --skiptest "AOF will open a temporary INCR AOF to accumulate data until the first AOFRW success when AOF is dynamically enabled")
-  (cd "$DIR/spawn" && TERM=dumb timeout 600 ./runtest --single "$path" ${skip[@]+"${skip[@]}"} \
+  (cd "$DIR/spawn" && STASH_SPAWN_ARGS="$extra" TERM=dumb timeout 600 ./runtest --single "$path" ${skip[@]+"${skip[@]}"} \
       --baseport $((20000 + RANDOM % 30000)) \
-      --tags "-needs:repl -needs:pfdebug -needs:save -needs:config-maxmemory" \
+      --tags "$tags" \
       --ignore-encoding --durable --clients 1 --timeout 120 2>&1) | sed "s|^|$1: |" | tee -a "$OUT" |
       grep -E "\[(ok|err|exception)\]|Killing|exception" || true
 }
 
 for u in "${UNITS[@]}"; do
-  if [[ " ${SPAWNED[*]} " == *" $u "* ]]; then
+  if [[ " ${SPAWNED[*]} " == *" $u "* || $u == integration/* ]]; then
     run_spawned "$u"
     continue
   fi
@@ -195,7 +201,10 @@ for u in "${UNITS[@]}"; do
     type/stream*) start_server --threads 1 ;;
     *) start_server ;;
   esac
-  TAGS="-needs:repl -needs:pfdebug -needs:config-maxmemory"
+  TAGS="-needs:pfdebug -needs:config-maxmemory"
+  # Units whose needs:repl tests pass (they read the replication stream
+  # with SYNC): the others still skip them.
+  [[ " ${WITH_REPL[*]} " == *" $u "* ]] || TAGS="$TAGS -needs:repl"
   # The needs:debug blocks of the stream units run with "appendonly yes"
   # (DEBUG LOADAOF, BGREWRITEAOF): a server without that option would abort
   # the whole unit at the block's CONFIG SET, so they are skipped until it

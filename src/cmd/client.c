@@ -262,9 +262,12 @@ static int type_by_name(const char *s, size_t n) {
     return CTYPE_ANY;
 }
 
-/* No replication links exist yet: a connection is pubsub or normal
- * (MONITOR clients count as normal, as in Redis). */
-static int type_of(const struct client *c) { return (c->flags & CLIENT_PUBSUB) ? CTYPE_PUBSUB : CTYPE_NORMAL; }
+/* Redis's getClientType (MONITOR clients count as normal). */
+static int type_of(const struct client *c) {
+    if (c->flags & CLIENT_MASTER) return CTYPE_MASTER;
+    if (c->flags & CLIENT_REPLICA) return CTYPE_REPLICA;
+    return (c->flags & CLIENT_PUBSUB) ? CTYPE_PUBSUB : CTYPE_NORMAL;
+}
 
 /* ---- LIST ------------------------------------------------------------------------- */
 

@@ -34,6 +34,10 @@ void cmd_hash_setup(void); /* cmd/hash.c */
 void cmd_set_setup(void);  /* cmd/set.c */
 void cmd_script_setup(void); /* cmd/script.c */
 
+/* Replication's callbacks into the connections (cmd/repl.c). */
+struct repl_glue;
+void cmd_repl_glue(struct repl_glue *g);
+
 /* ACL key finders of the commands whose key specs cannot say
  * (exec/access.h cmd_keyperm_fn). */
 int cmd_set_keyperm(int argc, const char *const *argv, const size_t *lens, struct acl_ref *out, int max);

@@ -6,6 +6,7 @@
  */
 #include "cmd/cmd.h"
 #include "exec/tracking.h"
+#include "repl/repl.h"
 #include "base/alloc.h"
 #include "base/str.h"
 #include "exec/access.h"
@@ -154,7 +155,7 @@ void cmd_hello(struct client *c) {
     reply_bulk_cstr(c, "mode");
     reply_bulk_cstr(c, "standalone");
     reply_bulk_cstr(c, "role");
-    reply_bulk_cstr(c, "master");
+    reply_bulk_cstr(c, repl_role_name());
     reply_bulk_cstr(c, "modules");
     reply_array(c, 0);
 }

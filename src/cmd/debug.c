@@ -18,7 +18,8 @@
  *   RELOAD [MERGE|NOFLUSH|NOSAVE]  save, empty, load the RDB file (persist/)
  *   LOADAOF                    write out the AOF buffer, empty, load the AOF
  *   AOF-FLUSH-SLEEP <us>       sleep before each AOF write (tests)
- *   CHANGE-REPL-ID             accepted; nothing to change yet (no replicas)
+ *   CHANGE-REPL-ID             a new replication id, no second one
+ *   REPLICATE <arg>...         send a command to the replicas only
  *   STRINGMATCH-TEST           fuzz the glob matcher
  *   LOG <message>              write a line to the server log
  *   ERROR <string>             reply with <string> as an error
@@ -41,6 +42,8 @@
  * Thread context: [owner] of the client.
  */
 #include "cmd/debug.h"
+#include "repl/log.h"
+#include "repl/repl.h"
 #include "cmd/cmd.h"
 #include "exec/script.h"
 #include "cmd/keyspace.h"
@@ -551,6 +554,26 @@ static void dbg_aof_flush_sleep(struct client *c) {
 
 static void dbg_change_repl_id(struct client *c) {
     log_warn("Changing replication IDs after receiving DEBUG change-repl-id");
+    repl_change_replid();
+    reply_ok(c);
+}
+
+/* DEBUG REPLICATE <arg>...: the arguments go to the replicas as a command
+ * (not to the AOF), in the stream's current database. */
+static void dbg_replicate(struct client *c) {
+    if (log_enabled() && !repl_is_replica()) {
+        struct buf b = BUF_INIT;
+        buf_printf(&b, "*%d\r\n", c->argc - 2);
+        for (int i = 2; i < c->argc; i++) {
+            buf_printf(&b, "$%zu\r\n", c->argvlen[i]);
+            buf_append(&b, c->argv[i], c->argvlen[i]);
+            buf_puts(&b, "\r\n");
+        }
+        log_stage_raw(c->db, b.data, b.len);
+        log_seal(false);
+        log_publish();
+        buf_free(&b);
+    }
     reply_ok(c);
 }
 
@@ -690,6 +713,7 @@ static const struct subcommand subcommands[] = {
     {"loadaof", 2, 2, dbg_loadaof},
     {"aof-flush-sleep", 3, 3, dbg_aof_flush_sleep},
     {"change-repl-id", 2, 2, dbg_change_repl_id},
+    {"replicate", 3, -1, dbg_replicate},
     {"stringmatch-test", 2, 2, dbg_stringmatch_test},
     {"log", 3, 3, dbg_log},
     {"error", 3, 3, dbg_error},

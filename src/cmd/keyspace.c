@@ -742,18 +742,3 @@ void cmd_object_help(struct client *c) {
     for (int i = 0; i < n; i++) reply_simple(c, lines[i]);
 }
 
-/* ---- WAIT -------------------------------------------------------------------------------------
- */
-
-/* No replicas can be attached yet: after Redis's argument checks, the
- * answer is that zero replicas acknowledged, without waiting. */
-void cmd_wait(struct client *c) {
-    long long numreplicas, timeout;
-    if (!cmd_ll_range(c, 1, LONG_MIN, LONG_MAX, &numreplicas, NULL)) return;
-    if (!cmd_ll_msg(c, 2, &timeout, "ERR timeout is not an integer or out of range")) return;
-    if (timeout < 0) {
-        reply_error(c, "ERR timeout is negative");
-        return;
-    }
-    reply_int(c, 0);
-}

@@ -3,6 +3,8 @@
  * SSUBSCRIBE SUNSUBSCRIBE SPUBLISH PUBSUB (the machinery is in exec/pubsub.c).
  */
 #include "cmd/cmd.h"
+#include "repl/log.h"
+#include "repl/repl.h"
 
 void cmd_subscribe(struct client *c) { pubsub_subscribe(c, c->argc - 1, c->argv + 1, c->argvlen + 1, false); }
 void cmd_psubscribe(struct client *c) { pubsub_subscribe(c, c->argc - 1, c->argv + 1, c->argvlen + 1, true); }
@@ -21,13 +23,22 @@ void cmd_ssubscribe(struct client *c) {
 
 void cmd_sunsubscribe(struct client *c) { pubsub_sunsubscribe(c, c->argc - 1, c->argv + 1, c->argvlen + 1); }
 
+/* PUBLISH reaches the replicas' subscribers too (Redis propagates it to
+ * replicas, not to the AOF); a replica's own publishes stay local. */
+static void propagate_publish(struct client *c) {
+    if (log_enabled() && !repl_is_replica() && !(c->flags & CLIENT_MASTER))
+        log_stage_kind(c->db, LOG_REPL, c->argc, c->argv, c->argvlen);
+}
+
 void cmd_publish(struct client *c) {
     long n = pubsub_publish(c->argv[1], c->argvlen[1], c->argv[2], c->argvlen[2]);
+    propagate_publish(c);
     reply_int(c, n);
 }
 
 void cmd_spublish(struct client *c) {
     long n = pubsub_spublish(c->argv[1], c->argvlen[1], c->argv[2], c->argvlen[2]);
+    propagate_publish(c);
     reply_int(c, n);
 }
 

@@ -433,6 +433,49 @@ void client_accept(int fd, enum listener_kind kind, int tag) {
     if (conn_register(&c->conn, worker_loop(ws->w), on_io, LOOP_READ) != 0) close_now(c);
 }
 
+static void process_pending(void *arg);
+static void resume_input(struct client *c);
+
+struct client *client_adopt(const struct conn *conn, const char *addr, const struct client_proto *proto,
+                            const char *pending, size_t npending) {
+    struct client *c = xcalloc(1, sizeof(*c));
+    c->conn = *conn;
+    c->id = atomic_fetch_add(&next_client_id, 1);
+    c->worker = ws->w;
+    c->resp = 2;
+    c->out = &c->obuf;
+    c->proto = proto;
+    exec_client_default_auth(c);
+    obuf_init(&c->obuf);
+    resp_parser_init(&c->parser);
+    store_watch_init(&c->watch);
+    c->ctime_ms = c->last_ms = time_ms();
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    net_peer_name(conn_fd(conn), c->laddr, sizeof(c->laddr), true);
+    c->next = ws->head;
+    if (ws->head) ws->head->prev = c;
+    ws->head = c;
+    ws->nclients++;
+    htab_insert(&ws->byid, hash_fnv(&c->id, sizeof(c->id)), &c->idnode, NULL);
+    directory_add(c);
+    atomic_fetch_add_explicit(&nclients_total, 1, memory_order_relaxed);
+    if (npending) buf_append(&c->qbuf, pending, npending);
+    if (proto && proto->opened) proto->opened(c);
+    if (conn_register(&c->conn, worker_loop(ws->w), on_io, LOOP_READ) != 0) {
+        close_now(c);
+        return c;
+    }
+    /* What was read already is run once the caller has set the client up. */
+    if (npending) loop_defer(worker_loop(ws->w), process_pending, c);
+    return c;
+}
+
+static void process_pending(void *arg) {
+    struct client *c = arg;
+    if (c->flags & CLIENT_CLOSED) return;
+    resume_input(c);
+}
+
 /* ---- closing ------------------------------------------------------------------------ */
 
 static void deferred_free(void *arg) {
@@ -475,6 +518,7 @@ static void close_now(struct client *c) {
         return;
     }
     c->flags |= CLIENT_CLOSED;
+    if (c->closing) c->closing(c);
     conn_unregister(&c->conn);
     conn_close(&c->conn);
     if (c->prev)
@@ -524,6 +568,7 @@ void client_want_write(struct client *c) {
 }
 
 static enum client_class class_of(const struct client *c) {
+    if (c->flags & CLIENT_REPLICA) return CLIENT_CLASS_REPLICA;
     return (c->flags & CLIENT_PUBSUB) ? CLIENT_CLASS_PUBSUB : CLIENT_CLASS_NORMAL;
 }
 
@@ -703,6 +748,16 @@ static void set_argv(struct client *c, const char *base) {
     c->argc = n;
 }
 
+static void replica_replied(struct client *c) {
+    struct buf info = BUF_INIT;
+    client_info_line(c, &info);
+    if (info.len) info.len--; /* its "\n" */
+    log_warn("Replica generated a reply to command '%s', disconnecting it: %.*s",
+             c->lastcmd ? c->lastcmd->fullname : "<unknown>", (int)info.len, info.data);
+    buf_free(&info);
+    client_close_async(c);
+}
+
 static size_t process_requests(struct client *c, char *base, size_t len);
 
 /* Run the requests in base[0, len); returns the bytes consumed. With
@@ -751,6 +806,9 @@ static size_t process_requests(struct client *c, char *base, size_t len) {
         exec_dispatch(c);
         if (UNLIKELY(lim.unauthenticated)) lim.unauthenticated = !c->authenticated && acl_auth_required();
         if (c->out == &ws->sink) {
+            /* A replica of ours must never get a reply in its stream: one
+             * that asked for something that replies is dropped (Redis). */
+            if (UNLIKELY(c->flags & CLIENT_REPLICA) && obuf_pending(&ws->sink) > 0) replica_replied(c);
             obuf_clear(&ws->sink);
             c->out = &c->obuf;
         }
@@ -1092,6 +1150,8 @@ size_t client_memory(const struct client *c) {
 static void flags_string(const struct client *c, char *out) {
     char *p = out;
     if (c->flags & CLIENT_MONITOR) *p++ = 'O';
+    if (c->flags & CLIENT_REPLICA) *p++ = 'S';
+    if (c->flags & CLIENT_MASTER) *p++ = 'M';
     if (c->flags & CLIENT_PUBSUB) *p++ = 'P';
     if (c->flags & CLIENT_MULTI) *p++ = 'x';
     if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
@@ -1188,7 +1248,7 @@ void client_cron(void) {
     struct client *c = ws->head;
     while (c) {
         struct client *next = c->next;
-        if (timeout > 0 && !(c->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB | CLIENT_MONITOR)) &&
+        if (timeout > 0 && !(c->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB | CLIENT_MONITOR | CLIENT_REPLICA | CLIENT_MASTER)) &&
             now - c->last_ms > timeout * 1000) {
             log_verbose("Closing idle client");
             close_now(c);

@@ -63,6 +63,8 @@
 #define CLIENT_HELD (1u << 21)          /* output held until its writes are on disk (appendfsync always) */
 #define CLIENT_AOF (1u << 22)           /* the AOF's fake client: commands obey what was logged
                                          * (Redis's mustObeyClient) */
+#define CLIENT_REPLICA (1u << 23)       /* a replica of ours (after SYNC/PSYNC): flag S */
+#define CLIENT_MASTER (1u << 24)        /* our primary's connection (replica side): flag M */
 
 struct multi_state;
 struct pubsub_client;
@@ -161,6 +163,13 @@ struct client {
      * "(redacted)" (bit i: argv[i]; bit 63: argv[63] and after). */
     uint64_t redact;
 
+    /* Replication (cmd/repl.c): the state of a replica's or the
+     * primary's connection, and what runs when the connection closes. */
+    void *repl;
+    void (*closing)(struct client *c);
+    /* Effects-log position after this client's last write (WAIT). */
+    uint64_t woff;
+
     /* Identity and introspection. */
     char *name;
     int64_t ctime_ms;
@@ -182,6 +191,12 @@ void client_worker_start(struct worker *w);
 void client_worker_stop(struct worker *w);
 /* The listener callback: a new connection on this worker. */
 void client_accept(int fd, enum listener_kind kind, int tag);
+/* A client for a connection this server made and set up elsewhere (a
+ * replica's link to its primary): conn is moved in, registered on this
+ * worker's loop; addr names the peer; the pending bytes (already read) are
+ * processed first. [owner: the worker that will own it] */
+struct client *client_adopt(const struct conn *conn, const char *addr, const struct client_proto *proto,
+                            const char *pending, size_t npending);
 
 /* ---- helpers for commands [owner] -------------------------------------------- */
 

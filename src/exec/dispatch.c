@@ -25,6 +25,7 @@
 #include "metrics/slowlog.h"
 #include "persist/persist.h"
 #include "repl/log.h"
+#include "repl/repl.h"
 #include "store/track.h"
 
 #include <pthread.h>
@@ -63,11 +64,44 @@ void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_rea
     atomic_fetch_add_explicit(&total_dirty, 1, memory_order_relaxed);
 }
 
+/* A replica applying its primary's command: its bytes (exec_raw_begin). */
+static __thread struct {
+    const char *p;
+    size_t n;
+    const int *db;
+} raw;
+
+void exec_raw_begin(const char *p, size_t n, const int *db) {
+    raw.p = p;
+    raw.n = n;
+    raw.db = db;
+}
+
+void exec_raw_end(void) {
+    if (raw.n == 0) return;
+    if (log_enabled()) {
+        log_stage_raw(*raw.db, raw.p, raw.n);
+        log_seal(false);
+        log_publish();
+    }
+    raw.n = 0;
+}
+
 void exec_store_seal(void) {
     /* Serve clients blocked on keys this section filled (exec/block.c),
      * before the locks go: the pops are logged after the pushes. */
     if (block_has_ready()) block_serve_ready();
-    if (log_enabled()) log_seal(true);
+    if (log_enabled()) {
+        log_seal(true);
+        /* The primary's bytes go with the command's (first) locked
+         * section: a snapshot's cut has both its changes and them, or
+         * neither. */
+        if (UNLIKELY(raw.n > 0)) {
+            log_stage_raw(*raw.db, raw.p, raw.n);
+            log_seal(false);
+            raw.n = 0;
+        }
+    }
 }
 
 void exec_store_after(void) {
@@ -399,6 +433,7 @@ void exec_call(struct client *c, const struct command *cmd) {
     int64_t start = time_mono_us();
     c->cmd = cmd;
     store_set_now(time_ms());
+    uint64_t seals = log_thread_seals();
     if (cmd->nkeyspecs == 0 && !(cmd->flags & CMD_ALL_STRIPES)) {
         /* Keyless: runs without locks; store calls inside lock what they need. */
         run_body(c, cmd);
@@ -425,6 +460,15 @@ void exec_call(struct client *c, const struct command *cmd) {
                 c->flags &= ~CLIENT_RERUN_ALL;
             }
         }
+    }
+    /* WAIT waits for the log position after the client's last write. */
+    if (UNLIKELY(log_thread_seals() != seals)) {
+        c->woff = log_tail();
+        /* A writable replica expires the keys its own clients wrote. */
+        if (UNLIKELY(atomic_load_explicit(&repl_gates_on, memory_order_relaxed)) && !(c->flags & CLIENT_MASTER) &&
+            repl_is_replica())
+            for (int i = 0; i < c->nkeys; i++)
+                repl_local_write(c->db, c->argv[c->keys[i].pos], c->argvlen[c->keys[i].pos]);
     }
     after_call(c, cmd, start);
 }
@@ -610,7 +654,8 @@ static void dispatch(struct client *c) {
     }
     /* Authentication and ACLs (exec/access.h). A client of an unrestricted
      * user (the default one, as configured out of the box) pays two loads. */
-    if (UNLIKELY(!c->authenticated) && acl_auth_required() && !(cmd->flags & CMD_NO_AUTH)) {
+    bool master = (c->flags & CLIENT_MASTER) != 0;
+    if (UNLIKELY(!c->authenticated) && acl_auth_required() && !(cmd->flags & CMD_NO_AUTH) && !master) {
         reject(c, "NOAUTH Authentication required.");
         return;
     }
@@ -625,7 +670,15 @@ static void dispatch(struct client *c) {
         rejectf(c, "Command not allowed inside a transaction");
         return;
     }
-    if (UNLIKELY(!acl_user_unrestricted(c->user)) && !acl_allows(c, cmd)) return;
+    if (UNLIKELY(!acl_user_unrestricted(c->user)) && !master && !acl_allows(c, cmd)) return;
+    /* A replica of ours sends REPLCONF ACKs, nothing about keys (Redis 7.0). */
+    if (UNLIKELY(c->flags & CLIENT_REPLICA) && (cmd->flags & (CMD_WRITE | CMD_READONLY | CMD_MAY_REPLICATE))) {
+        log_warn("== CRITICAL == This master is sending an error to its replica: 'Replica can't interact with the "
+                 "keyspace' after processing the command '%s'",
+                 cmd->fullname);
+        rejectf(c, "Replica can't interact with the keyspace");
+        return;
+    }
     /* A script runs past busy-reply-threshold: BUSY, except allow-busy
      * commands (before eviction: it would wait for the script's stripes). */
     if (UNLIKELY(script_any_busy_fast())) {
@@ -640,8 +693,9 @@ static void dispatch(struct client *c) {
     /* The flags that decide below: a script's own declared flags for the
      * EVAL/FCALL family (Redis's getCommandFlags), else the command's. */
     uint64_t cflags = (cmd->flags & CMD_NO_MANDATORY_KEYS) ? script_command_flags(c, cmd) : cmd->flags;
-    /* Out of memory: evict, or refuse commands that may grow memory. */
-    if (store_get_maxmemory()) {
+    /* Out of memory: evict, or refuse commands that may grow memory (a
+     * replica leaves that to its primary: replica-ignore-maxmemory). */
+    if (store_get_maxmemory() && !master && !(repl_gates_on && repl_ignores_maxmemory())) {
         bool is_exec = strcmp(cmd->fullname, "exec") == 0;
         bool denyoom = (cflags & CMD_DENYOOM) != 0;
         /* Queueing can grow memory without bound: refuse it too, but never
@@ -664,13 +718,26 @@ static void dispatch(struct client *c) {
     }
     /* A failed background save with stop-writes-on-bgsave-error and save
      * points: refuse writes (and PING), as Redis does. */
-    if (UNLIKELY(persist_writes_refused())) {
+    if (UNLIKELY(persist_writes_refused()) && !master) {
         bool is_write = (cflags & CMD_WRITE) ||
                         (strcmp(cmd->fullname, "exec") == 0 && in_multi && (multi_flags(c) & CMD_WRITE));
         char msg[256];
         const char *why = persist_refusal(msg, sizeof(msg));
         if (why && (is_write || strcmp(cmd->fullname, "ping") == 0)) {
             reject(c, why);
+            return;
+        }
+    }
+    /* Replication: NOREPLICAS and READONLY (writes), MASTERDOWN (stale
+     * data), LOADING (a full sync being loaded), in Redis's order. */
+    if (UNLIKELY(atomic_load_explicit(&repl_gates_on, memory_order_relaxed)) && !master) {
+        bool exec_q = strcmp(cmd->fullname, "exec") == 0 && in_multi;
+        bool is_write = (cmd->flags & CMD_WRITE) || (exec_q && (multi_flags(c) & CMD_WRITE));
+        bool deny_stale = !(cmd->flags & CMD_STALE) || (exec_q && (multi_inv_flags(c) & CMD_STALE));
+        bool deny_loading = !(cmd->flags & CMD_LOADING) || (exec_q && (multi_inv_flags(c) & CMD_LOADING));
+        const char *msg = repl_gate(is_write, deny_stale, deny_loading);
+        if (msg) {
+            reject(c, msg);
             return;
         }
     }

@@ -71,6 +71,15 @@ bool exec_cron_paused(void);
 /* ---- AOF loading: the fake client (exec/replay.c) ---------------------------- */
 /* Register the replay hooks with persist/aof. [setup] */
 void exec_replay_register(void);
+/* ---- replication (a replica applying its primary's stream) --------------- */
+
+/* The bytes of the primary's command about to run: they are logged as
+ * one LOG_RAW record (repl/log.h) in the locked section of the command's
+ * effects, so that a snapshot's cut has both or neither. *db is read when
+ * they are staged (the stream's database after the command). */
+void exec_raw_begin(const char *p, size_t n, const int *db);
+/* After the command: log them now if no locked section did. [no locks] */
+void exec_raw_end(void);
 
 /* ---- store hooks ----------------------------------------------------------- */
 void exec_store_deleted(int db, const char *key, size_t klen, enum store_del_reason why);

@@ -21,12 +21,14 @@ struct multi_state {
     struct queued *q;
     int n, cap;
     uint64_t flags; /* union of the queued commands' flags */
+    uint64_t inv_flags; /* union of their missing flags */
     size_t mem;
 };
 
 int multi_queued(const struct client *c) { return c->multi ? c->multi->n : 0; }
 size_t multi_memory(const struct client *c) { return c->multi ? c->multi->mem : 0; }
 uint64_t multi_flags(const struct client *c) { return c->multi ? c->multi->flags : 0; }
+uint64_t multi_inv_flags(const struct client *c) { return c->multi ? c->multi->inv_flags : 0; }
 
 void multi_begin(struct client *c) {
     c->flags |= CLIENT_MULTI;
@@ -54,6 +56,7 @@ void multi_queue(struct client *c) {
         m->mem += c->argvlen[i];
     }
     m->flags |= c->cmd->flags;
+    m->inv_flags |= ~c->cmd->flags;
     m->mem += sizeof(*q) + (size_t)c->argc * (sizeof(char *) + sizeof(size_t));
 }
 

@@ -34,5 +34,7 @@ size_t multi_memory(const struct client *c);
 int multi_queued(const struct client *c);
 /* Union of the queued commands' flags (CMD_WRITE, CMD_DENYOOM...). */
 uint64_t multi_flags(const struct client *c);
+/* Flags that at least one queued command lacks (Redis's cmd_inv_flags). */
+uint64_t multi_inv_flags(const struct client *c);
 
 #endif

@@ -63,6 +63,7 @@
 #include "exec/stats.h"
 #include "exec/tracking.h"
 #include "repl/log.h"
+#include "repl/repl.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -496,6 +497,18 @@ const char *srun_command(int argc, const char **argv, size_t *lens, const char *
     }
     if ((r->st & R_READONLY) && (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
         return reject(sc, cmd, "-ERR Write commands are not allowed from read-only scripts.");
+    /* A read-only replica, or a primary without enough good replicas
+     * (min-replicas-to-write), refuses the script's writes (Redis's
+     * scriptVerifyWriteCommandAllow). */
+    if (UNLIKELY(atomic_load_explicit(&repl_gates_on, memory_order_relaxed)) && (cmd->flags & CMD_WRITE) &&
+        !(r->caller->flags & CLIENT_MASTER)) {
+        const char *msg = repl_gate(true, false, false);
+        if (msg) {
+            char buf[160];
+            snprintf(buf, sizeof(buf), "-%s", msg);
+            return reject(sc, cmd, buf);
+        }
+    }
     if (!(r->st & R_ALLOW_OOM) && !(r->st & R_DIRTY) && r->oom && store_get_maxmemory() &&
         (cmd->flags & CMD_DENYOOM))
         return reject(sc, cmd, "-" RERR_OOM);
@@ -602,9 +615,21 @@ static void declared_lockset(const struct srun *r, struct store_lockset *ls) {
 static bool prepare(struct client *c, const struct srun_desc *d, struct srun *r) {
     bool over = store_get_maxmemory() && store_over_maxmemory();
     if (!(d->flags & SCRIPT_F_COMPAT)) {
+        bool gates = atomic_load_explicit(&repl_gates_on, memory_order_relaxed) && !(c->flags & CLIENT_MASTER);
+        if (!(d->flags & SCRIPT_F_NO_WRITES) && gates && repl_is_replica() && repl_gate(true, false, false)) {
+            reply_error(c, "READONLY Can not run script with write flag on readonly replica");
+            return false;
+        }
         if (!(d->flags & SCRIPT_F_NO_WRITES) && d->ro) {
             reply_error(c, "ERR Can not execute a script with write flag using *_ro command.");
             return false;
+        }
+        if (!(d->flags & SCRIPT_F_NO_WRITES) && gates && !repl_is_replica()) {
+            const char *msg = repl_gate(true, false, false);
+            if (msg) {
+                reply_error(c, msg);
+                return false;
+            }
         }
         if (over && !(d->flags & (SCRIPT_F_ALLOW_OOM | SCRIPT_F_NO_WRITES))) {
             reply_error(c, "OOM allow-oom flag is not set on the script, can not run it when used memory > "

@@ -152,7 +152,7 @@ static int apply_appendonly(long long v, char *err) {
     atomic_store(&aof_cfg.enabled, on);
     if (started) {
         atomic_store(&toggle_pending, true);
-        log_reader_wake();
+        log_wake_readers();
     }
     return 0;
 }
@@ -160,7 +160,7 @@ static int apply_appendonly(long long v, char *err) {
 static int apply_fsync(long long v, char *err) {
     atomic_store(&aof_cfg.fsync, (int)v);
     update_gate();
-    log_reader_wake();
+    log_wake_readers();
     return 0;
 }
 
@@ -168,7 +168,7 @@ static int apply_auto_gc(long long v, char *err) {
     atomic_store(&aof_cfg.disable_auto_gc, v != 0);
     if (started && v == 0) {
         atomic_store(&toggle_pending, true); /* the writer deletes history */
-        log_reader_wake();
+        log_wake_readers();
     }
     return 0;
 }
@@ -700,7 +700,7 @@ void aof_after(void) {
     pthread_mutex_lock(&aof_mu);
     apply_toggle_locked();
     pthread_mutex_unlock(&aof_mu);
-    log_reader_wake();
+    log_wake_readers();
 }
 
 /* ---- the writer thread ------------------------------------------------------------------------- */
@@ -825,7 +825,7 @@ void aof_stop(void) {
     }
     aof_rewrite_kill_locked();
     pthread_mutex_unlock(&aof_mu);
-    log_reader_wake();
+    log_wake_readers();
     if (writer_running) pthread_join(writer_thread, NULL);
     writer_running = false;
     bio_end();
@@ -848,7 +848,7 @@ int aof_bgrewrite(bool in_exec, const char **err) {
     if (in_exec) { /* every stripe is held: atomics only */
         atomic_store(&aof_st.rewrite_scheduled, true);
         atomic_store(&aof_st.rewrite_failures, 0);
-        log_reader_wake();
+        log_wake_readers();
         return 1;
     }
     pthread_mutex_lock(&aof_mu);
@@ -866,7 +866,7 @@ int aof_bgrewrite(bool in_exec, const char **err) {
                            "information.";
     }
     pthread_mutex_unlock(&aof_mu);
-    log_reader_wake(); /* the writer has a cut to reach */
+    log_wake_readers(); /* the writer has a cut to reach */
     return rc;
 }
 

@@ -112,7 +112,7 @@ int aof_rewrite_sync(const char *base_path) {
 static void rewrite_finished(const struct snapshot_result *res, void *arg) {
     aw.rw_res = *res;
     atomic_store_explicit(&aw.rw_finished, true, memory_order_release);
-    log_reader_wake();
+    log_wake_readers();
 }
 
 static void temp_incr_name(char *out, size_t cap) { snprintf(out, cap, "temp-%s.incr", aof_cfg.filename); }

@@ -65,6 +65,9 @@ static bool started; /* set after start-up: "save" lines then replace, not appen
 
 static long long (*dirty_fn)(void);
 static struct persist_functions funcs; /* the scripting engine's hooks, set at setup */
+/* Replication's AUX fields in every snapshot, and what it reads back. */
+static void (*repl_aux)(struct buf *b, uint64_t cut_pos, void *arg);
+static void (*repl_aux_loaded)(const char *key, const char *val);
 static long long dirty_now(void) { return dirty_fn ? dirty_fn() : 0; }
 
 static int save_set(int argc, char **argv, bool check_only, char *err) {
@@ -232,13 +235,24 @@ static void fsync_dir(void) {
 }
 
 static void snapshot_opts_now(struct snapshot_opts *o) {
+    persist_snapshot_opts(o);
+    o->keys_done = &keys_done;
+    o->keys_total = &keys_total;
+}
+
+void persist_snapshot_opts(struct snapshot_opts *o) {
     memset(o, 0, sizeof(*o));
     o->compress = atomic_load(&opt_compress);
     o->checksum = atomic_load(&opt_checksum);
     o->key_save_delay_us = atomic_load(&opt_key_save_delay);
     o->key_save_delay_live = &opt_key_save_delay;
-    o->keys_done = &keys_done;
-    o->keys_total = &keys_total;
+    o->aux = repl_aux;
+}
+
+void persist_set_repl_hooks(void (*aux)(struct buf *b, uint64_t cut_pos, void *arg),
+                            void (*loaded)(const char *key, const char *val)) {
+    repl_aux = aux;
+    repl_aux_loaded = loaded;
 }
 
 void persist_snapshot_defaults(struct snapshot_opts *o) { snapshot_opts_now(o); }
@@ -523,6 +537,9 @@ struct load_ctx {
     bool replace;
     uint64_t loaded, expired;
     int ndbs;
+    bool startup;
+    void (*aux)(void *arg, const char *k, const char *v);
+    void *aux_arg;
 };
 
 struct insert_step {
@@ -578,7 +595,11 @@ static bool load_select(void *arg, uint64_t db) {
 }
 
 static void load_aux(void *arg, const char *k, const char *v) {
-    if (k[0] == '%') {
+    struct load_ctx *c = arg;
+    if (c->aux) c->aux(c->aux_arg, k, v);
+    if (strncasecmp(k, "repl-", 5) == 0) {
+        if (repl_aux_loaded && c->startup) repl_aux_loaded(k, v);
+    } else if (k[0] == '%') {
         log_notice("RDB '%s': %s", k, v);
     } else if (strcasecmp(k, "redis-ver") == 0) {
         log_notice("Loading RDB produced by version %s", v);
@@ -593,7 +614,7 @@ static void load_aux(void *arg, const char *k, const char *v) {
 }
 
 int persist_load_rdb(struct rdb_reader *r, bool replace) {
-    struct load_ctx c = {time_ms(), true, replace, 0, 0, store_databases()};
+    struct load_ctx c = {time_ms(), true, replace, 0, 0, store_databases(), false, NULL, NULL};
     struct rdb_load_hooks h = {load_key, load_select, load_aux};
     struct rdb_load_stats st;
     int rc = rdb_load_stream(r, &h, &c, atomic_load(&opt_checksum), &st);
@@ -620,6 +641,8 @@ bool persist_loading(void) { return atomic_load_explicit(&loading, memory_order_
 
 void persist_reset_dirty(void) { atomic_store(&dirty_saved, dirty_now()); }
 
+static bool started_loading; /* the first load is start-up's */
+
 /* Load path into the keyspace. 0, ENOENT-like ERR_NOTFOUND, or ERR_PROTO/ERR_IO (logged). */
 static int load_file(const char *path, bool replace) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -639,7 +662,8 @@ static int load_file(const char *path, bool replace) {
         log_notice("Loading %s (encrypted, authenticated)", path);
     else if (key_set)
         log_notice("%s is not encrypted: the next save writes it encrypted", path);
-    struct load_ctx c = {time_ms(), true, replace, 0, 0, store_databases()};
+    struct load_ctx c = {time_ms(), true, replace, 0, 0, store_databases(), !started_loading, NULL, NULL};
+    started_loading = true;
     struct rdb_load_hooks h = {load_key, load_select, load_aux};
     struct rdb_load_stats st;
     atomic_store(&loading_start_s, time_ms() / 1000);
@@ -662,6 +686,27 @@ static int load_file(const char *path, bool replace) {
     else
         log_notice("Done loading RDB, keys loaded: %llu, keys expired: %llu.", (unsigned long long)c.loaded,
                    (unsigned long long)c.expired);
+    return 0;
+}
+
+int persist_load_rdb_sync(struct rdb_reader *r, bool drop_expired,
+                          void (*aux)(void *arg, const char *k, const char *v), void *arg) {
+    struct load_ctx c = {time_ms(), drop_expired, true, 0, 0, store_databases(), false, aux, arg};
+    struct rdb_load_hooks h = {load_key, load_select, load_aux};
+    struct rdb_load_stats st;
+    atomic_store(&loading_start_s, time_ms() / 1000);
+    atomic_store(&loading_total, 0);
+    atomic_store(&loading, true);
+    int rc = rdb_load_stream(r, &h, &c, atomic_load(&opt_checksum), &st);
+    atomic_store(&loading, false);
+    atomic_store(&load_keys_loaded, (long long)c.loaded);
+    atomic_store(&load_keys_expired, (long long)c.expired);
+    if (rc != 0) {
+        log_warn("Internal error in RDB reading offset %llu: %s", (unsigned long long)r->consumed, r->err);
+        return rc;
+    }
+    log_notice("Done loading RDB, keys loaded: %llu, keys expired: %llu.", (unsigned long long)c.loaded,
+               (unsigned long long)c.expired);
     return 0;
 }
 
@@ -729,7 +774,7 @@ void persist_info(struct buf *o) {
     buf_printf(o, "current_save_keys_processed:%llu\r\ncurrent_save_keys_total:%llu\r\n", (unsigned long long)done,
                (unsigned long long)total);
     buf_printf(o, "rdb_changes_since_last_save:%lld\r\n", dirty_now() - atomic_load(&dirty_saved));
-    buf_printf(o, "rdb_bgsave_in_progress:%d\r\n", start ? 1 : 0);
+    buf_printf(o, "rdb_bgsave_in_progress:%d\r\n", start || snapshot_running() ? 1 : 0); /* a full sync's too */
     buf_printf(o, "rdb_last_save_time:%lld\r\n", atomic_load(&lastsave_s));
     buf_printf(o, "rdb_last_bgsave_status:%s\r\n", atomic_load(&last_bg_ok) ? "ok" : "err");
     buf_printf(o, "rdb_last_bgsave_time_sec:%lld\r\n", atomic_load(&last_bg_time_s));

@@ -86,6 +86,21 @@ void persist_reset_dirty(void);
 /* The error that refuses writes while a save or the AOF keeps failing
  * (without the leading '-'), or NULL. buf holds formatted ones. [any] */
 const char *persist_refusal(char *buf, size_t cap);
+/* Load an RDB stream into the keyspace (a replica's full sync: keys
+ * replace existing ones; expired keys are kept when !drop_expired, as a
+ * replica waits for its primary's DEL). aux sees every AUX field. Sets
+ * INFO's loading:1 meanwhile. 0, or an error (logged). [no locks held] */
+int persist_load_rdb_sync(struct rdb_reader *r, bool drop_expired,
+                          void (*aux)(void *arg, const char *k, const char *v), void *arg);
+
+/* The options every snapshot takes from here (rdbcompression,
+ * rdbchecksum, rdb-key-save-delay, replication's AUX hook). */
+struct snapshot_opts;
+void persist_snapshot_opts(struct snapshot_opts *o);
+/* Replication: the AUX fields of every snapshot (called with the cut's
+ * log position), and the repl-* fields found by start-up loading. */
+void persist_set_repl_hooks(void (*aux)(struct buf *b, uint64_t cut_pos, void *arg),
+                            void (*loaded)(const char *key, const char *val));
 
 /* SAVE: 0, ERR_AGAIN (a background save runs), ERR_IO (failed, logged). */
 int persist_save(void);

@@ -178,6 +178,11 @@ struct rdb_reader {
     const unsigned char *mem; /* memory source (or the file buffer) */
     size_t len, pos;          /* bytes in mem, read position */
     struct persist_source *src; /* file source, NULL for memory */
+    /* A stream source (a replica reading its primary's socket): returns
+     * bytes read into buf (> 0), or <= 0 on failure; set by
+     * rdb_reader_pull. */
+    long (*pull)(void *arg, void *buf, size_t n);
+    void *pull_arg;
     unsigned char *fbuf;      /* file buffer */
     uint64_t left;            /* bytes not yet consumed (file: by size) */
     uint64_t unread;          /* file: bytes not yet read into the buffer */
@@ -201,6 +206,9 @@ void rdb_reader_mem(struct rdb_reader *r, const void *p, size_t n);
 void rdb_reader_fd(struct rdb_reader *r, int fd, uint64_t size);
 /* The same with persist/source.h's flags (SOURCE_UNTERMINATED_OK). */
 void rdb_reader_fd_flags(struct rdb_reader *r, int fd, uint64_t size, unsigned flags);
+/* Read from pull(arg, buf, n), at most `size` bytes (UINT64_MAX: until the
+ * RDB's end). What was read past the RDB's end stays in mem[pos, len). */
+void rdb_reader_pull(struct rdb_reader *r, long (*pull)(void *arg, void *buf, size_t n), void *arg, uint64_t size);
 void rdb_reader_free(struct rdb_reader *r);
 
 /* Record a failure (the first one wins); always returns false. */

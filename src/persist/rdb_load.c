@@ -96,6 +96,15 @@ void rdb_reader_fd_flags(struct rdb_reader *r, int fd, uint64_t size, unsigned f
     r->left = r->unread = source_size(r->src);
 }
 
+void rdb_reader_pull(struct rdb_reader *r, long (*pull)(void *arg, void *buf, size_t n), void *arg, uint64_t size) {
+    memset(r, 0, sizeof(*r));
+    r->fbuf = xmalloc(FILE_BUF);
+    r->mem = r->fbuf;
+    r->left = r->unread = size;
+    r->pull = pull;
+    r->pull_arg = arg;
+}
+
 void rdb_reader_free(struct rdb_reader *r) {
     source_close(&r->src);
     xfree(r->fbuf);
@@ -116,6 +125,14 @@ bool rdb_fail(struct rdb_reader *r, const char *fmt, ...) {
 static bool refill(struct rdb_reader *r) {
     size_t want = (size_t)MIN((uint64_t)FILE_BUF, r->unread);
     if (want == 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
+    if (r->pull) { /* a stream: take what comes */
+        long n = r->pull(r->pull_arg, r->fbuf, want);
+        if (n <= 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
+        r->len = (size_t)n;
+        r->pos = 0;
+        r->unread -= (uint64_t)n;
+        return true;
+    }
     ssize_t got = source_read(r->src, r->fbuf, want);
     if (got < 0) return rdb_fail(r, "%s", source_error(r->src));
     if ((size_t)got < want) return rdb_fail(r, "Unexpected EOF reading RDB file");
@@ -135,7 +152,7 @@ bool rdb_read(struct rdb_reader *r, void *out, size_t n) {
     size_t need = n;
     while (need > 0) {
         if (r->pos == r->len) {
-            if (r->src == NULL || !refill(r)) return rdb_fail(r, "Unexpected EOF reading RDB file");
+            if ((r->src == NULL && r->pull == NULL) || !refill(r)) return rdb_fail(r, "Unexpected EOF reading RDB file");
         }
         size_t k = MIN(need, r->len - r->pos);
         memcpy(o, r->mem + r->pos, k);

@@ -1,9 +1,10 @@
 /*
  * repl/log.c - see log.h.
  *
- * Memory order: `tail` is advanced with a relaxed fetch_add (the stripe
- * locks already order conflicting producers; the add only needs
- * atomicity). A record's body is written with plain stores, then its
+ * Memory order: `tail` is advanced with a seq_cst fetch_add (the stripe
+ * locks already order conflicting producers; seq_cst lets replication
+ * order a tail read of its own against every later reservation, see
+ * repl/feed.c; on x86 it is the same lock xadd). A record's body is written with plain stores, then its
  * position word with a release store; the consumer loads the position word
  * with acquire before reading the body. `released` is stored with release
  * by the consumer after it has read a range and loaded with acquire by a
@@ -26,6 +27,14 @@
 #include <unistd.h>
 
 #define HDR 16
+/* The db word of a record: database in the low 24 bits, kind above, and
+ * the top bit for a block kept out of the ring (see log.h, big records). */
+#define DB_MASK 0xFFFFFFu
+#define KIND_SHIFT 24
+#define KIND_BITS 0x7Fu
+#define OUT_OF_RING 0x80000000u
+/* A block of at least this many bytes is copied out of the ring. */
+static size_t big_block;
 
 _Atomic bool log_active;
 
@@ -41,7 +50,10 @@ static _Atomic uint64_t released CACHE_ALIGNED;
 struct log_reader {
     _Atomic uint64_t pos;
     bool used;
+    unsigned kinds; /* LOG_KINDS_* it reads */
 };
+/* The kinds some attached reader reads: nothing else is staged. */
+static _Atomic unsigned wanted;
 static struct log_reader readers[LOG_MAX_READERS];
 static pthread_mutex_t rmu = PTHREAD_MUTEX_INITIALIZER;
 static int nreaders;
@@ -58,12 +70,17 @@ struct block {
     size_t off, len; /* range of staging bytes (records with headers) */
 };
 
+static _Atomic int default_kind; /* LOG_EFFECT */
+
 static __thread struct {
+    int kind;               /* -1 (0 in the initializer: see kind_now) */
+    bool kind_set;
     struct buf bytes;       /* staged records, each with a 16-byte header */
     size_t sealed_upto;     /* bytes of `bytes` already sealed */
     int nstaged;
     struct block *blocks;
     size_t nblocks, capblocks;
+    uint64_t seals;
     uint64_t sealed_end; /* end of the last sealed block */
     bool muted;          /* replaying: stage nothing */
     bool defer_wakes;    /* wake readers in log_flush_wakes, not in log_publish */
@@ -79,6 +96,7 @@ int log_setup(size_t ring_bytes) {
     ring = xcalloc(1, sz);
     ring_size = sz;
     ring_mask = sz - 1;
+    big_block = sz / 8;
     atomic_store(&tail, 8); /* position 0 means "nothing" */
     atomic_store(&released, 8);
     return 0;
@@ -93,9 +111,12 @@ void log_thread_cleanup(void) {
     st.nstaged = 0;
 }
 
+static void free_out_of_ring(uint64_t from, uint64_t to);
+
 void log_teardown(void) {
     atomic_store(&log_active, false);
     pthread_mutex_lock(&rmu);
+    if (ring) free_out_of_ring(atomic_load(&released), atomic_load(&tail));
     for (int i = 0; i < LOG_MAX_READERS; i++) readers[i].used = false;
     nreaders = 0;
     implicit = NULL;
@@ -107,12 +128,24 @@ void log_teardown(void) {
 
 /* ---- staging ---------------------------------------------------------------- */
 
-static void put_header(size_t at, int db) {
+void log_set_thread_kind(int kind) {
+    st.kind = kind;
+    st.kind_set = kind >= 0;
+}
+
+void log_set_default_kind(int kind) { atomic_store_explicit(&default_kind, kind, memory_order_relaxed); }
+
+static inline uint32_t kind_now(void) {
+    return (uint32_t)(st.kind_set ? st.kind : atomic_load_explicit(&default_kind, memory_order_relaxed));
+}
+
+static void put_header_kind(size_t at, int db, uint32_t kind) {
     /* pos is filled at publish; len at seal-time encoding end. */
     memset(st.bytes.data + at, 0, HDR);
-    int32_t d = db;
+    uint32_t d = ((uint32_t)db & DB_MASK) | (kind << KIND_SHIFT);
     memcpy(st.bytes.data + at + 12, &d, 4);
 }
+
 
 static void finish_record(size_t at) {
     uint32_t len = (uint32_t)(st.bytes.len - at - HDR);
@@ -138,15 +171,31 @@ static inline char *put_count(char *w, char c, size_t n) {
     return w;
 }
 
+static void stage_kind(int db, uint32_t kind, int argc, const char *const *argv, const size_t *lens);
+
+static inline bool wanted_kind(uint32_t kind) {
+    return (atomic_load_explicit(&wanted, memory_order_relaxed) >> kind) & 1u;
+}
+
 void log_stage(int db, int argc, const char *const *argv, const size_t *lens) {
     if (!log_enabled() || UNLIKELY(st.muted)) return;
+    uint32_t kind = kind_now();
+    if (wanted_kind(kind)) stage_kind(db, kind, argc, argv, lens);
+}
+
+void log_stage_kind(int db, int kind, int argc, const char *const *argv, const size_t *lens) {
+    if (!log_enabled() || UNLIKELY(st.muted) || !wanted_kind((uint32_t)kind)) return;
+    stage_kind(db, (uint32_t)kind, argc, argv, lens);
+}
+
+static void stage_kind(int db, uint32_t kind, int argc, const char *const *argv, const size_t *lens) {
     /* One reservation, then the record written in place (on the path of
      * every write while the log has a reader). */
     size_t need = HDR + STR_LL_MAX + 3 + 8;
     for (int i = 0; i < argc; i++) need += lens[i] + STR_LL_MAX + 5;
     buf_reserve(&st.bytes, need);
     size_t at = st.bytes.len;
-    put_header(at, db);
+    put_header_kind(at, db, kind);
     char *w = put_count(st.bytes.data + at + HDR, '*', (size_t)argc);
     for (int i = 0; i < argc; i++) {
         w = put_count(w, '$', lens[i]);
@@ -156,6 +205,16 @@ void log_stage(int db, int argc, const char *const *argv, const size_t *lens) {
         *w++ = '\n';
     }
     st.bytes.len = (size_t)(w - st.bytes.data);
+    finish_record(at);
+}
+
+void log_stage_raw(int db, const char *p, size_t n) {
+    if (!log_enabled() || n == 0 || UNLIKELY(st.muted) || !wanted_kind(LOG_RAW)) return;
+    buf_reserve(&st.bytes, HDR);
+    size_t at = st.bytes.len;
+    st.bytes.len += HDR;
+    put_header_kind(at, db, LOG_RAW);
+    buf_append(&st.bytes, p, n);
     finish_record(at);
 }
 
@@ -177,6 +236,7 @@ void log_stage_cstr(int db, ...) {
 }
 
 int log_staged(void) { return st.nstaged; }
+uint64_t log_thread_seals(void) { return st.seals; }
 
 uint64_t log_sealed_end(void) { return st.sealed_end; }
 
@@ -218,6 +278,32 @@ static void wrap_multi(int db) {
     buf_free(&tmp);
 }
 
+/* Replace the unsealed records by one record holding the address and size
+ * of a heap copy of them (with their headers): a block bigger than the
+ * ring could never be published, and a big one would hold ring space long.
+ * Returns the new length of the unsealed part. */
+static size_t move_out_of_ring(void) {
+    size_t from = st.sealed_upto, n = st.bytes.len - from;
+    char *copy = xmalloc(n);
+    memcpy(copy, st.bytes.data + from, n);
+    uint32_t first;
+    memcpy(&first, copy + 12, 4);
+    st.bytes.len = from;
+    buf_reserve(&st.bytes, HDR + 16);
+    st.bytes.len += HDR;
+    put_header_kind(from, (int)(first & DB_MASK), ((first >> KIND_SHIFT) & KIND_BITS));
+    uint32_t w;
+    memcpy(&w, st.bytes.data + from + 12, 4);
+    w |= OUT_OF_RING;
+    memcpy(st.bytes.data + from + 12, &w, 4);
+    uint64_t addr = (uint64_t)(uintptr_t)copy, size = n;
+    buf_append(&st.bytes, &addr, 8);
+    buf_append(&st.bytes, &size, 8);
+    uint32_t len = 16;
+    memcpy(st.bytes.data + from + 8, &len, 4);
+    return st.bytes.len - from;
+}
+
 uint64_t log_seal(bool wrap) {
     if (st.nstaged == 0) return 0;
     if (wrap && st.nstaged > 1) {
@@ -226,12 +312,14 @@ uint64_t log_seal(bool wrap) {
         wrap_multi(db);
     }
     size_t len = st.bytes.len - st.sealed_upto;
-    uint64_t pos = atomic_fetch_add_explicit(&tail, len, memory_order_relaxed);
+    if (UNLIKELY(len >= big_block)) len = move_out_of_ring();
+    uint64_t pos = atomic_fetch_add_explicit(&tail, len, memory_order_seq_cst);
     if (st.nblocks == st.capblocks) {
         st.capblocks = st.capblocks ? st.capblocks * 2 : 4;
         st.blocks = xrealloc(st.blocks, st.capblocks * sizeof(*st.blocks));
     }
     st.blocks[st.nblocks++] = (struct block){pos, st.sealed_upto, len};
+    st.seals++;
     st.sealed_end = pos + len;
     st.sealed_upto = st.bytes.len;
     st.nstaged = 0;
@@ -256,6 +344,19 @@ static void ring_read(uint64_t pos, char *p, size_t n) {
 
 static _Atomic uint64_t *pos_word(uint64_t pos) { return (_Atomic uint64_t *)(ring + (pos & ring_mask)); }
 
+/* A block nobody will read: free its heap copy, if it was moved out of the
+ * ring (then it is that one record). */
+static void drop_block(const struct block *blk) {
+    const char *rec = st.bytes.data + blk->off;
+    uint32_t w;
+    memcpy(&w, rec + 12, 4);
+    if (w & OUT_OF_RING) {
+        uint64_t addr;
+        memcpy(&addr, rec + HDR, 8);
+        xfree((void *)(uintptr_t)addr);
+    }
+}
+
 void log_publish(void) {
     for (size_t b = 0; b < st.nblocks; b++) {
         struct block *blk = &st.blocks[b];
@@ -267,7 +368,10 @@ void log_publish(void) {
         while ((rel = atomic_load_explicit(&released, memory_order_acquire)) <= blk->pos &&
                blk->pos + blk->len - rel > ring_size)
             sched_yield();
-        if (rel > blk->pos) continue;
+        if (rel > blk->pos) {
+            drop_block(blk);
+            continue;
+        }
         /* Write each record: body first, its position word last. */
         size_t off = 0;
         while (off < blk->len) {
@@ -325,6 +429,25 @@ static void ring_zero(uint64_t from, uint64_t to) {
     for (uint64_t p = from; p < to; p += 8) atomic_store_explicit(pos_word(p), 0, memory_order_relaxed);
 }
 
+/* Free the heap copies of the out-of-ring blocks committed in [from, to)
+ * (every reader is past them). [rmu held, or no reader left] */
+static void free_out_of_ring(uint64_t from, uint64_t to) {
+    uint64_t p = from;
+    while (p < to && atomic_load_explicit(pos_word(p), memory_order_acquire) == p) {
+        char hdr[8];
+        ring_read(p + 8, hdr, 8);
+        uint32_t len, w;
+        memcpy(&len, hdr, 4);
+        memcpy(&w, hdr + 4, 4);
+        if (w & OUT_OF_RING) {
+            uint64_t addr;
+            ring_read(p + HDR, (char *)&addr, 8);
+            xfree((void *)(uintptr_t)addr);
+        }
+        p += pad8(HDR + len);
+    }
+}
+
 /* Recompute `released` as the smallest reader position. [rmu held] */
 static void release_min_locked(void) {
     uint64_t min = UINT64_MAX;
@@ -333,17 +456,29 @@ static void release_min_locked(void) {
     if (min == UINT64_MAX) return;
     uint64_t from = atomic_load_explicit(&released, memory_order_relaxed);
     if (min <= from) return;
+    free_out_of_ring(from, min);
     ring_zero(from, min);
     atomic_store_explicit(&released, min, memory_order_release);
 }
 
-struct log_reader *log_reader_attach(void) {
+static void recompute_wanted_locked(void) {
+    unsigned w = 0;
+    for (int i = 0; i < LOG_MAX_READERS; i++)
+        if (readers[i].used) w |= readers[i].kinds;
+    atomic_store(&wanted, w);
+}
+
+struct log_reader *log_reader_attach(void) { return log_reader_attach_kinds(LOG_KINDS_PERSIST); }
+
+struct log_reader *log_reader_attach_kinds(unsigned kinds) {
     pthread_mutex_lock(&rmu);
     struct log_reader *r = NULL;
     for (int i = 0; i < LOG_MAX_READERS && r == NULL; i++)
         if (!readers[i].used) r = &readers[i];
     ASSERT(r != NULL);
     r->used = true;
+    r->kinds = kinds;
+    recompute_wanted_locked();
     uint64_t pos = atomic_load(&tail);
     atomic_store(&r->pos, pos);
     if (nreaders++ == 0) atomic_store(&released, pos);
@@ -357,8 +492,18 @@ void log_reader_detach(struct log_reader **rp) {
     if (r == NULL) return;
     pthread_mutex_lock(&rmu);
     r->used = false;
-    if (--nreaders == 0) atomic_store(&log_active, false);
-    else release_min_locked();
+    recompute_wanted_locked();
+    if (--nreaders == 0) {
+        atomic_store(&log_active, false);
+        /* Nobody reads what is left: free it, and let producers that
+         * sealed before staging stopped publish without waiting. */
+        uint64_t t = atomic_load(&tail);
+        free_out_of_ring(atomic_load(&released), t);
+        ring_zero(atomic_load(&released), t < atomic_load(&released) + ring_size ? t : atomic_load(&released) + ring_size);
+        atomic_store_explicit(&released, t, memory_order_release);
+    } else {
+        release_min_locked();
+    }
     pthread_mutex_unlock(&rmu);
     *rp = NULL;
 }
@@ -381,11 +526,6 @@ int log_read_upto(struct log_reader *r, uint64_t end, int max, log_record_fn fn,
 
 int log_read(struct log_reader *r, int max, log_record_fn fn, void *arg) {
     return log_read_upto(r, UINT64_MAX, max, fn, arg);
-}
-
-void log_reader_wake(void) {
-    atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
-    syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
 static bool committed_at(uint64_t p) { return atomic_load_explicit(pos_word(p), memory_order_acquire) == p; }
@@ -419,7 +559,9 @@ uint64_t log_attach(void) {
 
 void log_detach(void) { log_reader_detach(&implicit); }
 
-int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) { return consume_from(pos, UINT64_MAX, max, fn, arg); }
+int log_consume(uint64_t *pos, int max, log_record_fn fn, void *arg) {
+    return consume_from(pos, UINT64_MAX, max, fn, arg);
+}
 
 void log_release(uint64_t pos) {
     if (implicit == NULL) return;
@@ -429,7 +571,26 @@ void log_release(uint64_t pos) {
     pthread_mutex_unlock(&rmu);
 }
 
-static int consume_from(uint64_t *pos, uint64_t end, int max, log_record_fn fn, void *arg) {
+/* Deliver the records of one out-of-ring block (its own records with
+ * headers, copied at seal time). */
+static void deliver_block(const struct log_record *outer, const char *blk, size_t n, log_record_ex_fn fn,
+                          void *arg) {
+    size_t off = 0;
+    while (off < n) {
+        uint32_t len, w;
+        memcpy(&len, blk + off + 8, 4);
+        memcpy(&w, blk + off + 12, 4);
+        size_t span = pad8(HDR + len);
+        struct log_record rec = {outer->pos, off + span >= n ? outer->next : outer->pos, (int)(w & DB_MASK),
+                                 (int)((w >> KIND_SHIFT) & KIND_BITS), blk + off + HDR, len};
+        fn(&rec, arg);
+        off += span;
+    }
+}
+
+/* Deliver committed records from *pos on (at most max ring records),
+ * stopping before `end`. */
+static int consume_ex(uint64_t *pos, uint64_t end, int max, log_record_ex_fn fn, void *arg) {
     int n = 0;
     struct buf payload = BUF_INIT;
     while (n < max) {
@@ -438,26 +599,68 @@ static int consume_from(uint64_t *pos, uint64_t end, int max, log_record_fn fn, 
         if (atomic_load_explicit(pos_word(p), memory_order_acquire) != p) break;
         char hdr[8];
         ring_read(p + 8, hdr, 8);
-        uint32_t len;
-        int32_t db;
+        uint32_t len, w;
         memcpy(&len, hdr, 4);
-        memcpy(&db, hdr + 4, 4);
-        /* In place when the record does not wrap around the ring's end: the
-         * space stays ours until the reader's position moves past it. */
-        size_t at = (size_t)((p + HDR) & ring_mask);
+        memcpy(&w, hdr + 4, 4);
+        struct log_record rec = {p, p + pad8(HDR + len), (int)(w & DB_MASK), (int)((w >> KIND_SHIFT) & KIND_BITS),
+                                 NULL, len};
+        size_t at = (p + HDR) & ring_mask;
         if (at + len <= ring_size) {
-            fn(db, ring + at, len, arg);
+            rec.payload = ring + at; /* contiguous: no copy */
         } else {
             buf_clear(&payload);
             buf_reserve(&payload, len + 1);
             ring_read(p + HDR, payload.data, len);
-            fn(db, payload.data, len, arg);
+            rec.payload = payload.data;
         }
-        *pos = p + pad8(HDR + len);
+        if (w & OUT_OF_RING) {
+            uint64_t addr, size;
+            memcpy(&addr, rec.payload, 8);
+            memcpy(&size, rec.payload + 8, 8);
+            deliver_block(&rec, (const char *)(uintptr_t)addr, (size_t)size, fn, arg);
+        } else {
+            fn(&rec, arg);
+        }
+        *pos = rec.next;
         n++;
     }
     buf_free(&payload);
     return n;
 }
 
+/* The persisted view (log_read, log_consume): EFFECT and LOCAL records. */
+struct plain_ctx {
+    log_record_fn fn;
+    void *arg;
+};
+
+static void plain_record(const struct log_record *rec, void *arg) {
+    struct plain_ctx *c = arg;
+    if (rec->kind == LOG_EFFECT || rec->kind == LOG_LOCAL) c->fn(rec->db, rec->payload, rec->len, c->arg);
+}
+
+static int consume_from(uint64_t *pos, uint64_t end, int max, log_record_fn fn, void *arg) {
+    struct plain_ctx c = {fn, arg};
+    return consume_ex(pos, end, max, plain_record, &c);
+}
+
+int log_read_ex(struct log_reader *r, int max, log_record_ex_fn fn, void *arg) {
+    uint64_t pos = atomic_load_explicit(&r->pos, memory_order_relaxed);
+    int n = consume_ex(&pos, UINT64_MAX, max, fn, arg);
+    if (n > 0) {
+        atomic_store_explicit(&r->pos, pos, memory_order_release);
+        pthread_mutex_lock(&rmu);
+        release_min_locked();
+        pthread_mutex_unlock(&rmu);
+    }
+    return n;
+}
+
 uint64_t log_tail(void) { return atomic_load(&tail); }
+
+void log_wake_readers(void) {
+    atomic_fetch_add_explicit(&wake_seq, 1, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&nwaiting, memory_order_relaxed) > 0)
+        syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}

@@ -22,6 +22,7 @@
 #include "metrics/info.h"
 #include "net/worker.h"
 #include "persist/persist.h"
+#include "repl/repl.h"
 #include "store/store.h"
 #include "store/track.h"
 
@@ -32,7 +33,6 @@
 #include <unistd.h>
 
 static char run_id[41];
-static char replid[41];
 
 static void random_hex(char *out, int n) {
     static const char hex[] = "0123456789abcdef";
@@ -186,7 +186,8 @@ static void section_memory(struct buf *o) {
     buf_printf(o, "rss_overhead_bytes:%lld\r\n", (long long)rss - (long long)as.resident);
     buf_printf(o, "mem_fragmentation_ratio:%.2f\r\n", used ? (double)rss / (double)used : 0.0);
     buf_printf(o, "mem_fragmentation_bytes:%lld\r\n", (long long)rss - (long long)used);
-    buf_printf(o, "mem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\n");
+    buf_printf(o, "mem_not_counted_for_evict:0\r\nmem_replication_backlog:%zu\r\nmem_total_replication_buffers:%zu\r\n",
+               repl_backlog_memory(), repl_backlog_memory());
     buf_printf(o, "mem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\n");
     buf_printf(o, "mem_allocator:%s\r\n", alloc_name());
     buf_printf(o, "active_defrag_running:0\r\n");
@@ -213,7 +214,7 @@ static void section_stats(struct buf *o) {
     buf_printf(o, "instantaneous_output_kbps:%.2f\r\n", stats_output_kbps());
     buf_printf(o, "instantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\n");
     buf_printf(o, "rejected_connections:%llu\r\n", (unsigned long long)cs.rejected_connections);
-    buf_printf(o, "sync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n");
+    repl_info_stats(o);
     buf_printf(o, "expired_keys:%llu\r\n", (unsigned long long)ss.expired);
     buf_printf(o, "expired_stale_perc:%.2f\r\n", (double)ss.expired_stale_perc_x100 / 100.0);
     buf_printf(o, "expired_time_cap_reached_count:%llu\r\n", (unsigned long long)ss.expired_time_cap_reached);
@@ -227,7 +228,8 @@ static void section_stats(struct buf *o) {
     buf_printf(o, "pubsub_patterns:%ld\r\n", pubsub_numpat());
     buf_printf(o, "pubsubshard_channels:0\r\n");
     buf_printf(o, "latest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n");
-    buf_printf(o, "slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n");
+    buf_printf(o, "slave_expires_tracked_keys:%zu\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n",
+               repl_local_keys());
     buf_printf(o, "active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\n");
     buf_printf(o, "total_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\n");
     buf_printf(o, "tracking_total_keys:%llu\r\ntracking_total_items:%llu\r\ntracking_total_prefixes:%llu\r\n",
@@ -254,13 +256,7 @@ static void section_stats(struct buf *o) {
     buf_printf(o, "acl_access_denied_channel:%llu\r\n", (unsigned long long)as.channel);
 }
 
-static void section_replication(struct buf *o) {
-    buf_printf(o, "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n");
-    buf_printf(o, "master_replid:%s\r\n", replid);
-    buf_printf(o, "master_replid2:0000000000000000000000000000000000000000\r\n");
-    buf_printf(o, "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n");
-    buf_printf(o, "repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n");
-}
+static void section_replication(struct buf *o) { repl_info(o); }
 
 static void section_cpu(struct buf *o) {
     struct rusage self, children;
@@ -319,7 +315,6 @@ void server_info_register(void) {
     startup_bytes = alloc_used_bytes();
     cmd_server_started(server_start_ms(), startup_bytes);
     random_hex(run_id, 40);
-    random_hex(replid, 40);
     info_register("server", INFO_DEFAULT | INFO_ALL, section_server);
     info_register("clients", INFO_DEFAULT | INFO_ALL, section_clients);
     info_register("memory", INFO_DEFAULT | INFO_ALL, section_memory);

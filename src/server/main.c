@@ -33,7 +33,9 @@
 #include "net/worker.h"
 #include "persist/aof.h"
 #include "persist/persist.h"
+#include "persist/snapshot.h"
 #include "repl/log.h"
+#include "repl/repl.h"
 #include "server/mc_options.h"
 #include "store/store.h"
 
@@ -242,6 +244,19 @@ static void store_after_mc(void) {
     memcache_store_after();
 }
 
+/* ---- what replication asks of the server ------------------------------------------------ */
+
+static void replica_limits(long long *hard, long long *soft, long long *soft_s) {
+    struct client_obuf_limit l;
+    client_get_obuf_limit(CLIENT_CLASS_REPLICA, &l);
+    *hard = l.hard;
+    *soft = l.soft;
+    *soft_s = l.soft_seconds;
+}
+
+static int listen_port(void) { return __atomic_load_n(&server_settings.port, __ATOMIC_RELAXED); }
+static int listen_tls_port(void) { return __atomic_load_n(&server_settings.tls_port, __ATOMIC_RELAXED); }
+
 /* ---- crons ------------------------------------------------------------------------- */
 
 struct worker_cron {
@@ -393,6 +408,7 @@ int main(int argc, char **argv) {
     persist_setup(exec_total_dirty);
     exec_replay_register();                       /* AOF loading runs commands through exec */
     aof_set_libraries(script_functions_foreach);  /* FUNCTION LOADs of an AOF-format base */
+    repl_options_register();
     cmd_setup();
     memcache_setup();
 
@@ -450,6 +466,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     log_setup(EFFECTS_LOG_BYTES);
+    /* Replication: its glue to the connections, the cut's log position
+     * and the repl-* AUX fields of snapshots (loaded ones too). */
+    struct repl_glue glue;
+    cmd_repl_glue(&glue);
+    struct repl_server rsrv = {replica_limits, listen_port, listen_tls_port, server_tls_replication, server_tls,
+                               server_settings.databases};
+    repl_setup(&glue, &rsrv);
+    persist_set_repl_hooks(repl_rdb_aux, repl_rdb_aux_loaded);
+    struct snapshot_env senv = {exec_total_dirty, repl_cut_log_pos};
+    snapshot_set_env(&senv);
     worker_setup(threads);
     struct exec_server_hooks sh = {request_shutdown};
     exec_set_server_hooks(&sh);
@@ -497,6 +523,7 @@ int main(int argc, char **argv) {
      * served. The ports are open already, as Redis's are while it loads:
      * a client may connect, its requests wait for the workers. */
     if (persist_load_startup() != 0) return 1;
+    repl_startup_loaded();
     /* The AOF writer reads the effects log from here on (before serving). */
     if (aof_start() != 0) return 1;
     server_set_rebind_hook(rebind);
@@ -517,6 +544,7 @@ int main(int argc, char **argv) {
 
     memcache_start();
     if (worker_start(on_worker_start, on_worker_stop) != 0) return 1;
+    repl_start();
     log_notice("Server initialized");
     if (server_settings.tls_port)
         log_notice("Ready to accept connections tcp (port %d, tls port %d, %d threads)", server_settings.port,
@@ -530,6 +558,9 @@ int main(int argc, char **argv) {
     script_shutdown_notify(); /* a script running on a worker stops at its next check */
     for (int i = 0; i < nlisteners; i++)
         if (listeners[i]) listener_detach(listeners[i]);
+    /* The replicas catch up first (writes are paused), unless SHUTDOWN NOW. */
+    if (!(atomic_load(&shutdown_flags) & 4)) repl_shutdown_wait();
+    repl_teardown(); /* before the workers: it posts to their connections */
     worker_stop();
     aof_stop(); /* every acknowledged write is in the log: write and fsync it */
     persist_teardown();

@@ -102,6 +102,7 @@ static void sweep_stripe(void *arg) {
 
 void store_active_expire(int worker, int nworkers, int64_t budget_us) {
     if (!atomic_load_explicit(&active_on, memory_order_relaxed)) return;
+    if (!store_lazy_expire_on()) return; /* a replica: keys go with its primary's DELs */
     if (atomic_load_explicit(&paused, memory_order_relaxed)) return;
     static __thread unsigned cursor; /* where this worker stopped last time */
     int eff = atomic_load_explicit(&effort, memory_order_relaxed) - 1;

@@ -50,6 +50,7 @@ static __thread struct {
     uint16_t extra[STORE_STRIPES]; /* stripes added by store_try_hold, released with the section */
     int nextra;
     bool loading; /* replaying an AOF: nothing expires */
+    bool keep_expired; /* a replica applying its primary's stream: expired keys are live */
 } tl;
 
 /* The "added" hook (store_set_added_hook). */
@@ -518,6 +519,7 @@ bool store_loading(void) { return tl.loading; }
 
 static _Atomic bool lazy_expire = true;
 void store_set_lazy_expire(bool on) { atomic_store(&lazy_expire, on); }
+bool store_lazy_expire_on(void) { return atomic_load_explicit(&lazy_expire, memory_order_relaxed); }
 
 struct entry *store_peek(int db, const struct store_key *k, struct store_ref *ref) {
     DEBUG_ASSERT(store_holds(k->slot));
@@ -535,16 +537,21 @@ struct entry *store_peek(int db, const struct store_key *k, struct store_ref *re
     return (struct entry *)*pos.link;
 }
 
+void store_set_keep_expired(bool on) { tl.keep_expired = on; }
+
 struct entry *store_lookup(int db, const struct store_key *k, unsigned flags, struct store_ref *ref) {
     if (flags & STORE_LOOKUP_WRITE) view_guard(k->slot);
     struct store_ref local;
     struct store_ref *r = ref ? ref : &local;
     struct entry *e = store_peek(db, k, r);
-    if (e && entry_has_expire(e) && entry_expire(e) < store_now() && LIKELY(!tl.loading)) {
+    if (e && entry_has_expire(e) && entry_expire(e) < store_now() && LIKELY(!tl.loading && !tl.keep_expired)) {
         /* During CLIENT PAUSE a read hides an expired key but does not
          * delete it (deleting is a write), as Redis does; a write that
          * still runs (the end of an EXEC) replaces it, so it goes. */
-        if (!(flags & STORE_LOOKUP_NOEXPIRE) && atomic_load_explicit(&lazy_expire, memory_order_relaxed) &&
+        /* A replica keeps expired keys for its primary's DEL, but a write
+         * of its own (a writable replica) replaces them: deleted then. */
+        if (!(flags & STORE_LOOKUP_NOEXPIRE) &&
+            (atomic_load_explicit(&lazy_expire, memory_order_relaxed) || (flags & STORE_LOOKUP_WRITE)) &&
             (!store_expire_is_paused() || (flags & STORE_LOOKUP_WRITE)))
             store_delete_expired(r);
         e = NULL;

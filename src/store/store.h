@@ -128,6 +128,10 @@ void store_set_active_expire(bool on);     /* DEBUG SET-ACTIVE-EXPIRE */
 bool store_get_active_expire(void);
 /* Replicas keep logically expired keys until the primary deletes them. */
 void store_set_lazy_expire(bool on);
+/* This thread's lookups see logically expired keys as live (a replica
+ * applying its primary's stream: the primary decides when a key is gone,
+ * and its DEL must find the key). [any, for the calling thread] */
+void store_set_keep_expired(bool on);
 /* CLIENT PAUSE: no expiry while paused (active, and lazy: an expired key
  * is hidden but kept until the pause ends). */
 void store_set_expire_paused(bool on);

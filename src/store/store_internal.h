@@ -128,4 +128,8 @@ int lazyfree_setup(void);
 void lazyfree_credit(uint64_t n);
 void lazyfree_teardown(void);
 
+/* Does this server delete expired keys (false on a replica: its primary's
+ * DELs do)? Active expiry stops too. [any] */
+bool store_lazy_expire_on(void);
+
 #endif

@@ -13,7 +13,9 @@ from conftest import BINARY, Raw, RespError, Server, free_port
 # Immutable options (and the one with side effects on the test run), as
 # Redis's "CONFIG sanity" test skips them.
 SKIP = {"daemonize", "enable-debug-command", "tcp-backlog", "unixsocket", "unixsocketperm", "databases", "io-threads", "threads",
-        "logfile", "pidfile", "dir", "rename-command", "aclfile", "rdbchecksum", "appendfilename", "appenddirname"}
+        "logfile", "pidfile", "dir", "rename-command", "aclfile", "rdbchecksum", "appendfilename", "appenddirname",
+        "replicaof",
+        "slaveof"}
 
 
 def pairs(reply):

@@ -252,4 +252,128 @@ TEST(sealed_end_mute_and_read_upto) {
     log_teardown();
 }
 
+/* ---- kinds, raw records, blocks bigger than the ring ------------------- */
+
+struct kinds_seen {
+    int n;
+    int kinds[16];
+    int dbs[16];
+    size_t lens[16];
+    char first[16];
+    uint64_t pos[16], next[16];
+};
+
+static void remember_ex(const struct log_record *rec, void *arg) {
+    struct kinds_seen *k = arg;
+    if (k->n < 16) {
+        k->kinds[k->n] = rec->kind;
+        k->dbs[k->n] = rec->db;
+        k->lens[k->n] = rec->len;
+        k->first[k->n] = rec->len ? rec->payload[0] : 0;
+        k->pos[k->n] = rec->pos;
+        k->next[k->n] = rec->next;
+    }
+    k->n++;
+}
+
+TEST(kinds_and_raw_records) {
+    log_setup(1 << 16);
+    struct log_reader *repl = log_reader_attach_kinds(LOG_KINDS_REPL | LOG_KINDS_PERSIST); /* sees everything */
+    struct log_reader *aof = log_reader_attach(); /* the persisted view: no RAW */
+    log_stage_cstr(1, "SET", "a", "1", NULL); /* the default kind: EFFECT */
+    log_seal(false);
+    log_set_thread_kind(LOG_LOCAL);
+    log_stage_cstr(2, "SET", "b", "2", NULL);
+    log_seal(false);
+    log_set_thread_kind(-1);
+    log_stage_raw(3, "*1\r\n$4\r\nPING\r\n", 14);
+    log_seal(false);
+    log_set_default_kind(LOG_LOCAL);
+    log_stage_cstr(65535, "DEL", "c", NULL);
+    log_seal(false);
+    log_set_default_kind(LOG_EFFECT);
+    log_publish();
+    struct kinds_seen k = {0};
+    TEST_EXPECT_INT(log_read_ex(repl, 100, remember_ex, &k), 4);
+    TEST_EXPECT_INT(k.n, 4);
+    TEST_EXPECT(k.kinds[0] == LOG_EFFECT && k.dbs[0] == 1);
+    TEST_EXPECT(k.kinds[1] == LOG_LOCAL && k.dbs[1] == 2);
+    TEST_EXPECT(k.kinds[2] == LOG_RAW && k.dbs[2] == 3 && k.lens[2] == 14);
+    TEST_EXPECT(k.kinds[3] == LOG_LOCAL && k.dbs[3] == 65535);
+    for (int i = 0; i < 3; i++) TEST_EXPECT(k.next[i] == k.pos[i + 1]);
+    TEST_EXPECT(k.next[3] == log_tail());
+    struct seen s = {0};
+    TEST_EXPECT_INT(log_read(aof, 100, remember, &s), 4); /* four ring records read... */
+    TEST_EXPECT_INT(s.n, 3);                              /* ...the RAW one not delivered */
+    TEST_EXPECT_INT(s.db, 65535);
+    /* Kinds nobody reads are not even staged. */
+    log_reader_detach(&repl);
+    log_stage_raw(0, "*1\r\n$4\r\nPING\r\n", 14);
+    TEST_EXPECT_INT(log_staged(), 0);
+    log_reader_detach(&aof);
+    struct log_reader *feeder = log_reader_attach_kinds(LOG_KINDS_REPL);
+    log_set_thread_kind(LOG_LOCAL);
+    log_stage_cstr(0, "SET", "x", "1", NULL);
+    TEST_EXPECT_INT(log_staged(), 0);
+    log_set_thread_kind(-1);
+    log_stage_cstr(0, "SET", "x", "1", NULL);
+    TEST_EXPECT_INT(log_staged(), 1);
+    log_discard();
+    log_reader_detach(&feeder);
+    log_teardown();
+}
+
+/* A block bigger than the whole ring (a MULTI of big values) goes out of
+ * the ring: it is published without waiting, delivered record by record,
+ * and freed once read (ASan checks the freeing). */
+TEST(block_bigger_than_the_ring) {
+    log_setup(4096);
+    struct log_reader *r = log_reader_attach();
+    char *big = malloc(10000);
+    memset(big, 'x', 10000);
+    const char *argv[] = {"SET", "k", big};
+    size_t lens[] = {3, 1, 10000};
+    log_stage(0, 3, argv, lens);
+    log_stage(0, 3, argv, lens);
+    uint64_t at = log_seal(true); /* MULTI, SET, SET, EXEC */
+    log_publish();
+    log_stage_cstr(0, "DEL", "k", NULL);
+    log_seal(false);
+    log_publish();
+    struct kinds_seen k = {0};
+    TEST_EXPECT_INT(log_read_ex(r, 100, remember_ex, &k), 2); /* two ring records */
+    TEST_EXPECT_INT(k.n, 5);
+    TEST_EXPECT(k.first[0] == '*' && k.lens[1] > 10000 && k.lens[2] > 10000);
+    for (int i = 0; i < 4; i++) TEST_EXPECT(k.pos[i] == at);
+    TEST_EXPECT(k.next[3] == k.pos[4]);
+    TEST_EXPECT(k.lens[3] == 14); /* EXEC */
+    free(big);
+    log_reader_detach(&r);
+    log_teardown();
+}
+
+/* An out-of-ring block sealed before the readers of the moment attached
+ * is dropped at publish, its heap copy freed (ASan: no leak). */
+TEST(big_block_sealed_before_a_new_reader_is_freed) {
+    log_setup(4096);
+    struct log_reader *r1 = log_reader_attach();
+    char big[2000];
+    memset(big, 'y', sizeof(big));
+    const char *argv[] = {"SET", "k", big};
+    size_t lens[] = {3, 1, sizeof(big)};
+    log_stage(0, 3, argv, lens);
+    log_seal(false);
+    log_reader_detach(&r1);
+    struct log_reader *r2 = log_reader_attach();
+    log_publish();
+    log_stage_cstr(0, "SET", "small", "1", NULL);
+    log_seal(false);
+    log_publish();
+    struct seen s = {0};
+    TEST_EXPECT_INT(log_read(r2, 10, remember, &s), 1);
+    TEST_EXPECT(strstr(s.last, "small") != NULL);
+    log_reader_detach(&r2);
+    log_teardown();
+}
+
 int main(void) { return test_run_all(); }
