@@ -617,3 +617,34 @@ def test_publish_reaches_the_replicas_subscribers(servers):
              "both messages")
     assert got == [b"hello", b"in-multi"]
     sub.close()
+
+
+def test_replica_with_aof_keeps_the_synced_dataset(servers):
+    """A replica with appendonly yes: the full sync replaces its dataset,
+    so its AOF is rewritten from the new one (Redis's restartAOFAfterSYNC),
+    and the stream it applies afterwards is appended: killed and restarted
+    alone, it has exactly what it had."""
+    p = servers()
+    rdir = tempfile.mkdtemp(prefix="stash-test-")
+    r = servers("--appendonly", "yes", "--appendfsync", "always", dir=rdir)
+    rc0 = r.c()
+    rc0.set("replica-only-old-key", "gone after the sync")
+    pc = p.c()
+    for i in range(200):
+        pc.set("k%d" % i, "v%d" % i)
+    rc = replicate(r, p)
+    wait_for(lambda: info(rc, "persistence")["aof_rewrite_in_progress"] == 0 and
+             info(rc, "persistence")["aof_rewrites"] >= 1, 20, "the replica's AOF rewrite")
+    pc.incr("counter")
+    pc.rpush("list", "a", "b")
+    pc.delete("k7")
+    caught_up(pc, rc)
+    want = rc.execute_command("DEBUG", "DIGEST")
+    assert want == pc.execute_command("DEBUG", "DIGEST")
+    port = r.port
+    os.kill(r.pid, 9)
+    r.proc.wait()
+    r2 = servers("--appendonly", "yes", dir=rdir, port=port)
+    rc2 = r2.c()
+    assert rc2.execute_command("DEBUG", "DIGEST") == want
+    assert rc2.get("replica-only-old-key") is None and rc2.get("counter") == "1" and rc2.get("k7") is None
