@@ -378,18 +378,16 @@ def document(data, rel, out_dir=None):
                       "calls per request) while redis-server still had CPU to spare; stash-benchmark "
                       "(one `writev` and one `read` per request) drove the server to its limit. The "
                       "figures agree where both tools are limited by the server.", ""]
-    tls = os.path.join(out_dir, "tls.md") if out_dir else None
-    if tls and os.path.exists(tls):
-        with open(tls) as f:
-            lines += ["## TLS in transit (bench/tls.py)", "", f.read().strip(), ""]
-    enc = os.path.join(out_dir, "encryption.md") if out_dir else None
-    if enc and os.path.exists(enc):
-        with open(enc) as f:
-            lines += ["## Encryption at rest (bench/encryption.py)", "", f.read().strip(), ""]
-    aof = os.path.join(out_dir, "aof.md") if out_dir else None
-    if aof and os.path.exists(aof):
-        with open(aof) as f:
-            lines += ["## Append-only file (bench/aof.py)", "", f.read().strip(), ""]
+    # The tables of the other bench scripts, each written by its own run.
+    for name, title in (("tls.md", "TLS in transit (bench/tls.py)"),
+                        ("encryption.md", "Encryption at rest (bench/encryption.py)"),
+                        ("persist.md", "Snapshots (bench/persist.py)"),
+                        ("aof.md", "Append-only file (bench/aof.py)"),
+                        ("repl.md", "Replication (bench/repl.py)")):
+        path = os.path.join(out_dir, name) if out_dir else None
+        if path and os.path.exists(path):
+            with open(path) as f:
+                lines += ["## " + title, "", f.read().strip(), ""]
     notes = list(data.get("notes", []))
     notes.append("memcached 1.6 sends the replies to pipelined text-protocol `get`s in many small "
                  "writes (seen: about 7 writes per batch of 16; meta protocol: 1) and spends about 4x "

@@ -197,8 +197,11 @@ for u in "${UNITS[@]}"; do
   # DEL): single-threaded Redis runs them in arrival order, while across
   # worker threads the write may run first. One worker keeps arrival order;
   # wake-ups across workers are tested by tests/integration/test_stream.py.
+  # The list units do the same with BRPOPLPUSH/BLMPOP from several clients
+  # ("BRPOPLPUSH with multiple blocked clients": which one blocked first);
+  # tests/integration/test_blocking.py covers blocking across workers.
   case "$u" in
-    type/stream*) start_server --threads 1 ;;
+    type/stream*|type/list*) start_server --threads 1 ;;
     *) start_server ;;
   esac
   TAGS="-needs:pfdebug -needs:config-maxmemory"
