@@ -294,6 +294,12 @@ bool ql_index(struct quicklist *ql, long index, struct ql_entry *e) {
     bool forward = index >= 0;
     size_t want = forward ? (size_t)index : (size_t)(-(index + 1));
     if (want >= ql->count) return false;
+    /* Walk the nodes from the nearer end (RPOP and LINDEX -1 of a long
+     * list must not walk it all from the head). */
+    if (want > ql->count / 2) {
+        forward = !forward;
+        want = ql->count - 1 - want;
+    }
     struct ql_node *n = forward ? ql->head : ql->tail;
     size_t seen = 0;
     while (n && seen + n->count <= want) {

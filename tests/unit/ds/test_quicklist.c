@@ -127,6 +127,26 @@ TEST(push_fill_by_count) {
     ql_free(ql);
 }
 
+/* Every index, positive and negative, reaches its element (the walk
+ * starts from the nearer end). */
+TEST(index_from_either_end) {
+    struct quicklist *ql = ql_new(4, 0);
+    for (int i = 0; i < 101; i++) {
+        struct lp_item it = lp_int_item(i);
+        ql_push(ql, false, &it);
+    }
+    struct ql_entry e;
+    for (long i = 0; i < 101; i++) {
+        TEST_ASSERT(ql_index(ql, i, &e));
+        TEST_EXPECT(e.ll == i);
+        TEST_ASSERT(ql_index(ql, i - 101, &e));
+        TEST_EXPECT(e.ll == i);
+    }
+    TEST_ASSERT(ql_index(ql, 100, &e) && ql_step(ql, &e, false));
+    TEST_EXPECT(e.ll == 99);
+    ql_free(ql);
+}
+
 TEST(push_fill_by_size) {
     struct quicklist *ql = ql_new(-1, 0);
     char big[1000];
