@@ -14,8 +14,12 @@ For each server, in turn, on the same machine:
                 the whole key space), minus the memory before the BGSAVE
   p99 get/set   redis-benchmark p99 (ms) of GET and SET, without and while
                 BGSAVEs run back to back
-Prints a Markdown table with Stash/Redis ratios. Only loopback traffic; all
-servers are stopped by PID.
+Placement (2-CPU machines): both servers pinned to CPU 1 (`taskset`; Stash
+with one worker thread, its snapshot thread sharing that CPU as Redis's fork
+child does), redis-benchmark pinned to CPU 0; --no-pin leaves them free.
+Prints a Markdown table with Stash/Redis ratios (--out also writes it, with
+a header line, for RESULTS.md). Only loopback traffic; all servers are
+stopped by PID.
 """
 import argparse
 import os
@@ -57,6 +61,9 @@ def pss_kb(pid):
     return total
 
 
+PIN_SERVER, PIN_CLIENT = ["taskset", "-c", "1"], ["taskset", "-c", "0"]
+
+
 class Srv:
     def __init__(self, name, binary, d):
         self.name, self.binary, self.dir = name, binary, d
@@ -65,10 +72,12 @@ class Srv:
     def start(self):
         self.port = free_port()
         self.log = os.path.join(self.dir, "server.log")
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
+        args = PIN_SERVER + [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
                 "--logfile", self.log, "--enable-debug-command", "yes"]
         if self.name == "redis":
             args += ["--appendonly", "no"]
+        elif PIN_SERVER:
+            args += ["--threads", "1"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         c = self.client()
         deadline = time.time() + 300
@@ -96,7 +105,7 @@ def wait_bgsave(c):
 
 
 def bench_p99(port, n, extra=()):
-    out = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-n", str(n),
+    out = subprocess.run(PIN_CLIENT + ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-n", str(n),
                           "-r", "1000000", "-d", "32", "-t", "get,set", "--csv"] + list(extra),
                          capture_output=True, text=True, timeout=600).stdout
     res = {}
@@ -129,7 +138,7 @@ def run(name, binary, keys, value):
         # Peak memory during a BGSAVE under writes.
         base = pss_kb(s.proc.pid)
         stop = threading.Event()
-        load = subprocess.Popen(["redis-benchmark", "-h", "127.0.0.1", "-p", str(s.port), "-c", "20", "-n",
+        load = subprocess.Popen(PIN_CLIENT + ["redis-benchmark", "-h", "127.0.0.1", "-p", str(s.port), "-c", "20", "-n",
                                  "100000000", "-r", str(keys), "-d", str(value), "-t", "set", "-q"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
@@ -171,21 +180,37 @@ def main():
     ap.add_argument("--keys", type=int, default=1000000)
     ap.add_argument("--value", type=int, default=100)
     ap.add_argument("--stash", default=os.path.join(os.path.dirname(__file__), "..", "build", "src", "stash-server"))
+    ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--out", default=None)
     a = ap.parse_args()
+    global PIN_SERVER, PIN_CLIENT
+    if a.no_pin or (os.cpu_count() or 1) < 2:
+        PIN_SERVER, PIN_CLIENT = [], []
+    t0 = time.strftime("%Y-%m-%d")
+    load0 = os.getloadavg()[0]
     res = {"stash": run("stash", a.stash, a.keys, a.value), "redis": run("redis", shutil.which("redis-server"),
                                                                           a.keys, a.value)}
-    print("| %d keys, %d-byte values | Stash | redis-server 7.0 | Stash/Redis |" % (a.keys, a.value))
-    print("|---|---|---|---|")
+    lines = ["Measured %s, load average %.1f at the start; `bench/persist.py --keys %d --value %d`. %s"
+             " Ratios: Stash / Redis." % (t0, load0, a.keys, a.value,
+                                          "Servers pinned to CPU 1 (Stash: `--threads 1`), redis-benchmark to CPU 0;"
+                                          " 50 connections, 32-byte values, -P 1 for the p99 rows." if PIN_SERVER
+                                          else "Unpinned."), ""]
+    lines.append("| %d keys, %d-byte values | Stash | redis-server 7.0 | Stash/Redis |" % (a.keys, a.value))
+    lines.append("|---|---|---|---|")
     rows = [("BGSAVE wall time (s)", "bgsave_s"), ("dump.rdb size (MB)", "file_mb"),
             ("load at start-up (s)", "load_s"), ("peak extra memory during BGSAVE under SETs (MB)", "rss_peak_mb")]
     for label, k in rows:
         s, r = res["stash"][k], res["redis"][k]
-        print("| %s | %.3f | %.3f | %.2f |" % (label, s, r, s / r if r else float("nan")))
+        lines.append("| %s | %.3f | %.3f | %.2f |" % (label, s, r, s / r if r else float("nan")))
     for when in ("p99_quiet", "p99_bgsave"):
         for op in ("GET", "SET"):
             s, r = res["stash"][when].get(op, float("nan")), res["redis"][when].get(op, float("nan"))
-            print("| %s p99 (ms) %s | %.3f | %.3f | %.2f |" % (op, "while BGSAVEs run" if when == "p99_bgsave"
-                                                                 else "quiet", s, r, s / r if r else float("nan")))
+            lines.append("| %s p99 (ms) %s | %.3f | %.3f | %.2f |" % (
+                op, "while BGSAVEs run" if when == "p99_bgsave" else "quiet", s, r, s / r if r else float("nan")))
+    print("\n".join(lines))
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
