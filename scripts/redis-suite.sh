@@ -114,7 +114,10 @@ spawn_tree() {
 #!/bin/sh
 if [ \$# -ge 1 ] && [ -f "\$1" ]; then
   conf="\$1.stash"
-  grep -v -E '^(always-show-logo|pidfile|save|rdbcompression|dbfilename|activerehashing|enable-protected-configs|enable-module-command|propagation-error-behavior) ' "\$1" > "\$conf"
+  # A restart (restart_server) keeps what CONFIG REWRITE wrote into the
+  # server's own file, as redis-server re-reading its rewritten file does.
+  [ -f "\$conf" ] && [ ! "\$1" -nt "\$conf" ] ||
+    grep -v -E '^(always-show-logo|pidfile|save|rdbcompression|dbfilename|activerehashing|enable-protected-configs|enable-module-command|propagation-error-behavior) ' "\$1" > "\$conf"
   shift
   # The suite connects as soon as it sees " PID: <pid>": stash-server logs
   # it once its ports are open (Redis prints it in its logo then). Should
