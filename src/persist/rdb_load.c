@@ -125,17 +125,15 @@ bool rdb_fail(struct rdb_reader *r, const char *fmt, ...) {
 static bool refill(struct rdb_reader *r) {
     size_t want = (size_t)MIN((uint64_t)FILE_BUF, r->unread);
     if (want == 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
+    ssize_t got;
     if (r->pull) { /* a stream: take what comes */
-        long n = r->pull(r->pull_arg, r->fbuf, want);
-        if (n <= 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
-        r->len = (size_t)n;
-        r->pos = 0;
-        r->unread -= (uint64_t)n;
-        return true;
+        got = r->pull(r->pull_arg, r->fbuf, want);
+        if (got <= 0) return rdb_fail(r, "Unexpected EOF reading RDB file");
+    } else {
+        got = source_read(r->src, r->fbuf, want);
+        if (got < 0) return rdb_fail(r, "%s", source_error(r->src));
+        if ((size_t)got < want) return rdb_fail(r, "Unexpected EOF reading RDB file");
     }
-    ssize_t got = source_read(r->src, r->fbuf, want);
-    if (got < 0) return rdb_fail(r, "%s", source_error(r->src));
-    if ((size_t)got < want) return rdb_fail(r, "Unexpected EOF reading RDB file");
     r->len = (size_t)got;
     r->pos = 0;
     r->unread -= (uint64_t)got;
@@ -143,26 +141,8 @@ static bool refill(struct rdb_reader *r) {
 }
 
 bool rdb_read(struct rdb_reader *r, void *out, size_t n) {
-    if (r->failed) return false;
-    if (n > r->left) {
-        r->left = 0;
-        return rdb_fail(r, "Unexpected EOF reading RDB file");
-    }
-    unsigned char *o = out;
-    size_t need = n;
-    while (need > 0) {
-        if (r->pos == r->len) {
-            if ((r->src == NULL && r->pull == NULL) || !refill(r)) return rdb_fail(r, "Unexpected EOF reading RDB file");
-        }
-        size_t k = MIN(need, r->len - r->pos);
-        memcpy(o, r->mem + r->pos, k);
-        r->pos += k;
-        o += k;
-        need -= k;
-    }
+    if (!rdb_read_raw(r, out, n)) return false;
     r->crc = crc64(r->crc, out, n);
-    r->left -= n;
-    r->consumed += n;
     return true;
 }
 
