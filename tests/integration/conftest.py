@@ -31,10 +31,12 @@ def free_port():
 
 
 class Server:
-    def __init__(self, *args, threads=2):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="stash-test-")
-        self.logfile = os.path.join(self.dir, "stash.log")
+    def __init__(self, *args, threads=2, port=None, dir=None, logname="stash.log"):
+        """`port` and `dir` restart a server in place (a new `logname` keeps
+        the previous run's log)."""
+        self.port = port or free_port()
+        self.dir = dir or tempfile.mkdtemp(prefix="stash-test-")
+        self.logfile = os.path.join(self.dir, logname)
         cmd = [BINARY, "--port", str(self.port), "--bind", "127.0.0.1", "--threads", str(threads),
                "--dir", self.dir] + list(args)
         self.log_fp = open(self.logfile, "w")

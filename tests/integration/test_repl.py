@@ -57,25 +57,8 @@ class Stash(Server):
     save points unless given; `port` and `dir` to restart one in place."""
 
     def __init__(self, *args, save="", port=None, dir=None, threads=2):
-        self.port = port or free_port()
-        self.dir = dir or tempfile.mkdtemp(prefix="stash-test-")
-        self.logfile = os.path.join(self.dir, "stash-%d.log" % time.monotonic_ns())
-        cmd = [BINARY, "--port", str(self.port), "--bind", "127.0.0.1", "--threads", str(threads),
-               "--dir", self.dir, "--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0",
-               "--save", save] + list(args)
-        self.log_fp = open(self.logfile, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log_fp, stderr=subprocess.STDOUT)
-        self.pid = self.proc.pid
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("stash-server exited: " + self.log())
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("stash-server did not start: " + self.log())
+        super().__init__("--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0", "--save", save, *args,
+                         threads=threads, port=port, dir=dir, logname="stash-%d.log" % time.monotonic_ns())
 
     def c(self):
         return self.client(decode_responses=True)
